@@ -1,0 +1,163 @@
+/*
+ * Types of the pure membership core. No I/O and no SDK imports anywhere under lambda/core/.
+ * The join agent (lambda/agent), the lifecycle Lambda (lambda/lifecycle) and the local fleet
+ * feed observations in and execute the returned plan steps through their adapters.
+ */
+
+/** How an instance joins, as elastic-etcd defines the strategies. */
+export enum JoinStrategy {
+  /** Expect an entry for this instance that an operator made (`etcdctl member add`); never add or remove. */
+  PREPARE = 'prepare',
+  /** Add this instance if the cluster is below the size cap; never remove anything. */
+  ADD = 'add',
+  /** When the cluster is full (at the cap), remove one dead member to make room, then add. */
+  REPLACE = 'replace',
+  /** Remove every dead member first, then add. */
+  PRUNE = 'prune',
+}
+
+/** One entry of etcd's member list. IDs are decimal strings (as etcd3 returns them). */
+export interface Member {
+  readonly id: string;
+  /** Empty for a member that was added but has never started. */
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  /** Empty for a member that was added but has never started. */
+  readonly clientURLs: readonly string[];
+  readonly isLearner: boolean;
+}
+
+/** An instance of the Auto Scaling group, as DescribeAutoScalingGroups + DescribeInstances report it. */
+export interface GroupInstance {
+  readonly instanceId: string;
+  /** Private IPv4 address; undefined while EC2 has not assigned one yet. */
+  readonly privateIp?: string;
+  /** The ASG lifecycle state: Pending, Pending:Wait, Pending:Proceed, InService, Terminating, Terminating:Wait, Terminating:Proceed, Terminated, Standby, Warmed:*, ... */
+  readonly lifecycleState: string;
+}
+
+/** The instance the agent runs on. */
+export interface Self {
+  readonly instanceId: string;
+  readonly privateIp: string;
+  /** etcd member name: the instance id. */
+  readonly name: string;
+  /** Exact peer URL, e.g. http://10.0.2.15:2380 */
+  readonly peerURL: string;
+  /** Exact client URL, e.g. http://10.0.2.15:2379 */
+  readonly clientURL: string;
+}
+
+/** What the local data dir holds. */
+export enum DataDirState {
+  EMPTY = 'empty',
+  /** A member's data (the member dir exists). Whether it still belongs to a current member is decided from the member list. */
+  HAS_DATA = 'has-data',
+  /** Data of a member that the cluster removed (etcd exited with "the member has been permanently removed from the cluster"). */
+  REMOVED_MEMBER = 'removed-member',
+}
+
+/** Everything the agent observed before a join decision. */
+export interface JoinInput {
+  /** null when no member list could be read from any peer (no reachable cluster). */
+  readonly members: readonly Member[] | null;
+  /** Health of each member's client endpoint, by member id. A member missing here counts as unhealthy. */
+  readonly health: Readonly<Record<string, boolean>>;
+  /** The group's instances, including this one. */
+  readonly instances: readonly GroupInstance[];
+  /** The group's desired capacity. */
+  readonly desiredCapacity: number;
+  readonly self: Self;
+  readonly strategy: JoinStrategy;
+  /** The largest number of members (voters + learners + unstarted) the agent may create. */
+  readonly sizeCap: number;
+  readonly dataDir: DataDirState;
+  /** Peer port and client port used to derive other instances' URLs from their private IPs. */
+  readonly peerPort: number;
+  readonly clientPort: number;
+  /** URL scheme of peer and client URLs. */
+  readonly scheme: 'http' | 'https';
+  /** Name of the Auto Scaling group (used to derive the bootstrap cluster token). */
+  readonly groupName: string;
+}
+
+/** One initial-cluster entry: `name=peerURL`. */
+export interface PeerEntry {
+  readonly name: string;
+  readonly peerURL: string;
+}
+
+/**
+ * One step of a join. The agent executes the step and, unless it is terminal, observes again and
+ * plans again: at most one membership change happens between two observations.
+ */
+export type JoinStep =
+  /** Terminal. Start a brand-new cluster from this static list (ETCD_INITIAL_CLUSTER_STATE=new). */
+  | { readonly kind: 'bootstrap-new'; readonly initialCluster: readonly PeerEntry[]; readonly token: string; readonly reason: string }
+  /** Terminal. Keep the data dir and start: this instance is a current member (ETCD_INITIAL_CLUSTER_STATE=existing). */
+  | { readonly kind: 'start-existing'; readonly memberId: string; readonly reason: string }
+  /** Terminal. Own entry exists but never started: start into it (state existing, initialCluster = every member's peer URL). */
+  | { readonly kind: 'reuse-unstarted'; readonly memberId: string; readonly initialCluster: readonly PeerEntry[]; readonly reason: string }
+  /** Delete the local data dir, then plan again with DataDirState.EMPTY. */
+  | { readonly kind: 'wipe-data'; readonly reason: string }
+  /** Remove this member (a dead one, or this instance's own stale entry), then plan again. */
+  | { readonly kind: 'remove'; readonly memberId: string; readonly reason: string }
+  /** Add this instance as a learner with exactly this peer URL, then plan again. */
+  | { readonly kind: 'add-learner'; readonly peerURL: string; readonly reason: string }
+  /** Nothing safe to do now: back off and observe again (bounded by the caller). */
+  | { readonly kind: 'wait'; readonly reason: string }
+  /** Terminal failure: the agent exits non-zero with this reason. */
+  | { readonly kind: 'refuse'; readonly reason: string };
+
+/** Observations after etcd started, for the promote phase. */
+export interface PromoteInput {
+  readonly members: readonly Member[];
+  readonly health: Readonly<Record<string, boolean>>;
+  readonly self: Self;
+}
+
+export type PromoteStep =
+  | { readonly kind: 'promote'; readonly memberId: string; readonly reason: string }
+  /** This member is a started, healthy voter: complete the launch lifecycle action. */
+  | { readonly kind: 'done'; readonly memberId: string; readonly reason: string }
+  | { readonly kind: 'wait'; readonly reason: string }
+  | { readonly kind: 'refuse'; readonly reason: string };
+
+/** Observations for the lifecycle handler when an instance terminates. */
+export interface TerminationInput {
+  readonly members: readonly Member[];
+  readonly health: Readonly<Record<string, boolean>>;
+  /** The terminating instance's exact peer URL (from its private IP). */
+  readonly peerURL: string;
+  readonly instances: readonly GroupInstance[];
+  readonly peerPort: number;
+  readonly scheme: 'http' | 'https';
+}
+
+export type TerminationStep =
+  /** Remove the terminating instance's member (voter, learner or unstarted entry), then complete with CONTINUE. */
+  | { readonly kind: 'remove'; readonly memberId: string; readonly reason: string }
+  /** Removing the terminating member is unsafe while this dead member is registered: remove it first, then plan again. */
+  | { readonly kind: 'remove-dead-first'; readonly memberId: string; readonly reason: string }
+  /** No member for this instance: complete with CONTINUE. */
+  | { readonly kind: 'absent'; readonly reason: string }
+  /** Removal would lose quorum: complete with ABANDON so the group's retention policy keeps the instance. */
+  | { readonly kind: 'unsafe'; readonly reason: string };
+
+/** Observations for the scheduled reconcile. */
+export interface ReconcileInput {
+  readonly members: readonly Member[];
+  readonly health: Readonly<Record<string, boolean>>;
+  readonly instances: readonly GroupInstance[];
+  readonly strategy: JoinStrategy;
+  readonly peerPort: number;
+  readonly scheme: 'http' | 'https';
+  /** Seconds each unstarted member has been seen unstarted, by member id (tracked by the caller). */
+  readonly unstartedAgeSeconds: Readonly<Record<string, number>>;
+  readonly unstartedGraceSeconds: number;
+}
+
+export type ReconcileStep =
+  | { readonly kind: 'remove'; readonly memberId: string; readonly reason: string }
+  | { readonly kind: 'report'; readonly memberId: string; readonly reason: string }
+  | { readonly kind: 'noop'; readonly reason: string };
