@@ -1,7 +1,120 @@
-/* Join agent entry (placeholder until the agent lands). */
-import { Etcd3 } from 'etcd3';
-export const etcdClientClass = Etcd3;
+/*
+ * Join agent entry: `agent.js join|promote --config FILE`. Thin: wiring and exit codes only.
+ *   exit 0  settings written (join) / promoted and launch action completed (promote)
+ *   exit 2  missing or malformed config or arguments (the message names the field)
+ *   exit 1  anything else, after bounded retries, with one clear line on stderr
+ */
+import * as fs from 'fs';
+import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aws';
+import { EtcdAdapter } from '../adapters/etcd';
+import { AgentConfig, ConfigError, parseConfig } from './config';
+import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
+
+const USAGE = 'usage: agent.js join|promote --config FILE';
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), message, ...fields }) + '\n');
+}
+
+export function buildDeps(region: string | undefined, metadata: InstanceMetadata): AgentDeps {
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000 });
+  let fleet: FleetAdapter | undefined;
+  const fleetFor = () => {
+    if (!fleet) throw new Error('AWS clients used before the region was known');
+    return fleet;
+  };
+  const init = (r: string) => {
+    fleet ??= new FleetAdapter(createAwsClients(r));
+  };
+  if (region) init(region);
+  return {
+    identity: async () => {
+      const id = await metadata.identity();
+      init(region ?? id.region);
+      return id;
+    },
+    groupOf: (id) => fleetFor().groupOf(id),
+    describeGroup: (g) => fleetFor().describeGroup(g),
+    memberList: (e) => etcd.memberList(e),
+    healthOf: (m) => etcd.healthOf(m),
+    addLearner: (e, p) => etcd.addLearner(e, p),
+    remove: (e, id) => etcd.remove(e, id),
+    promote: (e, id) => etcd.promote(e, id),
+    withLock: (e, fn) => etcd.withLock(e, 'cdk-elastic-etcd/join-lock', 60_000, fn),
+    completeLifecycleAction: (g, h, i, r) => fleetFor().completeLifecycleAction(g, h, i, r),
+    heartbeat: (g, h, i) => fleetFor().heartbeat(g, h, i),
+    log,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => Date.now(),
+    loseAddReply: process.env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY === '1',
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let configPath: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--config') configPath = rest[++i];
+    else if (rest[i].startsWith('--config=')) configPath = rest[i].slice('--config='.length);
+    else {
+      log(`unknown argument ${rest[i]}; ${USAGE}`);
+      return 2;
+    }
+  }
+  if (command !== 'join' && command !== 'promote') {
+    log(`unknown command ${JSON.stringify(command ?? '')}; ${USAGE}`);
+    return 2;
+  }
+  if (!configPath) {
+    log(`config: --config FILE is required; ${USAGE}`);
+    return 2;
+  }
+  let cfg: AgentConfig;
+  try {
+    cfg = parseConfig(fs.readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    log(err instanceof ConfigError ? err.message : `config: cannot read ${configPath}: ${(err as Error).message}`);
+    return 2;
+  }
+  // Hard stop: whatever happens inside, the agent never runs past its deadline (plus a grace for cleanup).
+  const hardStop = setTimeout(() => {
+    log(`${command}: overall deadline of ${cfg.deadlineSeconds} s exceeded, exiting`);
+    process.exit(1);
+  }, (cfg.deadlineSeconds + 15) * 1000);
+  hardStop.unref();
+  const deps = buildDeps(process.env.AWS_REGION, new InstanceMetadata());
+  const started = Date.now();
+  try {
+    if (command === 'join') {
+      const result = await runJoin(cfg, deps);
+      writeSettings(cfg, result.settings);
+      log('settings written', {
+        step: result.step.kind,
+        reason: result.step.reason,
+        file: cfg.envFile,
+        state: result.settings.initialClusterState,
+        ms: Date.now() - started,
+        steps: result.steps,
+      });
+    } else {
+      const r = await runPromote(cfg, deps);
+      log('member is a healthy voter', { memberId: r.memberId, ms: Date.now() - started });
+    }
+    return 0;
+  } catch (err) {
+    log(`${command} failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    clearTimeout(hardStop);
+  }
+}
+
 if (require.main === module) {
-  console.error('etcd-agent: not implemented yet');
-  process.exit(2);
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      log(`unexpected: ${(err as Error).stack ?? err}`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,0 +1,197 @@
+/*
+ * Thin adapter over the etcd3 client: member list, health, add/remove/promote, a join lock.
+ *
+ * One short-lived client per call and per endpoint: etcd3 keeps a circuit breaker per host, and a
+ * learner's endpoint (which rejects most RPCs) or a dead peer would otherwise poison the breaker of a
+ * long-lived client. Every call carries a deadline, so nothing here can hang.
+ */
+import { NoopPolicy } from 'cockatiel';
+import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
+import type { Member } from '../core/types';
+
+export interface EtcdAdapterOptions {
+  /** Deadline of one RPC in milliseconds. */
+  readonly callTimeoutMs?: number;
+  /** TLS material (PEM), when the cluster serves https. */
+  readonly credentials?: IOptions['credentials'];
+}
+
+export interface MemberListResult {
+  readonly members: Member[];
+  /** Cluster id as etcdctl prints it (hex). */
+  readonly clusterId: string;
+  /** Member id (decimal) of the leader as seen by the answering endpoint, '' when unknown. */
+  readonly leaderId: string;
+  readonly endpoint: string;
+}
+
+/** Converts etcd3's decimal-string id to the hex form etcdctl prints. */
+export function memberIdHex(id: string): string {
+  return BigInt(id).toString(16);
+}
+
+export class EtcdAdapter {
+  private readonly callTimeoutMs: number;
+
+  constructor(private readonly options: EtcdAdapterOptions = {}) {
+    this.callTimeoutMs = options.callTimeoutMs ?? 2000;
+  }
+
+  /** A fresh client for the given endpoints; the caller closes it. */
+  client(endpoints: readonly string[]): Etcd3 {
+    const timeout = this.callTimeoutMs;
+    return new Etcd3({
+      hosts: [...endpoints],
+      credentials: this.options.credentials,
+      dialTimeout: timeout,
+      defaultCallOptions: () => ({ deadline: Date.now() + timeout }),
+      faultHandling: { host: () => new NoopPolicy(), global: new NoopPolicy() },
+    });
+  }
+
+  private async withClient<T>(endpoints: readonly string[], fn: (c: Etcd3) => Promise<T>): Promise<T> {
+    const c = this.client(endpoints);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** The member list from the first endpoint that answers, or null when none does. */
+  async memberList(endpoints: readonly string[]): Promise<MemberListResult | null> {
+    for (const endpoint of endpoints) {
+      try {
+        const res = await this.withClient([endpoint], async (c) => {
+          const list = await c.cluster.memberList({});
+          let leaderId = '';
+          try {
+            leaderId = (await c.maintenance.status()).leader;
+          } catch {
+            /* leader unknown */
+          }
+          return { list, leaderId };
+        });
+        return {
+          members: (res.list.members ?? []).map(toMember),
+          clusterId: memberIdHex(res.list.header.cluster_id),
+          leaderId: res.leaderId === '0' ? '' : res.leaderId,
+          endpoint,
+        };
+      } catch {
+        /* try the next endpoint */
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Health of one member's client endpoint, as `etcdctl endpoint health` judges it: a voter is healthy
+   * when a linearizable read through it succeeds (which needs a working quorum); a learner, which rejects
+   * linearizable reads, when it answers a status request and knows a leader.
+   */
+  async isHealthy(member: Member): Promise<boolean> {
+    const endpoint = member.clientURLs[0];
+    if (!endpoint) return false;
+    try {
+      return await this.withClient([endpoint], async (c) => {
+        if (member.isLearner) {
+          const s = await c.maintenance.status();
+          return s.leader !== '0';
+        }
+        await c.get('health').string();
+        return true;
+      });
+    } catch {
+      return false;
+    }
+  }
+
+  /** Health of every member, by member id, checked in parallel. */
+  async healthOf(members: readonly Member[]): Promise<Record<string, boolean>> {
+    const results = await Promise.all(members.map(async (m) => [m.id, await this.isHealthy(m)] as const));
+    return Object.fromEntries(results);
+  }
+
+  async addLearner(endpoints: readonly string[], peerURL: string): Promise<Member> {
+    return this.withClient(endpoints, async (c) => {
+      const res = await c.cluster.memberAdd({ peerURLs: [peerURL], isLearner: true });
+      return toMember(res.member);
+    });
+  }
+
+  async remove(endpoints: readonly string[], memberId: string): Promise<void> {
+    await this.withClient(endpoints, (c) => c.cluster.memberRemove({ ID: memberId }));
+  }
+
+  async promote(endpoints: readonly string[], memberId: string): Promise<void> {
+    await this.withClient(endpoints, (c) => c.cluster.memberPromote({ ID: memberId }));
+  }
+
+  /**
+   * Runs fn while holding the etcd lock `key`. etcd3's lock is a try-lock (it rejects at once when the
+   * lock is held), so acquisition is retried with capped exponential back-off until `timeoutMs`.
+   */
+  async withLock<T>(
+    endpoints: readonly string[],
+    key: string,
+    timeoutMs: number,
+    fn: () => Promise<T>,
+    sleep: (ms: number) => Promise<void> = defaultSleep,
+  ): Promise<T> {
+    const c = this.client(endpoints);
+    const deadline = Date.now() + timeoutMs;
+    let delay = 100;
+    try {
+      for (;;) {
+        const lock = c.lock(key).ttl(30);
+        try {
+          await lock.acquire();
+        } catch (err) {
+          if (Date.now() + delay > deadline) {
+            throw new Error(`could not take the join lock ${key} within ${timeoutMs} ms: ${(err as Error).message}`);
+          }
+          await sleep(delay + Math.floor(Math.random() * delay));
+          delay = Math.min(delay * 2, 2000);
+          continue;
+        }
+        try {
+          return await fn();
+        } finally {
+          await lock.release().catch(() => undefined);
+        }
+      }
+    } finally {
+      c.close();
+    }
+  }
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function toMember(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }): Member {
+  return {
+    id: m.ID,
+    name: m.name ?? '',
+    peerURLs: [...(m.peerURLs ?? [])],
+    clientURLs: [...(m.clientURLs ?? [])],
+    isLearner: Boolean(m.isLearner),
+  };
+}
+
+/** etcd error texts the agent reacts to. */
+export function isNotInSync(err: unknown): boolean {
+  return /can only promote a learner member which is in sync with leader/i.test(String((err as Error)?.message));
+}
+export function isTooManyLearners(err: unknown): boolean {
+  return /too many learner members in cluster/i.test(String((err as Error)?.message));
+}
+export function isUnhealthyCluster(err: unknown): boolean {
+  return /unhealthy cluster/i.test(String((err as Error)?.message));
+}
+export function isMemberNotFound(err: unknown): boolean {
+  return /member not found/i.test(String((err as Error)?.message));
+}
+export { isRecoverableError };

@@ -1,0 +1,88 @@
+/* The agent's config file (/etc/etcd-agent/config.json, written by the construct's Ignition config). */
+import { JoinStrategy } from '../core/types';
+
+export enum OutputFormat {
+  /** KEY=value lines: the EnvironmentFile that Flatcar's etcd-member.service reads. */
+  ENV = 'env',
+  /** A systemd drop-in: [Service] with Environment="KEY=value" lines. */
+  DROPIN = 'dropin',
+  /** etcd command-line flags, one per line. */
+  FLAGS = 'flags',
+}
+
+export interface AgentConfig {
+  readonly strategy: JoinStrategy;
+  readonly sizeCap: number;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly scheme: 'http' | 'https';
+  /** etcd's data dir as the agent sees it (and as ETCD_DATA_DIR). */
+  readonly dataDir: string;
+  /** Where the settings are written. */
+  readonly envFile: string;
+  readonly output: OutputFormat;
+  /** The launch lifecycle hook completed by `promote`; '' = no hook. */
+  readonly launchHookName: string;
+  /** Overall deadline of one agent run. */
+  readonly deadlineSeconds: number;
+  /** Interval of lifecycle heartbeats while waiting. */
+  readonly heartbeatSeconds: number;
+  /** Back-off between observations while the plan says wait (first value; doubles up to 8x). */
+  readonly retryDelayMs: number;
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULTS = {
+  scheme: 'http',
+  output: OutputFormat.ENV,
+  launchHookName: '',
+  deadlineSeconds: 900,
+  heartbeatSeconds: 60,
+  retryDelayMs: 500,
+} as const;
+
+/** Validates the parsed config; every problem is reported, each naming its field. */
+export function parseConfig(text: string): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError('config must be a JSON object');
+  }
+  const c = { ...DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
+  const errors: string[] = [];
+  const strategies = Object.values(JoinStrategy) as string[];
+  if (!strategies.includes(c.strategy as string)) {
+    errors.push(`strategy: must be one of ${strategies.join(', ')} (got ${JSON.stringify(c.strategy)})`);
+  }
+  const int = (field: string, min: number, max: number) => {
+    const v = c[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      errors.push(`${field}: must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
+    }
+  };
+  int('sizeCap', 1, 9);
+  int('peerPort', 1, 65535);
+  int('clientPort', 1, 65535);
+  int('deadlineSeconds', 5, 7200);
+  int('heartbeatSeconds', 1, 3600);
+  int('retryDelayMs', 10, 60000);
+  if (c.scheme !== 'http' && c.scheme !== 'https') errors.push(`scheme: must be http or https (got ${JSON.stringify(c.scheme)})`);
+  for (const field of ['dataDir', 'envFile']) {
+    if (typeof c[field] !== 'string' || !(c[field] as string).startsWith('/')) {
+      errors.push(`${field}: must be an absolute path (got ${JSON.stringify(c[field])})`);
+    }
+  }
+  const outputs = Object.values(OutputFormat) as string[];
+  if (!outputs.includes(c.output as string)) {
+    errors.push(`output: must be one of ${outputs.join(', ')} (got ${JSON.stringify(c.output)})`);
+  }
+  if (typeof c.launchHookName !== 'string') errors.push('launchHookName: must be a string');
+  if (c.peerPort === c.clientPort && typeof c.peerPort === 'number') errors.push('peerPort: must differ from clientPort');
+  if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
+  return c as unknown as AgentConfig;
+}

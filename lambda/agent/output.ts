@@ -1,0 +1,60 @@
+/* etcd's settings, rendered in elastic-etcd's three output formats. Pure. */
+import { OutputFormat } from './config';
+
+export interface EtcdSettings {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly initialCluster: string;
+  readonly initialClusterState: 'new' | 'existing';
+  /** Only for a new cluster. */
+  readonly initialClusterToken?: string;
+  readonly peerURL: string;
+  readonly clientURL: string;
+  /** Extra listen URLs for clients (e.g. http://127.0.0.1:2379 on a real instance). */
+  readonly extraListenClientURLs?: readonly string[];
+}
+
+/** The settings as ordered [ETCD_* variable, value] pairs. */
+export function settingsToVars(s: EtcdSettings): [string, string][] {
+  const vars: [string, string][] = [
+    ['ETCD_NAME', s.name],
+    ['ETCD_DATA_DIR', s.dataDir],
+    ['ETCD_INITIAL_CLUSTER', s.initialCluster],
+    ['ETCD_INITIAL_CLUSTER_STATE', s.initialClusterState],
+  ];
+  if (s.initialClusterToken) vars.push(['ETCD_INITIAL_CLUSTER_TOKEN', s.initialClusterToken]);
+  vars.push(
+    ['ETCD_INITIAL_ADVERTISE_PEER_URLS', s.peerURL],
+    ['ETCD_LISTEN_PEER_URLS', s.peerURL],
+    ['ETCD_LISTEN_CLIENT_URLS', [s.clientURL, ...(s.extraListenClientURLs ?? [])].join(',')],
+    ['ETCD_ADVERTISE_CLIENT_URLS', s.clientURL],
+    ['ETCD_STRICT_RECONFIG_CHECK', 'true'],
+  );
+  return vars;
+}
+
+function flagName(variable: string): string {
+  return '--' + variable.replace(/^ETCD_/, '').toLowerCase().replace(/_/g, '-');
+}
+
+export function renderSettings(s: EtcdSettings, format: OutputFormat): string {
+  const vars = settingsToVars(s);
+  switch (format) {
+    case OutputFormat.ENV:
+      return vars.map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+    case OutputFormat.DROPIN:
+      return '[Service]\n' + vars.map(([k, v]) => `Environment="${k}=${v}"`).join('\n') + '\n';
+    case OutputFormat.FLAGS:
+      return vars.map(([k, v]) => `${flagName(k)}=${v}`).join('\n') + '\n';
+  }
+}
+
+/** Parses the env format back (used by the local fleet to start etcd as etcd-member.service would). */
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}

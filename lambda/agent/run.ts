@@ -1,0 +1,308 @@
+/*
+ * The join agent's two phases, with every effect behind the injected dependencies:
+ *   join    (before etcd starts): observe, plan (pure core), execute one step, repeat; write settings.
+ *   promote (after etcd started): promote this learner once in sync, then complete the launch action.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { planJoin, planPromote, renderInitialCluster } from '../core';
+import { DataDirState, JoinInput, JoinStep, Member, Self } from '../core/types';
+import type { GroupView } from '../adapters/aws';
+import type { MemberListResult } from '../adapters/etcd';
+import { isNotInSync, isTooManyLearners, isUnhealthyCluster } from '../adapters/etcd';
+import { AgentConfig } from './config';
+import { EtcdSettings, renderSettings } from './output';
+
+export interface AgentDeps {
+  readonly identity: () => Promise<{ instanceId: string; privateIp: string }>;
+  readonly groupOf: (instanceId: string) => Promise<string | undefined>;
+  readonly describeGroup: (groupName: string) => Promise<GroupView>;
+  readonly memberList: (endpoints: readonly string[]) => Promise<MemberListResult | null>;
+  readonly healthOf: (members: readonly Member[]) => Promise<Record<string, boolean>>;
+  readonly addLearner: (endpoints: readonly string[], peerURL: string) => Promise<Member>;
+  readonly remove: (endpoints: readonly string[], memberId: string) => Promise<void>;
+  readonly promote: (endpoints: readonly string[], memberId: string) => Promise<void>;
+  readonly withLock: <T>(endpoints: readonly string[], fn: () => Promise<T>) => Promise<T>;
+  readonly completeLifecycleAction: (groupName: string, hook: string, instanceId: string, result: 'CONTINUE' | 'ABANDON') => Promise<void>;
+  readonly heartbeat: (groupName: string, hook: string, instanceId: string) => Promise<void>;
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+  /** Test hook for FAILURE-SCENARIOS 3: the add commits but its reply is lost. */
+  readonly loseAddReply?: boolean;
+}
+
+export class AgentError extends Error {}
+
+export interface JoinResult {
+  readonly step: JoinStep;
+  readonly settings: EtcdSettings;
+  readonly steps: number;
+}
+
+/** Retries fn (an AWS or metadata call) with back-off until it succeeds or `attempts` run out. */
+export async function retrying<T>(what: string, deps: AgentDeps, fn: () => Promise<T>, attempts = 5): Promise<T> {
+  let delay = 250;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw new AgentError(`${what} failed after ${attempts} attempts: ${(err as Error).message}`);
+      deps.log(`${what} failed, retrying`, { attempt: i, error: (err as Error).message });
+      await deps.sleep(delay);
+      delay = Math.min(delay * 2, 4000);
+    }
+  }
+}
+
+function url(scheme: string, ip: string, port: number): string {
+  return `${scheme}://${ip}:${port}`;
+}
+
+export async function resolveSelf(cfg: AgentConfig, deps: AgentDeps): Promise<{ self: Self; groupName: string }> {
+  const id = await retrying('instance metadata', deps, () => deps.identity());
+  const groupName = await retrying('DescribeAutoScalingInstances', deps, async () => {
+    const g = await deps.groupOf(id.instanceId);
+    if (!g) throw new Error(`instance ${id.instanceId} is not in an Auto Scaling group`);
+    return g;
+  });
+  const self: Self = {
+    instanceId: id.instanceId,
+    privateIp: id.privateIp,
+    name: id.instanceId,
+    peerURL: url(cfg.scheme, id.privateIp, cfg.peerPort),
+    clientURL: url(cfg.scheme, id.privateIp, cfg.clientPort),
+  };
+  return { self, groupName };
+}
+
+export function dataDirState(dataDir: string): DataDirState {
+  if (fs.existsSync(path.join(dataDir, '.removed'))) return DataDirState.REMOVED_MEMBER;
+  return fs.existsSync(path.join(dataDir, 'member')) ? DataDirState.HAS_DATA : DataDirState.EMPTY;
+}
+
+function wipe(dataDir: string): void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  for (const entry of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
+}
+
+interface Observation {
+  readonly group: GroupView;
+  readonly list: MemberListResult | null;
+  readonly health: Record<string, boolean>;
+  /** Client URLs of started, healthy voters: where membership changes are sent. */
+  readonly voterEndpoints: string[];
+}
+
+async function observe(cfg: AgentConfig, deps: AgentDeps, self: Self, groupName: string): Promise<Observation> {
+  const group = await retrying('DescribeAutoScalingGroups', deps, () => deps.describeGroup(groupName));
+  const peers = group.instances
+    .filter((i) => i.privateIp && i.instanceId !== self.instanceId)
+    .map((i) => url(cfg.scheme, i.privateIp!, cfg.clientPort));
+  const list = await deps.memberList(peers);
+  const health = list ? await deps.healthOf(list.members) : {};
+  const voterEndpoints = list
+    ? list.members.filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id]).map((m) => m.clientURLs[0])
+    : [];
+  return { group, list, health, voterEndpoints };
+}
+
+export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinResult> {
+  const deadline = deps.now() + cfg.deadlineSeconds * 1000;
+  const { self, groupName } = await resolveSelf(cfg, deps);
+  deps.log('identity', { instanceId: self.instanceId, ip: self.privateIp, group: groupName });
+  let addedId: string | undefined;
+  let delay = cfg.retryDelayMs;
+  let steps = 0;
+  let lastWait = '';
+  try {
+    for (;;) {
+      if (deps.now() > deadline) {
+        throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed while waiting: ${lastWait || 'no progress'}`);
+      }
+      const obs = await observe(cfg, deps, self, groupName);
+      const input: JoinInput = {
+        members: obs.list ? obs.list.members : null,
+        health: obs.health,
+        instances: obs.group.instances,
+        desiredCapacity: obs.group.desiredCapacity,
+        self,
+        strategy: cfg.strategy,
+        sizeCap: cfg.sizeCap,
+        dataDir: dataDirState(cfg.dataDir),
+        peerPort: cfg.peerPort,
+        clientPort: cfg.clientPort,
+        scheme: cfg.scheme,
+        groupName,
+      };
+      const step = planJoin(input);
+      steps++;
+      deps.log('plan', { step: step.kind, reason: step.reason, members: input.members?.length ?? null, dataDir: input.dataDir });
+      switch (step.kind) {
+        case 'bootstrap-new':
+          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'new', step.token) };
+        case 'start-existing':
+          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster([{ name: self.name, peerURL: self.peerURL }]), 'existing') };
+        case 'reuse-unstarted':
+          addedId = undefined; // from here on the entry is ours to start, not to clean up
+          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'existing') };
+        case 'refuse':
+          throw new AgentError(`refused: ${step.reason}`);
+        case 'wipe-data':
+          wipe(cfg.dataDir);
+          delay = cfg.retryDelayMs;
+          continue;
+        case 'wait':
+          lastWait = step.reason;
+          await deps.sleep(delay + Math.floor(Math.random() * delay));
+          delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
+          continue;
+        case 'remove':
+        case 'add-learner': {
+          const endpoints = obs.voterEndpoints;
+          if (endpoints.length === 0) {
+            lastWait = 'no healthy voter to send the membership change to';
+            await deps.sleep(delay);
+            continue;
+          }
+          try {
+            await deps.withLock(endpoints, async () => {
+              // Plan again under the lock: another instance may have changed the membership meanwhile.
+              const fresh = await deps.memberList(endpoints);
+              if (!fresh) throw new Error('member list unavailable under the lock');
+              const health = await deps.healthOf(fresh.members);
+              const again = planJoin({ ...input, members: fresh.members, health });
+              if (again.kind !== step.kind || (again.kind === 'remove' && step.kind === 'remove' && again.memberId !== step.memberId)) {
+                deps.log('plan changed under the lock, observing again', { was: step.kind, now: again.kind });
+                return;
+              }
+              if (step.kind === 'remove') {
+                await deps.remove(endpoints, step.memberId);
+                deps.log('removed member', { memberId: step.memberId, reason: step.reason });
+              } else {
+                const added = await deps.addLearner(endpoints, step.peerURL);
+                addedId = added.id;
+                deps.log('added as learner', { memberId: added.id, peerURL: step.peerURL });
+                if (deps.loseAddReply) throw new Error('simulated: member add reply lost');
+              }
+            });
+            delay = cfg.retryDelayMs;
+          } catch (err) {
+            const e = err as Error;
+            const known = isUnhealthyCluster(e) || isTooManyLearners(e);
+            lastWait = e.message;
+            deps.log(known ? 'etcd refused the change, backing off' : 'membership change failed, observing again', { error: e.message });
+            await deps.sleep(delay + Math.floor(Math.random() * delay));
+            delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
+          }
+          continue;
+        }
+      }
+    }
+  } catch (err) {
+    // A failure after adding ourselves must not leave a stray unstarted member behind.
+    if (addedId) {
+      try {
+        const list = await deps.memberList(
+          (await deps.describeGroup(groupName)).instances
+            .filter((i) => i.privateIp && i.instanceId !== self.instanceId)
+            .map((i) => url(cfg.scheme, i.privateIp!, cfg.clientPort)),
+        );
+        const own = list?.members.find((m) => m.id === addedId && m.name === '');
+        if (own && list) {
+          await deps.remove([list.endpoint], own.id);
+          deps.log('removed own unstarted entry before exiting', { memberId: own.id });
+        }
+      } catch (cleanupErr) {
+        deps.log('could not remove own unstarted entry', { error: (cleanupErr as Error).message });
+      }
+    }
+    throw err;
+  }
+}
+
+function settingsFor(
+  cfg: AgentConfig,
+  self: Self,
+  initialCluster: string,
+  state: 'new' | 'existing',
+  token?: string,
+): EtcdSettings {
+  return {
+    name: self.name,
+    dataDir: cfg.dataDir,
+    initialCluster,
+    initialClusterState: state,
+    initialClusterToken: token,
+    peerURL: self.peerURL,
+    clientURL: self.clientURL,
+  };
+}
+
+export function writeSettings(cfg: AgentConfig, settings: EtcdSettings): void {
+  fs.mkdirSync(path.dirname(cfg.envFile), { recursive: true });
+  const tmp = `${cfg.envFile}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, renderSettings(settings, cfg.output), { mode: 0o644 });
+  fs.renameSync(tmp, cfg.envFile);
+}
+
+/** After etcd started: promote this learner once it is in sync, then complete the launch lifecycle action. */
+export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ memberId: string }> {
+  const deadline = deps.now() + cfg.deadlineSeconds * 1000;
+  const { self, groupName } = await resolveSelf(cfg, deps);
+  let lastBeat = deps.now();
+  let delay = Math.min(cfg.retryDelayMs, 250);
+  let lastWait = '';
+  for (;;) {
+    if (deps.now() > deadline) throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed before promotion: ${lastWait}`);
+    if (cfg.launchHookName && deps.now() - lastBeat >= cfg.heartbeatSeconds * 1000) {
+      lastBeat = deps.now();
+      await deps.heartbeat(groupName, cfg.launchHookName, self.instanceId).catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
+    }
+    const group = await retrying('DescribeAutoScalingGroups', deps, () => deps.describeGroup(groupName));
+    const endpoints = group.instances
+      .filter((i) => i.privateIp)
+      .map((i) => url(cfg.scheme, i.privateIp!, cfg.clientPort))
+      // own endpoint last: it may be a learner, which answers few RPCs
+      .sort((a, b) => Number(a === self.clientURL) - Number(b === self.clientURL));
+    const list = await deps.memberList(endpoints);
+    if (!list) {
+      lastWait = 'no member list from any endpoint';
+      await deps.sleep(delay);
+      continue;
+    }
+    const health = await deps.healthOf(list.members);
+    const step = planPromote({ members: list.members, health, self });
+    if (step.kind === 'refuse') throw new AgentError(`refused: ${step.reason}`);
+    if (step.kind === 'wait') {
+      lastWait = step.reason;
+      await deps.sleep(delay);
+      continue;
+    }
+    if (step.kind === 'promote') {
+      const voters = list.members.filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id]).map((m) => m.clientURLs[0]);
+      try {
+        await deps.promote(voters, step.memberId);
+        deps.log('promoted to voter', { memberId: step.memberId });
+      } catch (err) {
+        lastWait = (err as Error).message;
+        if (!isNotInSync(err)) deps.log('promote failed, retrying', { error: lastWait });
+        await deps.sleep(delay);
+      }
+      continue;
+    }
+    // done: a started, healthy voter
+    if (cfg.launchHookName) {
+      try {
+        await retrying('CompleteLifecycleAction', deps, () =>
+          deps.completeLifecycleAction(groupName, cfg.launchHookName, self.instanceId, 'CONTINUE'),
+        3);
+        deps.log('launch lifecycle action completed', { result: 'CONTINUE' });
+      } catch (err) {
+        // No pending action (already completed, timed out, or the group has no hook): nothing to do.
+        deps.log('launch lifecycle action not completed', { error: (err as Error).message });
+      }
+    }
+    return { memberId: step.memberId };
+  }
+}
