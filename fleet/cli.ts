@@ -1,0 +1,249 @@
+/*
+ * etcd-fleet: drives a local fleet (fleet/supervisor.ts) from the command line.
+ *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S]
+ *   etcd-fleet status [--json] | scale N | terminate ID | kill ID [--wipe] | freeze ID | thaw ID
+ *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { call, socketPath } from './control';
+import type { FleetStatus } from './supervisor';
+
+const USAGE = `usage: etcd-fleet <command> [options]
+  up [--size N] [--dir DIR] [--strategy S] [--etcd PATH]   start the stand-in and N instances; return when converged
+  status [--json] [--dir DIR]                              the member table (or one JSON object)
+  scale N [--dir DIR]                                      set desired capacity; return when converged
+  terminate ID [--dir DIR]                                 terminate through the lifecycle hook; return when converged
+  kill ID [--wipe] [--dir DIR]                             SIGKILL its etcd (--wipe: delete its data)
+  freeze ID | thaw ID [--dir DIR]                          SIGSTOP / SIGCONT its etcd
+  reboot ID [--dir DIR]                                    agent then etcd again, same IP and data dir
+  wait [--timeout S] [--dir DIR]                           until converged
+  down [--dir DIR]                                         stop every process it started, remove DIR
+options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
+         --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30)`;
+
+interface Parsed {
+  cmd: string;
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help']);
+
+export function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq > 0) flags[name] = a.slice(eq + 1);
+      else if (BOOLEAN_FLAGS.has(name)) flags[name] = true;
+      else if (i + 1 < argv.length) flags[name] = argv[++i];
+      else throw new UsageError(`--${name} needs a value`);
+    } else positional.push(a);
+  }
+  return { cmd: positional.shift() ?? '', positional, flags };
+}
+
+class UsageError extends Error {}
+
+function num(flags: Parsed['flags'], name: string, def: number): number {
+  const v = flags[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number`);
+  return n;
+}
+
+function root(): string {
+  // build/fleet/cli.js → repo root
+  return path.resolve(__dirname, '..', '..');
+}
+
+function findEtcd(flag: string | true | undefined): string {
+  if (typeof flag === 'string') return path.resolve(flag);
+  if (process.env.ETCD_BIN) return process.env.ETCD_BIN;
+  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  if (!p) throw new UsageError('etcd not found on PATH: install etcd-server (apt-get install etcd-server) or pass --etcd PATH');
+  return p;
+}
+
+async function up(dir: string, p: Parsed): Promise<number> {
+  if (fs.existsSync(socketPath(dir))) {
+    try {
+      await call(dir, { cmd: 'pids' }, 2000);
+      throw new UsageError(`a fleet is already running in ${dir}: etcd-fleet down --dir ${dir} first`);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      fs.rmSync(dir, { recursive: true, force: true }); // stale dir of a dead supervisor
+    }
+  }
+  const size = num(p.flags, 'size', 3);
+  const strategy = typeof p.flags.strategy === 'string' ? p.flags.strategy : 'replace';
+  if (!['prepare', 'add', 'replace', 'prune'].includes(strategy)) throw new UsageError('--strategy must be prepare, add, replace or prune');
+  if (!Number.isInteger(size) || size < 1 || size > 9) throw new UsageError('--size must be 1..9');
+  fs.mkdirSync(dir, { recursive: true });
+  const opts = {
+    dir,
+    size,
+    strategy,
+    etcdBin: findEtcd(p.flags.etcd),
+    root: root(),
+    launchTimeoutSeconds: num(p.flags, 'launch-timeout', 60),
+    terminateTimeoutSeconds: num(p.flags, 'terminate-timeout', 30),
+    reconcileIntervalSeconds: num(p.flags, 'reconcile-interval', 5),
+    maxSize: 9,
+  };
+  const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
+  const child = spawn(process.execPath, [path.join(__dirname, 'supervisor-main.js'), JSON.stringify(opts)], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  fs.writeFileSync(path.join(dir, 'supervisor.pid'), String(child.pid));
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  while (!fs.existsSync(socketPath(dir))) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      throw new Error(`fleet supervisor did not start: see ${path.join(dir, 'supervisor.out')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return waitCmd(dir, 'wait', {}, num(p.flags, 'timeout', 180), p.flags.json === true);
+}
+
+async function waitCmd(dir: string, cmd: string, args: Record<string, unknown>, timeout: number, json: boolean): Promise<number> {
+  const reply = await call(dir, { cmd, args: { ...args, timeout } }, (timeout + 30) * 1000);
+  if (!reply.ok) {
+    console.error(`etcd-fleet ${cmd}: ${reply.error}`);
+    return 1;
+  }
+  const data = reply.data as FleetStatus | { status: FleetStatus };
+  const status = 'status' in data && !('instances' in data) ? data.status : (data as FleetStatus);
+  if (json) console.log(JSON.stringify(status));
+  else console.log(table(status));
+  return 0;
+}
+
+export function table(s: FleetStatus): string {
+  const head = ['INSTANCE', 'IP', 'LIFECYCLE', 'MEMBER ID', 'ROLE', 'HEALTHY', 'LEADER'];
+  const rows = s.instances.map((i) => [i.id, i.ip, i.lifecycleState, i.memberId || '-', i.role, String(i.healthy), String(i.leader)]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+  const fmt = (r: string[]) => '| ' + r.map((v, c) => v.padEnd(widths[c])).join(' | ') + ' |';
+  return [
+    `cluster ${s.clusterId || '-'}  desired ${s.desired}  converged ${s.converged}${s.converged ? '' : ` (${s.reason})`}`,
+    line,
+    fmt(head),
+    line,
+    ...rows.map(fmt),
+    line,
+  ].join('\n');
+}
+
+async function down(dir: string): Promise<number> {
+  if (!fs.existsSync(dir)) return 0;
+  let pids: number[] = [];
+  const pidFile = path.join(dir, 'supervisor.pid');
+  const supervisor = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
+  try {
+    const r = await call(dir, { cmd: 'pids' }, 5000);
+    const d = r.data as { children: number[] };
+    pids = d.children;
+    await call(dir, { cmd: 'down' }, 5000);
+  } catch {
+    /* supervisor gone: fall back to its process group */
+  }
+  const deadline = Date.now() + 15_000;
+  const aliveAny = () =>
+    [supervisor, ...pids].some((p) => {
+      if (!p) return false;
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  while (aliveAny() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // Anything still there: the supervisor's process group (it was started detached, as its own group).
+  if (aliveAny()) {
+    for (const p of [supervisor ? -supervisor : 0, ...pids]) {
+      try {
+        if (p) process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (err) {
+    console.error(`etcd-fleet: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (!p.cmd || p.flags.help) {
+    console.log(USAGE);
+    return p.cmd || p.flags.help ? 0 : 2;
+  }
+  const dir = path.resolve(typeof p.flags.dir === 'string' ? p.flags.dir : '.fleet');
+  const id = p.positional[0];
+  const needId = () => {
+    if (!id) throw new UsageError(`${p.cmd} needs an instance id`);
+    return id;
+  };
+  try {
+    const timeout = num(p.flags, 'timeout', 180);
+    const json = p.flags.json === true;
+    if (p.cmd !== 'up' && p.cmd !== 'down' && !fs.existsSync(socketPath(dir))) {
+      throw new UsageError(`no fleet running in ${dir}: start one with etcd-fleet up --dir ${dir}`);
+    }
+    switch (p.cmd) {
+      case 'up':
+        return await up(dir, p);
+      case 'down':
+        return await down(dir);
+      case 'status': {
+        const r = await call(dir, { cmd: 'status' }, 60_000);
+        if (!r.ok) throw new Error(r.error);
+        console.log(json ? JSON.stringify(r.data) : table(r.data as FleetStatus));
+        return 0;
+      }
+      case 'wait':
+        return await waitCmd(dir, 'wait', {}, timeout, json);
+      case 'scale': {
+        const n = Number(p.positional[0]);
+        if (!Number.isInteger(n) || n < 0) throw new UsageError('scale needs a whole number');
+        return await waitCmd(dir, 'scale', { size: n }, timeout, json);
+      }
+      case 'terminate':
+        return await waitCmd(dir, 'terminate', { id: needId() }, timeout, json);
+      case 'reboot':
+        return await waitCmd(dir, 'reboot', { id: needId() }, timeout, json);
+      case 'kill':
+      case 'freeze':
+      case 'thaw':
+      case 'fault-lose-add-reply': {
+        const r = await call(dir, { cmd: p.cmd, args: { id: needId(), wipe: p.flags.wipe === true } }, 30_000);
+        if (!r.ok) throw new Error(r.error);
+        console.log(JSON.stringify(r.data));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${p.cmd}`);
+    }
+  } catch (err) {
+    console.error(`etcd-fleet ${p.cmd}: ${(err as Error).message}`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
