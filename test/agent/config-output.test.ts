@@ -1,0 +1,123 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError, OutputFormat, parseConfig } from '../../lambda/agent/config';
+import { EtcdSettings, parseEnvFile, renderSettings } from '../../lambda/agent/output';
+
+const AGENT = path.join(__dirname, '..', '..', 'build', 'agent', 'agent.js');
+const GOLDEN = path.join(__dirname, 'golden');
+
+const valid = {
+  strategy: 'replace',
+  sizeCap: 3,
+  peerPort: 2380,
+  clientPort: 2379,
+  scheme: 'http',
+  dataDir: '/var/lib/etcd',
+  envFile: '/run/etcd/env',
+  output: 'env',
+  launchHookName: 'launch',
+  deadlineSeconds: 900,
+};
+
+describe('agent config', () => {
+  it('accepts the config the construct writes, with defaults for the optional fields', () => {
+    const c = parseConfig(JSON.stringify(valid));
+    expect(c.strategy).toBe('replace');
+    expect(c.heartbeatSeconds).toBe(60);
+    expect(c.retryDelayMs).toBe(500);
+  });
+
+  it.each([
+    [{ ...valid, strategy: 'grow' }, /strategy: must be one of prepare, add, replace, prune/],
+    [{ ...valid, sizeCap: 0 }, /sizeCap: must be an integer from 1 to 9/],
+    [{ ...valid, peerPort: '2380' }, /peerPort: must be an integer/],
+    [{ ...valid, dataDir: 'var/lib/etcd' }, /dataDir: must be an absolute path/],
+    [{ ...valid, envFile: undefined }, /envFile: must be an absolute path/],
+    [{ ...valid, output: 'yaml' }, /output: must be one of env, dropin, flags/],
+    [{ ...valid, scheme: 'ftp' }, /scheme: must be http or https/],
+    [{ ...valid, clientPort: 2380 }, /peerPort: must differ from clientPort/],
+  ])('rejects %j naming the field', (cfg, message) => {
+    expect(() => parseConfig(JSON.stringify(cfg))).toThrow(message);
+  });
+
+  it('reports every bad field at once', () => {
+    expect(() => parseConfig(JSON.stringify({ ...valid, sizeCap: -1, output: 'x' }))).toThrow(/sizeCap.*output/);
+  });
+
+  it('rejects malformed JSON and non-objects', () => {
+    expect(() => parseConfig('{')).toThrow(ConfigError);
+    expect(() => parseConfig('[1]')).toThrow(/must be a JSON object/);
+  });
+});
+
+describe('settings output (golden files)', () => {
+  const settings: EtcdSettings = {
+    name: 'i-0123456789abcdef0',
+    dataDir: '/var/lib/etcd',
+    initialCluster:
+      'i-0123456789abcdef0=http://10.0.2.15:2380,i-0fedcba9876543210=http://10.0.2.150:2380,i-0aaaabbbbccccdddd=http://10.0.3.7:2380',
+    initialClusterState: 'new',
+    initialClusterToken: 'etcd-group-1a2b3c4d',
+    peerURL: 'http://10.0.2.15:2380',
+    clientURL: 'http://10.0.2.15:2379',
+  };
+  it.each([OutputFormat.ENV, OutputFormat.DROPIN, OutputFormat.FLAGS])('renders %s like its golden file', (format) => {
+    const golden = path.join(GOLDEN, `bootstrap.${format}`);
+    const rendered = renderSettings(settings, format);
+    if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(golden, rendered);
+    expect(rendered).toBe(fs.readFileSync(golden, 'utf8'));
+  });
+
+  it('omits the token when joining an existing cluster, and the env file parses back', () => {
+    const joined = renderSettings({ ...settings, initialClusterState: 'existing', initialClusterToken: undefined }, OutputFormat.ENV);
+    const golden = path.join(GOLDEN, 'join.env');
+    if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(golden, joined);
+    expect(joined).toBe(fs.readFileSync(golden, 'utf8'));
+    const vars = parseEnvFile(joined);
+    expect(vars.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
+    expect(vars.ETCD_INITIAL_CLUSTER_TOKEN).toBeUndefined();
+    expect(vars.ETCD_STRICT_RECONFIG_CHECK).toBe('true');
+  });
+});
+
+describe('the built agent bundle', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-cli-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [AGENT, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
+
+  it('loads (etcd3 protos are inlined) and prints usage with exit 2 on no command', () => {
+    const r = run([]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/usage: agent.js join\|promote --config FILE/);
+  });
+
+  it('exits 2 naming the field when the config is missing or malformed', () => {
+    expect(run(['join']).stderr).toMatch(/config: --config FILE is required/);
+    const missing = run(['join', '--config', path.join(dir, 'nope.json')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read/);
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ ...valid, sizeCap: 'three' }));
+    const r = run(['join', '--config', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/sizeCap: must be an integer/);
+  });
+
+  it('gives up after bounded retries with one clear line when instance metadata is unreachable', () => {
+    const cfg = path.join(dir, 'config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ ...valid, dataDir: path.join(dir, 'data'), envFile: path.join(dir, 'env'), deadlineSeconds: 30 }));
+    // 127.0.0.1:9 (discard) refuses connections: nothing listens there.
+    const started = Date.now();
+    const r = run(['join', '--config', cfg], { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9', AWS_REGION: 'local-1' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/join failed: instance metadata failed after 5 attempts/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(fs.existsSync(path.join(dir, 'env'))).toBe(false);
+  });
+});
+
