@@ -20,8 +20,11 @@ const USAGE = `usage: etcd-fleet <command> [options]
   reboot ID [--dir DIR]                                    agent then etcd again, same IP and data dir
   wait [--timeout S] [--dir DIR]                           until converged
   down [--dir DIR]                                         stop every process it started, remove DIR
+  fault lose-add-reply [--dir DIR]                         the next launched instance's member add loses its reply
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
-         --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30)`;
+         --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
+         --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
+         --break-boot N (up: the first N instances never boot)`;
 
 interface Parsed {
   cmd: string;
@@ -29,7 +32,7 @@ interface Parsed {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help']);
+const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler']);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -97,6 +100,8 @@ async function up(dir: string, p: Parsed): Promise<number> {
     terminateTimeoutSeconds: num(p.flags, 'terminate-timeout', 30),
     reconcileIntervalSeconds: num(p.flags, 'reconcile-interval', 5),
     maxSize: 9,
+    lifecycleHandler: p.flags['no-handler'] !== true,
+    breakBoot: num(p.flags, 'break-boot', 0),
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
   const child = spawn(process.execPath, [path.join(__dirname, 'supervisor-main.js'), JSON.stringify(opts)], {
@@ -230,10 +235,15 @@ export async function main(argv: string[]): Promise<number> {
         return await waitCmd(dir, 'terminate', { id: needId() }, timeout, json);
       case 'reboot':
         return await waitCmd(dir, 'reboot', { id: needId() }, timeout, json);
+      case 'fault': {
+        const r = await call(dir, { cmd: 'fault', args: { kind: p.positional[0] } }, 30_000);
+        if (!r.ok) throw new Error(r.error);
+        console.log(JSON.stringify(r.data));
+        return 0;
+      }
       case 'kill':
       case 'freeze':
-      case 'thaw':
-      case 'fault-lose-add-reply': {
+      case 'thaw': {
         const r = await call(dir, { cmd: p.cmd, args: { id: needId(), wipe: p.flags.wipe === true } }, 30_000);
         if (!r.ok) throw new Error(r.error);
         console.log(JSON.stringify(r.data));

@@ -33,6 +33,10 @@ export interface FleetOptions {
   /** Interval of the scheduled reconcile (0 = off). */
   readonly reconcileIntervalSeconds: number;
   readonly maxSize: number;
+  /** Load the lifecycle Lambda bundle and send it terminate events and reconciles (default true). */
+  readonly lifecycleHandler?: boolean;
+  /** The first N instances launched never boot (die before etcd starts: FAILURE-SCENARIOS 2). */
+  readonly breakBoot?: number;
 }
 
 export const LAUNCH_HOOK = 'etcd-launch';
@@ -93,6 +97,7 @@ export class Fleet {
   private readonly logStream: fs.WriteStream;
   private readonly pending = new Set<Promise<unknown>>();
   private seq = 0;
+  private armedFault?: string;
 
   constructor(readonly opts: FleetOptions) {
     this.block = blockFor(opts.dir);
@@ -142,7 +147,7 @@ export class Fleet {
   /** The lifecycle Lambda bundle, loaded as Lambda would load it, its SDK calls answered by the stand-in. */
   private loadHandler(): void {
     const bundle = path.join(this.opts.root, 'build', 'lambda', 'index.js');
-    if (!fs.existsSync(bundle)) return;
+    if (this.opts.lifecycleHandler === false || !fs.existsSync(bundle)) return;
     Object.assign(process.env, this.awsEnv(), {
       GROUP_NAME,
       CLIENT_PORT: String(CLIENT_PORT),
@@ -172,11 +177,14 @@ export class Fleet {
     this.ticking = true;
     try {
       const desired = this.standIn.group.desiredCapacity;
-      const alive = this.alive();
-      for (let n = alive.length; n < desired; n++) this.track(this.launch());
-      if (alive.length > desired && !this.scalingIn) {
+      // Like the group: an unhealthy instance is terminated first and replaced after (a terminating
+      // instance still counts against capacity, so its replacement may get its address back).
+      const counted = [...this.instances.values()].filter((i) => i.phase !== 'gone' && i.phase !== 'retained');
+      for (let n = counted.length; n < desired; n++) this.track(this.launch());
+      const active = this.alive();
+      if (active.length > desired && !this.scalingIn) {
         // Scale in: newest first, one termination at a time (like the group's lifecycle hook flow).
-        const victim = [...alive].sort((a, b) => b.launchedAt - a.launchedAt)[0];
+        const victim = [...active].sort((a, b) => b.launchedAt - a.launchedAt)[0];
         this.scalingIn = true;
         this.track(this.terminate(victim.id, 'scale-in')).finally(() => (this.scalingIn = false));
       }
@@ -197,6 +205,10 @@ export class Fleet {
     } finally {
       this.ticking = false;
     }
+  }
+
+  private seqOf(inst: Instance): number {
+    return Number(path.basename(inst.dir).split('-')[0]);
   }
 
   private newId(): string {
@@ -242,6 +254,8 @@ export class Fleet {
         2,
       ),
     );
+    if (this.armedFault === 'lose-add-reply') fs.writeFileSync(path.join(dir, 'fault-lose-add-reply'), '');
+    this.armedFault = undefined;
     this.instances.set(id, inst);
     const si: StandInInstance = {
       instanceId: id,
@@ -260,6 +274,10 @@ export class Fleet {
   /** Agent (join) → etcd → agent (promote), as the instance's systemd units would run them. */
   private async boot(inst: Instance): Promise<void> {
     inst.phase = 'booting';
+    if (this.seqOf(inst) <= (this.opts.breakBoot ?? 0)) {
+      this.log('boot broken on purpose', { id: inst.id });
+      return;
+    }
     const code = await this.runAgent(inst, 'join');
     if (inst.stopping || inst.phase === 'gone') return;
     if (code !== 0) {
@@ -444,9 +462,10 @@ export class Fleet {
     void this.boot(inst);
   }
 
-  /** Marks an instance so that its agent's member add "loses its reply" (FAILURE-SCENARIOS 3). */
-  injectLostAddReply(id: string): void {
-    fs.writeFileSync(path.join(this.find(id).dir, 'fault-lose-add-reply'), '');
+  /** Arms a fault for the next launched instance: `lose-add-reply` (FAILURE-SCENARIOS 3). */
+  armFault(kind: string): void {
+    if (kind !== 'lose-add-reply') throw new Error(`unknown fault ${kind}: lose-add-reply`);
+    this.armedFault = kind;
   }
 
   scale(n: number): void {
@@ -578,9 +597,9 @@ export async function runSupervisor(opts: FleetOptions): Promise<void> {
       case 'reboot':
         await fleet.reboot(String(a.id));
         return fleet.waitConverged(timeout);
-      case 'fault-lose-add-reply':
-        fleet.injectLostAddReply(String(a.id));
-        return { armed: a.id };
+      case 'fault':
+        fleet.armFault(String(a.kind));
+        return { armed: a.kind };
       case 'launch':
         return { id: await fleet.launch() };
       case 'reconcile':

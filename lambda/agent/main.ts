@@ -93,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
         reason: result.step.reason,
         file: cfg.envFile,
         state: result.settings.initialClusterState,
+        token: result.settings.initialClusterToken,
         ms: Date.now() - started,
         steps: result.steps,
       });

@@ -128,7 +128,8 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
         desiredCapacity: obs.group.desiredCapacity,
         self,
         strategy: cfg.strategy,
-        sizeCap: cfg.sizeCap,
+        // The cap is the group's desired capacity, never above the configured maximum.
+        sizeCap: Math.min(cfg.sizeCap, obs.group.desiredCapacity),
         dataDir: dataDirState(cfg.dataDir),
         peerPort: cfg.peerPort,
         clientPort: cfg.clientPort,

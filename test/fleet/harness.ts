@@ -1,0 +1,181 @@
+/*
+ * Test harness over the etcd-fleet CLI contract (bin/etcd-fleet.js → build/fleet/cli.js): every fleet test
+ * drives real etcd processes through the same commands a user types. Each fleet lives in its own temp dir
+ * (its own 127.K.x.x block) and is torn down with `etcd-fleet down` in afterAll, also on failure.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Etcd3 } from 'etcd3';
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'etcd-fleet.js');
+
+export interface StatusJson {
+  clusterId: string;
+  desired: number;
+  converged: boolean;
+  reason?: string;
+  endpoints: string[];
+  instances: {
+    id: string;
+    ip: string;
+    lifecycleState: string;
+    memberId: string;
+    role: 'voter' | 'learner' | 'unstarted' | 'none';
+    healthy: boolean;
+    leader: boolean;
+  }[];
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestFleet {
+  readonly dir: string;
+
+  constructor(name: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `fleet-${name}-`));
+  }
+
+  cli(...args: string[]): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args, '--dir', this.dir], { timeout: 400_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Runs a CLI command and fails the test with its stderr and the supervisor log tail when it fails. */
+  async ok(...args: string[]): Promise<string> {
+    const r = await this.cli(...args);
+    if (r.code !== 0) {
+      throw new Error(`etcd-fleet ${args.join(' ')} exited ${r.code}: ${r.stderr}\n${this.logTail()}`);
+    }
+    return r.stdout;
+  }
+
+  logTail(lines = 40): string {
+    const p = path.join(this.dir, 'supervisor.log');
+    if (!fs.existsSync(p)) return '(no supervisor log)';
+    return fs.readFileSync(p, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  }
+
+  async status(): Promise<StatusJson> {
+    return JSON.parse(await this.ok('status', '--json')) as StatusJson;
+  }
+
+  async up(...args: string[]): Promise<StatusJson> {
+    return JSON.parse(await this.ok('up', ...args, '--json')) as StatusJson;
+  }
+
+  async down(): Promise<void> {
+    await this.cli('down');
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The agent log lines of every instance (instance dirs are named NNN-<id>). */
+  agentLogs(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const base = path.join(this.dir, 'instances');
+    if (!fs.existsSync(base)) return out;
+    for (const d of fs.readdirSync(base)) {
+      const p = path.join(base, d, 'agent.log');
+      if (fs.existsSync(p)) out[d.replace(/^\d+-/, '')] = fs.readFileSync(p, 'utf8');
+    }
+    return out;
+  }
+}
+
+/** Asserts the converged shape of FAILURE-SCENARIOS: voters == desired, all healthy, one cluster id. */
+export function expectConverged(s: StatusJson, desired: number): void {
+  expect(s.converged).toBe(true);
+  expect(s.desired).toBe(desired);
+  const live = s.instances.filter((i) => i.lifecycleState === 'InService');
+  expect(live).toHaveLength(desired);
+  expect(live.every((i) => i.role === 'voter' && i.healthy)).toBe(true);
+  expect(s.clusterId).toMatch(/^[0-9a-f]+$/);
+  expect(live.filter((i) => i.leader)).toHaveLength(1);
+}
+
+export function client(endpoints: string[]): Etcd3 {
+  return new Etcd3({ hosts: endpoints, dialTimeout: 2000, defaultCallOptions: () => ({ deadline: Date.now() + 3000 }) });
+}
+
+/**
+ * A steady writer: sequential keys, each recorded only once etcd acknowledged it. Bounded: it stops
+ * after `maxWrites` or when stopped, and it re-reads the endpoints from the fleet as members change.
+ */
+export class Writer {
+  readonly acked: string[] = [];
+  failures = 0;
+  private stopped = false;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly fleet: TestFleet,
+    private readonly prefix: string,
+    private readonly maxWrites = 20_000,
+    private readonly intervalMs = 20,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    let endpoints = (await this.fleet.status()).endpoints;
+    let c = client(endpoints);
+    let n = 0;
+    let sinceRefresh = 0;
+    try {
+      while (!this.stopped && n < this.maxWrites) {
+        const key = `${this.prefix}/${String(n).padStart(7, '0')}`;
+        try {
+          await c.put(key).value(String(n));
+          this.acked.push(key);
+          n++;
+        } catch {
+          this.failures++;
+          sinceRefresh = 1000; // refresh endpoints after a failure
+        }
+        if (++sinceRefresh >= 50) {
+          sinceRefresh = 0;
+          const s = await this.fleet.status().catch(() => undefined);
+          if (s && s.endpoints.join() !== endpoints.join() && s.endpoints.length > 0) {
+            c.close();
+            endpoints = s.endpoints;
+            c = client(endpoints);
+          }
+        }
+        await new Promise((r) => setTimeout(r, this.intervalMs));
+      }
+    } finally {
+      c.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/** Every acknowledged key is readable with a linearizable read; returns the number checked. */
+export async function expectAllReadable(fleet: TestFleet, keys: string[], prefix: string): Promise<number> {
+  const s = await fleet.status();
+  const c = client(s.endpoints);
+  try {
+    const all = await c.getAll().prefix(prefix).keys(); // linearizable range read (the etcd3 default)
+    const have = new Set(all);
+    const missing = keys.filter((k) => !have.has(k));
+    expect(missing).toEqual([]);
+    return keys.length;
+  } finally {
+    c.close();
+  }
+}
