@@ -57,7 +57,8 @@ function num(flags: Parsed['flags'], name: string, def: number): number {
   const v = flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number`);
+  if (typeof v !== 'string' || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${name} must be a number`);
   return n;
 }
 
@@ -71,7 +72,10 @@ function findEtcd(flag: string | true | undefined): string {
   if (process.env.ETCD_BIN) return process.env.ETCD_BIN;
   const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
   const p = r.stdout.trim();
-  if (!p) throw new UsageError('etcd not found on PATH: install etcd-server (apt-get install etcd-server) or pass --etcd PATH');
+  if (!p)
+    throw new UsageError(
+      'etcd not found on PATH: install etcd-server (apt-get install etcd-server) or pass --etcd PATH',
+    );
   return p;
 }
 
@@ -87,7 +91,8 @@ async function up(dir: string, p: Parsed): Promise<number> {
   }
   const size = num(p.flags, 'size', 3);
   const strategy = typeof p.flags.strategy === 'string' ? p.flags.strategy : 'replace';
-  if (!['prepare', 'add', 'replace', 'prune'].includes(strategy)) throw new UsageError('--strategy must be prepare, add, replace or prune');
+  if (!['prepare', 'add', 'replace', 'prune'].includes(strategy))
+    throw new UsageError('--strategy must be prepare, add, replace or prune');
   if (!Number.isInteger(size) || size < 1 || size > 9) throw new UsageError('--size must be 1..9');
   fs.mkdirSync(dir, { recursive: true });
   const opts = {
@@ -121,7 +126,13 @@ async function up(dir: string, p: Parsed): Promise<number> {
   return waitCmd(dir, 'wait', {}, num(p.flags, 'timeout', 180), p.flags.json === true);
 }
 
-async function waitCmd(dir: string, cmd: string, args: Record<string, unknown>, timeout: number, json: boolean): Promise<number> {
+async function waitCmd(
+  dir: string,
+  cmd: string,
+  args: Record<string, unknown>,
+  timeout: number,
+  json: boolean,
+): Promise<number> {
   const reply = await call(dir, { cmd, args: { ...args, timeout } }, (timeout + 30) * 1000);
   if (!reply.ok) {
     console.error(`etcd-fleet ${cmd}: ${reply.error}`);
@@ -136,7 +147,15 @@ async function waitCmd(dir: string, cmd: string, args: Record<string, unknown>, 
 
 export function table(s: FleetStatus): string {
   const head = ['INSTANCE', 'IP', 'LIFECYCLE', 'MEMBER ID', 'ROLE', 'HEALTHY', 'LEADER'];
-  const rows = s.instances.map((i) => [i.id, i.ip, i.lifecycleState, i.memberId || '-', i.role, String(i.healthy), String(i.leader)]);
+  const rows = s.instances.map((i) => [
+    i.id,
+    i.ip,
+    i.lifecycleState,
+    i.memberId || '-',
+    i.role,
+    String(i.healthy),
+    String(i.leader),
+  ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
   const fmt = (r: string[]) => '| ' + r.map((v, c) => v.padEnd(widths[c])).join(' | ') + ' |';
@@ -244,7 +263,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'kill':
       case 'freeze':
       case 'thaw': {
-        const r = await call(dir, { cmd: p.cmd, args: { id: needId(), wipe: p.flags.wipe === true } }, 30_000);
+        const r = await call(
+          dir,
+          { cmd: p.cmd, args: { id: needId(), wipe: p.flags.wipe === true } },
+          30_000,
+        );
         if (!r.ok) throw new Error(r.error);
         console.log(JSON.stringify(r.data));
         return 0;

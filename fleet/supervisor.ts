@@ -133,13 +133,19 @@ export class Fleet {
 
   async start(): Promise<void> {
     await this.standIn.start();
-    this.standIn.on('complete-lifecycle-action', (e: { instanceId: string; hookName: string; result: string }) => {
-      if (e.hookName === LAUNCH_HOOK) this.onLaunchCompleted(e.instanceId, e.result);
-    });
+    this.standIn.on(
+      'complete-lifecycle-action',
+      (e: { instanceId: string; hookName: string; result: string }) => {
+        if (e.hookName === LAUNCH_HOOK) this.onLaunchCompleted(e.instanceId, e.result);
+      },
+    );
     this.loadHandler();
     this.timer = setInterval(() => void this.tick(), 250);
     if (this.opts.reconcileIntervalSeconds > 0 && this.handler) {
-      this.reconcileTimer = setInterval(() => void this.reconcile(), this.opts.reconcileIntervalSeconds * 1000);
+      this.reconcileTimer = setInterval(
+        () => void this.reconcile(),
+        this.opts.reconcileIntervalSeconds * 1000,
+      );
     }
     this.log('fleet started', { block: this.block, standIn: this.standIn.endpoint, size: this.opts.size });
   }
@@ -156,7 +162,7 @@ export class Fleet {
       STRATEGY: this.opts.strategy,
       UNSTARTED_GRACE_SECONDS: '60',
     });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+
     const mod = require(bundle) as { handler?: LifecycleHandler };
     if (typeof mod.handler === 'function') this.handler = mod.handler;
   }
@@ -168,7 +174,9 @@ export class Fleet {
   }
 
   private alive(): Instance[] {
-    return [...this.instances.values()].filter((i) => i.phase !== 'gone' && i.phase !== 'terminating' && i.phase !== 'retained');
+    return [...this.instances.values()].filter(
+      (i) => i.phase !== 'gone' && i.phase !== 'terminating' && i.phase !== 'retained',
+    );
   }
 
   /** The group's control loop: capacity, health check, launch timeouts. */
@@ -179,7 +187,9 @@ export class Fleet {
       const desired = this.standIn.group.desiredCapacity;
       // Like the group: an unhealthy instance is terminated first and replaced after (a terminating
       // instance still counts against capacity, so its replacement may get its address back).
-      const counted = [...this.instances.values()].filter((i) => i.phase !== 'gone' && i.phase !== 'retained');
+      const counted = [...this.instances.values()].filter(
+        (i) => i.phase !== 'gone' && i.phase !== 'retained',
+      );
       for (let n = counted.length; n < desired; n++) this.track(this.launch());
       const active = this.alive();
       if (active.length > desired && !this.scalingIn) {
@@ -192,7 +202,10 @@ export class Fleet {
       for (const inst of this.alive()) {
         const si = this.standIn.getInstance(inst.id);
         if (!si) continue;
-        if (si.lifecycleState === 'Pending:Wait' && now - inst.launchedAt > this.opts.launchTimeoutSeconds * 1000) {
+        if (
+          si.lifecycleState === 'Pending:Wait' &&
+          now - inst.launchedAt > this.opts.launchTimeoutSeconds * 1000
+        ) {
           this.log('launch lifecycle action timed out: default result ABANDON', { id: inst.id });
           this.track(this.terminate(inst.id, 'launch abandoned'));
         } else if (si.lifecycleState === 'InService' && inst.phase === 'dead') {
@@ -287,14 +300,17 @@ export class Fleet {
       return;
     }
     this.startEtcd(inst);
-    void this.runAgent(inst, 'promote').then((c) => this.log('promote agent exited', { id: inst.id, code: c }));
+    void this.runAgent(inst, 'promote').then((c) =>
+      this.log('promote agent exited', { id: inst.id, code: c }),
+    );
   }
 
   private runAgent(inst: Instance, phase: 'join' | 'promote'): Promise<number> {
     const agent = path.join(this.opts.root, 'build', 'agent', 'agent.js');
     const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.awsEnv(inst.id) };
-    if (fs.existsSync(path.join(inst.dir, 'fault-lose-add-reply'))) env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
+    if (fs.existsSync(path.join(inst.dir, 'fault-lose-add-reply')))
+      env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
     const child = spawn(process.execPath, [agent, phase, '--config', path.join(inst.dir, 'config.json')], {
       env,
       stdio: ['ignore', out, out],
@@ -395,7 +411,9 @@ export class Fleet {
             Destination: 'EC2',
           },
         };
-        this.handler(event).catch((err: Error) => this.log('lifecycle handler failed', { id, error: err.message }));
+        this.handler(event).catch((err: Error) =>
+          this.log('lifecycle handler failed', { id, error: err.message }),
+        );
       }
     });
     if (result === 'ABANDON') {
@@ -469,7 +487,8 @@ export class Fleet {
   }
 
   scale(n: number): void {
-    if (!Number.isInteger(n) || n < 0 || n > this.opts.maxSize) throw new Error(`size must be 0..${this.opts.maxSize}`);
+    if (!Number.isInteger(n) || n < 0 || n > this.opts.maxSize)
+      throw new Error(`size must be 0..${this.opts.maxSize}`);
     this.standIn.group.desiredCapacity = n;
     this.log('desired capacity set', { desired: n });
   }
@@ -486,7 +505,9 @@ export class Fleet {
   async status(): Promise<FleetStatus> {
     const desired = this.standIn.group.desiredCapacity;
     const live = [...this.instances.values()].filter((i) => i.phase !== 'gone');
-    const endpoints = live.filter((i) => i.phase !== 'terminating').map((i) => `http://${i.ip}:${CLIENT_PORT}`);
+    const endpoints = live
+      .filter((i) => i.phase !== 'terminating')
+      .map((i) => `http://${i.ip}:${CLIENT_PORT}`);
     const perEndpoint = await Promise.all(endpoints.map((e) => this.etcd.memberList([e])));
     const clusterIds = new Set(perEndpoint.filter((r) => r).map((r) => r!.clusterId));
     const list = perEndpoint.find((r) => r && r.leaderId) ?? perEndpoint.find((r) => r) ?? null;
@@ -499,7 +520,9 @@ export class Fleet {
       return {
         id: i.id,
         ip: i.ip,
-        lifecycleState: this.standIn.getInstance(i.id)?.lifecycleState ?? (i.phase === 'retained' ? 'Terminating:Retained' : 'Terminated'),
+        lifecycleState:
+          this.standIn.getInstance(i.id)?.lifecycleState ??
+          (i.phase === 'retained' ? 'Terminating:Retained' : 'Terminated'),
         memberId: m ? memberIdHex(m.id) : '',
         role,
         healthy: m ? Boolean(health[m.id]) : false,
@@ -513,9 +536,13 @@ export class Fleet {
     else if (members.length !== voters.length) reason = 'a learner or unstarted member is left';
     else if (voters.length !== desired) reason = `voters ${voters.length} != desired ${desired}`;
     else if (members.some((m) => !health[m.id])) reason = 'a member is unhealthy';
-    else if (this.alive().length !== desired) reason = `instances ${this.alive().length} != desired ${desired}`;
-    else if (this.alive().some((i) => this.standIn.getInstance(i.id)?.lifecycleState !== 'InService')) reason = 'an instance is not InService';
-    else if (this.alive().some((i) => !members.some((m) => m.peerURLs.includes(`http://${i.ip}:${PEER_PORT}`))))
+    else if (this.alive().length !== desired)
+      reason = `instances ${this.alive().length} != desired ${desired}`;
+    else if (this.alive().some((i) => this.standIn.getInstance(i.id)?.lifecycleState !== 'InService'))
+      reason = 'an instance is not InService';
+    else if (
+      this.alive().some((i) => !members.some((m) => m.peerURLs.includes(`http://${i.ip}:${PEER_PORT}`)))
+    )
       reason = 'an instance has no member';
     return {
       clusterId: clusterIds.size === 1 ? [...clusterIds][0] : [...clusterIds].join(','),

@@ -22,16 +22,25 @@ function etcd3ProtoPlugin() {
     name: 'etcd3-inline-protos',
     setup(build) {
       build.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
-        const protobuf = require(require.resolve('protobufjs', { paths: [path.dirname(require.resolve('@grpc/proto-loader', { paths: [path.dirname(args.path)] }))] }));
+        const protobuf = require(
+          require.resolve('protobufjs', {
+            paths: [
+              path.dirname(require.resolve('@grpc/proto-loader', { paths: [path.dirname(args.path)] })),
+            ],
+          }),
+        );
         const protoDir = path.join(path.dirname(args.path), '..', 'proto');
         const rootNs = new protobuf.Root();
-        rootNs.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(protoDir, target));
+        rootNs.resolvePath = (_origin, target) =>
+          path.isAbsolute(target) ? target : path.join(protoDir, target);
         rootNs.loadSync(path.join(protoDir, 'rpc.proto'), { keepCase: true });
         const json = JSON.stringify(rootNs.toJSON());
         const src = await fs.promises.readFile(args.path, 'utf8');
         const needle = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, \{/;
         if (!needle.test(src)) {
-          throw new Error('etcd3 connection-pool.js no longer loads rpc.proto the expected way: update scripts/bundle.js');
+          throw new Error(
+            'etcd3 connection-pool.js no longer loads rpc.proto the expected way: update scripts/bundle.js',
+          );
         }
         const contents = src.replace(needle, `(0, proto_loader_1.fromJSON)(${json}, {`);
         return { contents, loader: 'js' };

@@ -17,7 +17,11 @@ function say(text) {
 }
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+  });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   }
@@ -29,11 +33,17 @@ function fleet(...args) {
 }
 
 function main() {
-  if (spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).stdout.trim() === '' && !process.env.ETCD_BIN) {
+  if (
+    spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).stdout.trim() === '' &&
+    !process.env.ETCD_BIN
+  ) {
     console.error('etcd is not installed: apt-get install -y etcd-server etcd-client (or set ETCD_BIN)');
     process.exit(2);
   }
-  if (!fs.existsSync(path.join(root, 'build', 'fleet', 'cli.js')) || !fs.existsSync(path.join(root, 'dist'))) {
+  if (
+    !fs.existsSync(path.join(root, 'build', 'fleet', 'cli.js')) ||
+    !fs.existsSync(path.join(root, 'dist'))
+  ) {
     say('Building: type-check, compile lib/, bundle the join agent, the lifecycle Lambda and the fleet');
     run('npm', ['run', 'build']);
   }
@@ -65,7 +75,9 @@ function main() {
 
   say('Synthesizing the example CDK app (offline: the Flatcar AMI comes from the documented fallback map)');
   run('npx', ['cdk', 'synth', '--quiet']);
-  const tpl = JSON.parse(fs.readFileSync(path.join(root, 'cdk.out', 'EtcdExampleStack.template.json'), 'utf8'));
+  const tpl = JSON.parse(
+    fs.readFileSync(path.join(root, 'cdk.out', 'EtcdExampleStack.template.json'), 'utf8'),
+  );
   const counts = {};
   for (const r of Object.values(tpl.Resources)) counts[r.Type] = (counts[r.Type] || 0) + 1;
   console.log(`    cdk.out/EtcdExampleStack.template.json: ${Object.keys(tpl.Resources).length} resources`);

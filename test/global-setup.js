@@ -14,7 +14,9 @@ function newestMtime(dir) {
 
 module.exports = async () => {
   const root = path.resolve(__dirname, '..');
-  const bundles = ['build/agent/agent.js', 'build/lambda/index.js', 'build/fleet/cli.js'].map((p) => path.join(root, p));
+  const bundles = ['build/agent/agent.js', 'build/lambda/index.js', 'build/fleet/cli.js'].map((p) =>
+    path.join(root, p),
+  );
   const built = Math.min(...bundles.map((p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0)));
   if (built < Math.max(newestMtime(path.join(root, 'lambda')), newestMtime(path.join(root, 'fleet')))) {
     execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.js')], { stdio: 'inherit' });

@@ -146,9 +146,13 @@ export class InstanceMetadata {
   }
 
   async identity(): Promise<InstanceIdentity> {
-    const token = await this.call('PUT', '/latest/api/token', { 'X-aws-ec2-metadata-token-ttl-seconds': '300' });
+    const token = await this.call('PUT', '/latest/api/token', {
+      'X-aws-ec2-metadata-token-ttl-seconds': '300',
+    });
     const doc = JSON.parse(
-      await this.call('GET', '/latest/dynamic/instance-identity/document', { 'X-aws-ec2-metadata-token': token }),
+      await this.call('GET', '/latest/dynamic/instance-identity/document', {
+        'X-aws-ec2-metadata-token': token,
+      }),
     ) as Record<string, string>;
     for (const field of ['instanceId', 'privateIp', 'region', 'availabilityZone']) {
       if (typeof doc[field] !== 'string' || !doc[field]) {

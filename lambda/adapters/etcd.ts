@@ -149,7 +149,9 @@ export class EtcdAdapter {
           await lock.acquire();
         } catch (err) {
           if (Date.now() + delay > deadline) {
-            throw new Error(`could not take the join lock ${key} within ${timeoutMs} ms: ${(err as Error).message}`);
+            throw new Error(
+              `could not take the join lock ${key} within ${timeoutMs} ms: ${(err as Error).message}`,
+            );
           }
           await sleep(delay + Math.floor(Math.random() * delay));
           delay = Math.min(delay * 2, 2000);
@@ -171,7 +173,13 @@ function defaultSleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function toMember(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }): Member {
+function toMember(m: {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner?: boolean;
+}): Member {
   return {
     id: m.ID,
     name: m.name ?? '',
@@ -183,7 +191,9 @@ function toMember(m: { ID: string; name: string; peerURLs: string[]; clientURLs:
 
 /** etcd error texts the agent reacts to. */
 export function isNotInSync(err: unknown): boolean {
-  return /can only promote a learner member which is in sync with leader/i.test(String((err as Error)?.message));
+  return /can only promote a learner member which is in sync with leader/i.test(
+    String((err as Error)?.message),
+  );
 }
 export function isTooManyLearners(err: unknown): boolean {
   return /too many learner members in cluster/i.test(String((err as Error)?.message));

@@ -71,7 +71,8 @@ export function parseConfig(text: string): AgentConfig {
   int('deadlineSeconds', 5, 7200);
   int('heartbeatSeconds', 1, 3600);
   int('retryDelayMs', 10, 60000);
-  if (c.scheme !== 'http' && c.scheme !== 'https') errors.push(`scheme: must be http or https (got ${JSON.stringify(c.scheme)})`);
+  if (c.scheme !== 'http' && c.scheme !== 'https')
+    errors.push(`scheme: must be http or https (got ${JSON.stringify(c.scheme)})`);
   for (const field of ['dataDir', 'envFile']) {
     if (typeof c[field] !== 'string' || !(c[field] as string).startsWith('/')) {
       errors.push(`${field}: must be an absolute path (got ${JSON.stringify(c[field])})`);
@@ -82,7 +83,8 @@ export function parseConfig(text: string): AgentConfig {
     errors.push(`output: must be one of ${outputs.join(', ')} (got ${JSON.stringify(c.output)})`);
   }
   if (typeof c.launchHookName !== 'string') errors.push('launchHookName: must be a string');
-  if (c.peerPort === c.clientPort && typeof c.peerPort === 'number') errors.push('peerPort: must differ from clientPort');
+  if (c.peerPort === c.clientPort && typeof c.peerPort === 'number')
+    errors.push('peerPort: must differ from clientPort');
   if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
   return c as unknown as AgentConfig;
 }

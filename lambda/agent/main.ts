@@ -73,14 +73,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cfg = parseConfig(fs.readFileSync(configPath, 'utf8'));
   } catch (err) {
-    log(err instanceof ConfigError ? err.message : `config: cannot read ${configPath}: ${(err as Error).message}`);
+    log(
+      err instanceof ConfigError
+        ? err.message
+        : `config: cannot read ${configPath}: ${(err as Error).message}`,
+    );
     return 2;
   }
   // Hard stop: whatever happens inside, the agent never runs past its deadline (plus a grace for cleanup).
-  const hardStop = setTimeout(() => {
-    log(`${command}: overall deadline of ${cfg.deadlineSeconds} s exceeded, exiting`);
-    process.exit(1);
-  }, (cfg.deadlineSeconds + 15) * 1000);
+  const hardStop = setTimeout(
+    () => {
+      log(`${command}: overall deadline of ${cfg.deadlineSeconds} s exceeded, exiting`);
+      process.exit(1);
+    },
+    (cfg.deadlineSeconds + 15) * 1000,
+  );
   hardStop.unref();
   const deps = buildDeps(process.env.AWS_REGION, new InstanceMetadata());
   const started = Date.now();

@@ -34,7 +34,13 @@ export function settingsToVars(s: EtcdSettings): [string, string][] {
 }
 
 function flagName(variable: string): string {
-  return '--' + variable.replace(/^ETCD_/, '').toLowerCase().replace(/_/g, '-');
+  return (
+    '--' +
+    variable
+      .replace(/^ETCD_/, '')
+      .toLowerCase()
+      .replace(/_/g, '-')
+  );
 }
 
 export function renderSettings(s: EtcdSettings, format: OutputFormat): string {

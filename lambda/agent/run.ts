@@ -23,7 +23,12 @@ export interface AgentDeps {
   readonly remove: (endpoints: readonly string[], memberId: string) => Promise<void>;
   readonly promote: (endpoints: readonly string[], memberId: string) => Promise<void>;
   readonly withLock: <T>(endpoints: readonly string[], fn: () => Promise<T>) => Promise<T>;
-  readonly completeLifecycleAction: (groupName: string, hook: string, instanceId: string, result: 'CONTINUE' | 'ABANDON') => Promise<void>;
+  readonly completeLifecycleAction: (
+    groupName: string,
+    hook: string,
+    instanceId: string,
+    result: 'CONTINUE' | 'ABANDON',
+  ) => Promise<void>;
   readonly heartbeat: (groupName: string, hook: string, instanceId: string) => Promise<void>;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
   readonly sleep: (ms: number) => Promise<void>;
@@ -41,13 +46,19 @@ export interface JoinResult {
 }
 
 /** Retries fn (an AWS or metadata call) with back-off until it succeeds or `attempts` run out. */
-export async function retrying<T>(what: string, deps: AgentDeps, fn: () => Promise<T>, attempts = 5): Promise<T> {
+export async function retrying<T>(
+  what: string,
+  deps: AgentDeps,
+  fn: () => Promise<T>,
+  attempts = 5,
+): Promise<T> {
   let delay = 250;
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts) throw new AgentError(`${what} failed after ${attempts} attempts: ${(err as Error).message}`);
+      if (i >= attempts)
+        throw new AgentError(`${what} failed after ${attempts} attempts: ${(err as Error).message}`);
       deps.log(`${what} failed, retrying`, { attempt: i, error: (err as Error).message });
       await deps.sleep(delay);
       delay = Math.min(delay * 2, 4000);
@@ -59,7 +70,10 @@ function url(scheme: string, ip: string, port: number): string {
   return `${scheme}://${ip}:${port}`;
 }
 
-export async function resolveSelf(cfg: AgentConfig, deps: AgentDeps): Promise<{ self: Self; groupName: string }> {
+export async function resolveSelf(
+  cfg: AgentConfig,
+  deps: AgentDeps,
+): Promise<{ self: Self; groupName: string }> {
   const id = await retrying('instance metadata', deps, () => deps.identity());
   const groupName = await retrying('DescribeAutoScalingInstances', deps, async () => {
     const g = await deps.groupOf(id.instanceId);
@@ -83,7 +97,8 @@ export function dataDirState(dataDir: string): DataDirState {
 
 function wipe(dataDir: string): void {
   fs.mkdirSync(dataDir, { recursive: true });
-  for (const entry of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
+  for (const entry of fs.readdirSync(dataDir))
+    fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
 }
 
 interface Observation {
@@ -94,7 +109,12 @@ interface Observation {
   readonly voterEndpoints: string[];
 }
 
-async function observe(cfg: AgentConfig, deps: AgentDeps, self: Self, groupName: string): Promise<Observation> {
+async function observe(
+  cfg: AgentConfig,
+  deps: AgentDeps,
+  self: Self,
+  groupName: string,
+): Promise<Observation> {
   const group = await retrying('DescribeAutoScalingGroups', deps, () => deps.describeGroup(groupName));
   const peers = group.instances
     .filter((i) => i.privateIp && i.instanceId !== self.instanceId)
@@ -102,7 +122,9 @@ async function observe(cfg: AgentConfig, deps: AgentDeps, self: Self, groupName:
   const list = await deps.memberList(peers);
   const health = list ? await deps.healthOf(list.members) : {};
   const voterEndpoints = list
-    ? list.members.filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id]).map((m) => m.clientURLs[0])
+    ? list.members
+        .filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id])
+        .map((m) => m.clientURLs[0])
     : [];
   return { group, list, health, voterEndpoints };
 }
@@ -118,7 +140,9 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
   try {
     for (;;) {
       if (deps.now() > deadline) {
-        throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed while waiting: ${lastWait || 'no progress'}`);
+        throw new AgentError(
+          `deadline of ${cfg.deadlineSeconds} s passed while waiting: ${lastWait || 'no progress'}`,
+        );
       }
       const obs = await observe(cfg, deps, self, groupName);
       const input: JoinInput = {
@@ -138,15 +162,37 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
       };
       const step = planJoin(input);
       steps++;
-      deps.log('plan', { step: step.kind, reason: step.reason, members: input.members?.length ?? null, dataDir: input.dataDir });
+      deps.log('plan', {
+        step: step.kind,
+        reason: step.reason,
+        members: input.members?.length ?? null,
+        dataDir: input.dataDir,
+      });
       switch (step.kind) {
         case 'bootstrap-new':
-          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'new', step.token) };
+          return {
+            step,
+            steps,
+            settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'new', step.token),
+          };
         case 'start-existing':
-          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster([{ name: self.name, peerURL: self.peerURL }]), 'existing') };
+          return {
+            step,
+            steps,
+            settings: settingsFor(
+              cfg,
+              self,
+              renderInitialCluster([{ name: self.name, peerURL: self.peerURL }]),
+              'existing',
+            ),
+          };
         case 'reuse-unstarted':
           addedId = undefined; // from here on the entry is ours to start, not to clean up
-          return { step, steps, settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'existing') };
+          return {
+            step,
+            steps,
+            settings: settingsFor(cfg, self, renderInitialCluster(step.initialCluster), 'existing'),
+          };
         case 'refuse':
           throw new AgentError(`refused: ${step.reason}`);
         case 'wipe-data':
@@ -173,7 +219,10 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
               if (!fresh) throw new Error('member list unavailable under the lock');
               const health = await deps.healthOf(fresh.members);
               const again = planJoin({ ...input, members: fresh.members, health });
-              if (again.kind !== step.kind || (again.kind === 'remove' && step.kind === 'remove' && again.memberId !== step.memberId)) {
+              if (
+                again.kind !== step.kind ||
+                (again.kind === 'remove' && step.kind === 'remove' && again.memberId !== step.memberId)
+              ) {
                 deps.log('plan changed under the lock, observing again', { was: step.kind, now: again.kind });
                 return;
               }
@@ -192,7 +241,10 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
             const e = err as Error;
             const known = isUnhealthyCluster(e) || isTooManyLearners(e);
             lastWait = e.message;
-            deps.log(known ? 'etcd refused the change, backing off' : 'membership change failed, observing again', { error: e.message });
+            deps.log(
+              known ? 'etcd refused the change, backing off' : 'membership change failed, observing again',
+              { error: e.message },
+            );
             await deps.sleep(delay + Math.floor(Math.random() * delay));
             delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
           }
@@ -252,13 +304,16 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
   const deadline = deps.now() + cfg.deadlineSeconds * 1000;
   const { self, groupName } = await resolveSelf(cfg, deps);
   let lastBeat = deps.now();
-  let delay = Math.min(cfg.retryDelayMs, 250);
+  const delay = Math.min(cfg.retryDelayMs, 250);
   let lastWait = '';
   for (;;) {
-    if (deps.now() > deadline) throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed before promotion: ${lastWait}`);
+    if (deps.now() > deadline)
+      throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed before promotion: ${lastWait}`);
     if (cfg.launchHookName && deps.now() - lastBeat >= cfg.heartbeatSeconds * 1000) {
       lastBeat = deps.now();
-      await deps.heartbeat(groupName, cfg.launchHookName, self.instanceId).catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
+      await deps
+        .heartbeat(groupName, cfg.launchHookName, self.instanceId)
+        .catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
     }
     const group = await retrying('DescribeAutoScalingGroups', deps, () => deps.describeGroup(groupName));
     const endpoints = group.instances
@@ -281,7 +336,9 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
       continue;
     }
     if (step.kind === 'promote') {
-      const voters = list.members.filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id]).map((m) => m.clientURLs[0]);
+      const voters = list.members
+        .filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id])
+        .map((m) => m.clientURLs[0]);
       try {
         await deps.promote(voters, step.memberId);
         deps.log('promoted to voter', { memberId: step.memberId });
@@ -295,9 +352,12 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
     // done: a started, healthy voter
     if (cfg.launchHookName) {
       try {
-        await retrying('CompleteLifecycleAction', deps, () =>
-          deps.completeLifecycleAction(groupName, cfg.launchHookName, self.instanceId, 'CONTINUE'),
-        3);
+        await retrying(
+          'CompleteLifecycleAction',
+          deps,
+          () => deps.completeLifecycleAction(groupName, cfg.launchHookName, self.instanceId, 'CONTINUE'),
+          3,
+        );
         deps.log('launch lifecycle action completed', { result: 'CONTINUE' });
       } catch (err) {
         // No pending action (already completed, timed out, or the group has no hook): nothing to do.

@@ -43,7 +43,9 @@ describe('agent config', () => {
   });
 
   it('reports every bad field at once', () => {
-    expect(() => parseConfig(JSON.stringify({ ...valid, sizeCap: -1, output: 'x' }))).toThrow(/sizeCap.*output/);
+    expect(() => parseConfig(JSON.stringify({ ...valid, sizeCap: -1, output: 'x' }))).toThrow(
+      /sizeCap.*output/,
+    );
   });
 
   it('rejects malformed JSON and non-objects', () => {
@@ -63,15 +65,21 @@ describe('settings output (golden files)', () => {
     peerURL: 'http://10.0.2.15:2380',
     clientURL: 'http://10.0.2.15:2379',
   };
-  it.each([OutputFormat.ENV, OutputFormat.DROPIN, OutputFormat.FLAGS])('renders %s like its golden file', (format) => {
-    const golden = path.join(GOLDEN, `bootstrap.${format}`);
-    const rendered = renderSettings(settings, format);
-    if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(golden, rendered);
-    expect(rendered).toBe(fs.readFileSync(golden, 'utf8'));
-  });
+  it.each([OutputFormat.ENV, OutputFormat.DROPIN, OutputFormat.FLAGS])(
+    'renders %s like its golden file',
+    (format) => {
+      const golden = path.join(GOLDEN, `bootstrap.${format}`);
+      const rendered = renderSettings(settings, format);
+      if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(golden, rendered);
+      expect(rendered).toBe(fs.readFileSync(golden, 'utf8'));
+    },
+  );
 
   it('omits the token when joining an existing cluster, and the env file parses back', () => {
-    const joined = renderSettings({ ...settings, initialClusterState: 'existing', initialClusterToken: undefined }, OutputFormat.ENV);
+    const joined = renderSettings(
+      { ...settings, initialClusterState: 'existing', initialClusterToken: undefined },
+      OutputFormat.ENV,
+    );
     const golden = path.join(GOLDEN, 'join.env');
     if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(golden, joined);
     expect(joined).toBe(fs.readFileSync(golden, 'utf8'));
@@ -88,7 +96,11 @@ describe('the built agent bundle', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [AGENT, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
+    spawnSync(process.execPath, [AGENT, ...args], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 60_000,
+    });
 
   it('loads (etcd3 protos are inlined) and prints usage with exit 2 on no command', () => {
     const r = run([]);
@@ -110,14 +122,24 @@ describe('the built agent bundle', () => {
 
   it('gives up after bounded retries with one clear line when instance metadata is unreachable', () => {
     const cfg = path.join(dir, 'config.json');
-    fs.writeFileSync(cfg, JSON.stringify({ ...valid, dataDir: path.join(dir, 'data'), envFile: path.join(dir, 'env'), deadlineSeconds: 30 }));
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        ...valid,
+        dataDir: path.join(dir, 'data'),
+        envFile: path.join(dir, 'env'),
+        deadlineSeconds: 30,
+      }),
+    );
     // 127.0.0.1:9 (discard) refuses connections: nothing listens there.
     const started = Date.now();
-    const r = run(['join', '--config', cfg], { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9', AWS_REGION: 'local-1' });
+    const r = run(['join', '--config', cfg], {
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9',
+      AWS_REGION: 'local-1',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/join failed: instance metadata failed after 5 attempts/);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(fs.existsSync(path.join(dir, 'env'))).toBe(false);
   });
 });
-

@@ -28,7 +28,9 @@ describe('scenario 1: cold-start race', () => {
         expect(new Set(written.map((w) => w.token)).size).toBe(1);
         // One cluster id on every endpoint (status checks each endpoint separately).
         for (const e of s.endpoints) {
-          const out = execFileSync('etcdctl', ['--endpoints', e, 'endpoint', 'status', '-w', 'json'], { encoding: 'utf8' });
+          const out = execFileSync('etcdctl', ['--endpoints', e, 'endpoint', 'status', '-w', 'json'], {
+            encoding: 'utf8',
+          });
           const clusterId = BigInt(JSON.parse(out)[0].Status.header.cluster_id).toString(16);
           expect(clusterId).toBe(s.clusterId);
         }
@@ -91,7 +93,11 @@ describe('scenarios 3, 4, 5 on one fleet', () => {
     c.close();
     const after = JSON.parse(await fleet.ok('reboot', target.id, '--json'));
     expectConverged(after, 3);
-    const ids = (x: typeof before) => x.instances.filter((i) => i.lifecycleState === 'InService').map((i) => `${i.id}=${i.memberId}`).sort();
+    const ids = (x: typeof before) =>
+      x.instances
+        .filter((i) => i.lifecycleState === 'InService')
+        .map((i) => `${i.id}=${i.memberId}`)
+        .sort();
     expect(ids(after)).toEqual(ids(before));
     const log = fleet.agentLogs()[target.id];
     const steps = settingsLines(log).map((x) => x.step);

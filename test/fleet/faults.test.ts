@@ -16,13 +16,23 @@ describe('scenario 7: a dead member is still registered when its replacement boo
       try {
         // Without the lifecycle Lambda the terminate hook just times out (default CONTINUE): the dead
         // member stays registered, so the replacement's add would hit `unhealthy cluster`.
-        const s = await fleet.up('--size', '3', '--strategy', strategy, '--no-handler', '--terminate-timeout', '1');
+        const s = await fleet.up(
+          '--size',
+          '3',
+          '--strategy',
+          strategy,
+          '--no-handler',
+          '--terminate-timeout',
+          '1',
+        );
         const victim = live(s).find((i) => !i.leader)!;
         await fleet.ok('kill', victim.id, '--wipe');
         const after = JSON.parse(await fleet.ok('wait', '--timeout', '120', '--json')) as StatusJson;
         expectConverged(after, 3);
         expect(live(after).map((i) => i.memberId)).not.toContain(victim.memberId);
-        const logs = Object.entries(fleet.agentLogs()).filter(([id]) => !s.instances.some((i) => i.id === id));
+        const logs = Object.entries(fleet.agentLogs()).filter(
+          ([id]) => !s.instances.some((i) => i.id === id),
+        );
         expect(logs).toHaveLength(1);
         const [, log] = logs[0];
         expect(log).toMatch(/"message":"removed member"/);
@@ -40,7 +50,7 @@ describe('scenario 10: exact IP matching, an old IP reused, two of five replaced
   const fleet = new TestFleet('ips');
   afterAll(() => fleet.down());
 
-  it('look-alike addresses side by side, and a replacement that gets a dead member\'s old IP', async () => {
+  it("look-alike addresses side by side, and a replacement that gets a dead member's old IP", async () => {
     const s = await fleet.up('--size', '3', '--no-handler', '--terminate-timeout', '1');
     const ips = live(s).map((i) => i.ip);
     const block = ips[0].split('.').slice(0, 3).join('.');
@@ -64,7 +74,9 @@ describe('scenario 10: exact IP matching, an old IP reused, two of five replaced
     const s = await fleet.status();
     const writer = new Writer(fleet, 'scenario10');
     writer.start();
-    const victims = live(s).filter((i) => !i.leader).slice(0, 2);
+    const victims = live(s)
+      .filter((i) => !i.leader)
+      .slice(0, 2);
     await Promise.all(victims.map((v) => fleet.ok('kill', v.id, '--wipe')));
     const after = JSON.parse(await fleet.ok('wait', '--timeout', '180', '--json')) as StatusJson;
     await writer.stop();

@@ -43,10 +43,15 @@ export class TestFleet {
 
   cli(...args: string[]): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [BIN, ...args, '--dir', this.dir], { timeout: 400_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--dir', this.dir],
+        { timeout: 400_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -103,7 +108,11 @@ export function expectConverged(s: StatusJson, desired: number): void {
 }
 
 export function client(endpoints: string[]): Etcd3 {
-  return new Etcd3({ hosts: endpoints, dialTimeout: 2000, defaultCallOptions: () => ({ deadline: Date.now() + 3000 }) });
+  return new Etcd3({
+    hosts: endpoints,
+    dialTimeout: 2000,
+    defaultCallOptions: () => ({ deadline: Date.now() + 3000 }),
+  });
 }
 
 /**
