@@ -93,11 +93,21 @@ export interface PeerEntry {
  */
 export type JoinStep =
   /** Terminal. Start a brand-new cluster from this static list (ETCD_INITIAL_CLUSTER_STATE=new). */
-  | { readonly kind: 'bootstrap-new'; readonly initialCluster: readonly PeerEntry[]; readonly token: string; readonly reason: string }
+  | {
+      readonly kind: 'bootstrap-new';
+      readonly initialCluster: readonly PeerEntry[];
+      readonly token: string;
+      readonly reason: string;
+    }
   /** Terminal. Keep the data dir and start: this instance is a current member (ETCD_INITIAL_CLUSTER_STATE=existing). */
   | { readonly kind: 'start-existing'; readonly memberId: string; readonly reason: string }
   /** Terminal. Own entry exists but never started: start into it (state existing, initialCluster = every member's peer URL). */
-  | { readonly kind: 'reuse-unstarted'; readonly memberId: string; readonly initialCluster: readonly PeerEntry[]; readonly reason: string }
+  | {
+      readonly kind: 'reuse-unstarted';
+      readonly memberId: string;
+      readonly initialCluster: readonly PeerEntry[];
+      readonly reason: string;
+    }
   /** Delete the local data dir, then plan again with DataDirState.EMPTY. */
   | { readonly kind: 'wipe-data'; readonly reason: string }
   /** Remove this member (a dead one, or this instance's own stale entry), then plan again. */

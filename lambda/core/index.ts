@@ -1,0 +1,9 @@
+/* The pure membership core: quorum math, member classification and the join / promote / termination /
+ * reconcile plans. No I/O and no SDK imports anywhere under lambda/core/. */
+export * from './types';
+export * from './quorum';
+export * from './render';
+export * from './join';
+export * from './promote';
+export * from './termination';
+export * from './reconcile';

@@ -1,0 +1,345 @@
+/*
+ * planJoin: the join agent's decision, one step at a time. The agent observes (member list, health, group
+ * listing, data dir), calls planJoin, executes ONE step, and observes again; at most one membership change
+ * happens between two observations. Pure: the result is a function of the input only.
+ *
+ * Strategies follow elastic-etcd (github.com/sttts/elastic-etcd, join/add.go):
+ * - prepare: an operator makes the entry (`etcdctl member add`); the agent never adds or removes.
+ * - add:     add while the cluster is below the size cap; never remove.
+ * - replace: like add, but when the cluster is full, remove ONE dead member to make room.
+ * - prune:   remove every dead member first (one per step), then add like add.
+ * and in every adding strategy elastic-etcd's quorum check: add only if the quorum holds even when the new
+ * member never starts (healthy started voters >= quorum(voters + 1)).
+ *
+ * Bootstrap of a brand-new cluster (members === null, empty data dir) is race-free by construction:
+ *
+ *   Every instance of a cold start computes the initial cluster from the same input, the group listing, and
+ *   only once the group is full: the active instances (not terminating/terminated, not standby, not warmed)
+ *   number exactly the desired capacity, all have a private IP, include this instance, and none of them is
+ *   InService (nor any instance of the group InService or in Standby: an InService instance means a cluster
+ *   was formed already, since the launch action completes only once the instance is a healthy voter; then the
+ *   agent waits and never bootstraps). The list is sorted by instance id and the cluster token is the group
+ *   name plus a hash of the sorted "id=peerURL" list. So:
+ *   - instances with the same view compute the same list and the same token: one cluster;
+ *   - instances with differing views (a listing taken while the group changed) compute different tokens, and
+ *     etcd members with different tokens or different initial clusters never form one cluster together;
+ *   - no two clusters can both have a quorum: a cluster needs a majority of ITS list, and two lists of the
+ *     same desired capacity drawn from one group can only both reach a majority by sharing an instance, while
+ *     an instance starts exactly one etcd with exactly one list (it bootstraps once and keeps its data dir);
+ *   - an instance that never boots (scenario 2) is one missing member of the list; the rest are a majority
+ *     (for a capacity of 3 or more) and form the cluster; the group later replaces the dead instance and the
+ *     replacement joins through the member list (remove the dead member, add as learner).
+ *   A bootstrap never happens when a member list is readable (members !== null): then the agent joins.
+ */
+import {
+  canAddVoterSafely,
+  canRemove,
+  hasQuorum,
+  healthyStartedVoterCount,
+  isActiveInstanceState,
+  isDead,
+  isHealthy,
+  isStarted,
+  isTerminatingState,
+  instanceOfMember,
+  memberByPeerURL,
+  peerURLFor,
+  pendingMembers,
+  quorum,
+  sameURL,
+  voters,
+} from './quorum';
+import { fnv1a32 } from './render';
+import { DataDirState, JoinInput, JoinStep, JoinStrategy, Member, PeerEntry } from './types';
+
+export function planJoin(input: JoinInput): JoinStep {
+  const { members, dataDir, self } = input;
+
+  if (dataDir === DataDirState.REMOVED_MEMBER) {
+    return {
+      kind: 'wipe-data',
+      reason: 'the data dir belongs to a member the cluster removed permanently: wipe it and join again',
+    };
+  }
+
+  if (members === null) {
+    if (dataDir === DataDirState.HAS_DATA) {
+      return {
+        kind: 'start-existing',
+        memberId: '',
+        reason:
+          'no cluster reachable and the data dir holds data: restart with it (full stop and start); ' +
+          'never bootstrap a new cluster and never wipe here',
+      };
+    }
+    return planBootstrap(input);
+  }
+
+  const own = memberByPeerURL(members, self.peerURL);
+
+  if (dataDir === DataDirState.HAS_DATA) {
+    if (own) {
+      return {
+        kind: 'start-existing',
+        memberId: own.id,
+        reason: isStarted(own)
+          ? `member ${own.id} (${own.isLearner ? 'learner' : 'voter'}) with data: restart with the data dir, no member change`
+          : // Unstarted entry with data: etcd created the data dir for this entry and stopped before it
+            // published itself (or the data is stale: etcd then exits with "removed" and the next plan wipes).
+            // Never wipe here: a bootstrap voter may have acknowledged log entries before it published.
+            `own entry ${own.id} is unstarted but the data dir holds data: start with it (etcd ignores the initial cluster)`,
+      };
+    }
+    if (!hasQuorum(members, input.health)) {
+      return {
+        kind: 'wait',
+        reason:
+          `the data dir holds data and the member list has no entry for ${self.peerURL}, but the cluster has ` +
+          'no working quorum: not wiping on a member list that may be stale',
+      };
+    }
+    return {
+      kind: 'wipe-data',
+      reason: `the cluster has no member with peer URL ${self.peerURL}: the data dir belongs to a removed member`,
+    };
+  }
+
+  // Empty data dir, a reachable cluster.
+  if (own) {
+    if (!isStarted(own)) {
+      return {
+        kind: 'reuse-unstarted',
+        memberId: own.id,
+        initialCluster: initialClusterFor(members, own, self.name),
+        reason: `own entry ${own.id} exists and never started (e.g. a lost member-add reply): start into it, no new add`,
+      };
+    }
+    return planStaleOwnEntry(input, members, own);
+  }
+  return planAdd(input, members);
+}
+
+/** Every member's peer URLs, as etcd requires the initial cluster of a joining member to list them. */
+function initialClusterFor(members: readonly Member[], own: Member, selfName: string): PeerEntry[] {
+  const entries: PeerEntry[] = [];
+  for (const m of members) {
+    const name = m.id === own.id ? selfName : m.name !== '' ? m.name : m.id;
+    for (const peerURL of m.peerURLs) entries.push({ name, peerURL });
+  }
+  return entries;
+}
+
+/** Own entry is started, but the data dir is empty: the member's data is gone. */
+function planStaleOwnEntry(input: JoinInput, members: readonly Member[], own: Member): JoinStep {
+  const { health, strategy } = input;
+  if (isHealthy(own, health)) {
+    return {
+      kind: 'wait',
+      reason: `own entry ${own.id} is started and answers as healthy, yet the data dir is empty: not removing a healthy member`,
+    };
+  }
+  if (strategy === JoinStrategy.PREPARE || strategy === JoinStrategy.ADD) {
+    return {
+      kind: 'wait',
+      reason:
+        `own entry ${own.id} is registered as started but its data is gone; strategy ${strategy} never removes ` +
+        `members: an operator must remove member ${own.id}`,
+    };
+  }
+  if (!hasQuorum(members, health)) return noQuorum(members, input.health);
+  if (!canRemove(members, health, own.id)) {
+    return {
+      kind: 'wait',
+      reason: `own entry ${own.id} lost its data, but removing it would leave the cluster without a working quorum`,
+    };
+  }
+  return {
+    kind: 'remove',
+    memberId: own.id,
+    reason: `own entry ${own.id} is registered as started but the data dir is empty: remove it, then join again as a learner`,
+  };
+}
+
+function noQuorum(members: readonly Member[], health: Readonly<Record<string, boolean>>): JoinStep {
+  const v = voters(members).length;
+  return {
+    kind: 'wait',
+    reason:
+      `the cluster has no working quorum (${healthyStartedVoterCount(members, health)} healthy started voters ` +
+      `of ${v}, quorum ${quorum(v)}): no member change is possible`,
+  };
+}
+
+/**
+ * Dead members that this join may remove: unstarted or unhealthy, removable without losing quorum, and not
+ * another instance's join in progress (a learner or unstarted entry whose instance is still in the group).
+ * Ordered: members whose instance is gone first, then unstarted ones, then by id (deterministic).
+ */
+function removableDead(input: JoinInput, members: readonly Member[]): { member: Member; gone: boolean }[] {
+  const { health, instances, peerPort, scheme } = input;
+  const out: { member: Member; gone: boolean; unstarted: boolean }[] = [];
+  for (const m of members) {
+    if (!isDead(m, health)) continue;
+    const inst = instanceOfMember(m, instances, peerPort, scheme);
+    const gone = inst === undefined || isTerminatingState(inst.lifecycleState);
+    const joining = m.isLearner || !isStarted(m);
+    if (joining && !gone) continue;
+    if (!canRemove(members, health, m.id)) continue;
+    out.push({ member: m, gone, unstarted: !isStarted(m) });
+  }
+  out.sort(
+    (a, b) =>
+      Number(b.gone) - Number(a.gone) ||
+      Number(b.unstarted) - Number(a.unstarted) ||
+      (a.member.id < b.member.id ? -1 : a.member.id > b.member.id ? 1 : 0),
+  );
+  return out;
+}
+
+function describe(m: Member, gone: boolean): string {
+  const what = !isStarted(m) ? 'unstarted' : m.isLearner ? 'unhealthy learner' : 'unhealthy voter';
+  return `${what} ${m.id}${m.name ? ` (${m.name})` : ''}${gone ? ', its instance is gone' : ''}`;
+}
+
+/** No own entry, empty data dir: add this instance (as a learner), possibly after removing a dead member. */
+function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
+  const { health, strategy, sizeCap, self } = input;
+
+  if (!hasQuorum(members, health)) return noQuorum(members, health);
+
+  if (strategy === JoinStrategy.PREPARE) {
+    return {
+      kind: 'wait',
+      reason: `strategy prepare expects an entry an operator made for ${self.peerURL}; none found`,
+    };
+  }
+
+  const dead = removableDead(input, members);
+  const full = members.length >= sizeCap;
+
+  if (strategy === JoinStrategy.PRUNE && dead.length > 0) {
+    return {
+      kind: 'remove',
+      memberId: dead[0].member.id,
+      reason: `strategy prune: remove every dead member before adding: ${describe(dead[0].member, dead[0].gone)}`,
+    };
+  }
+  if (strategy === JoinStrategy.REPLACE && full) {
+    if (dead.length > 0) {
+      return {
+        kind: 'remove',
+        memberId: dead[0].member.id,
+        reason:
+          `strategy replace: the cluster is full (${members.length} of cap ${sizeCap}): remove one dead member ` +
+          `to make room: ${describe(dead[0].member, dead[0].gone)}`,
+      };
+    }
+    return {
+      kind: 'wait',
+      reason: `cluster full (${members.length} of cap ${sizeCap}) and no dead member can be removed safely`,
+    };
+  }
+  if (full) {
+    return { kind: 'wait', reason: `cluster full: ${members.length} members, cap ${sizeCap}` };
+  }
+
+  const pending = pendingMembers(members);
+  if (pending.length > 0) {
+    const p = pending[0];
+    return {
+      kind: 'wait',
+      reason:
+        `member ${p.id} is ${!isStarted(p) ? 'unstarted' : 'a learner'}: one joining member at a time ` +
+        '(etcd allows one learner)',
+    };
+  }
+
+  if (!canAddVoterSafely(members, health)) {
+    const v = voters(members).length;
+    const h = healthyStartedVoterCount(members, health);
+    // replace below the cap: elastic-etcd removes nothing there; the one exception made here is a dead member
+    // whose instance is gone (a missed terminate hook), which is certain never to come back.
+    const goneDead = dead.filter((d) => d.gone);
+    if (strategy === JoinStrategy.REPLACE && goneDead.length > 0) {
+      return {
+        kind: 'remove',
+        memberId: goneDead[0].member.id,
+        reason:
+          `adding would put the future quorum at risk (${h} healthy started voters, quorum of ${v + 1} is ` +
+          `${quorum(v + 1)}): remove the ${describe(goneDead[0].member, true)} first`,
+      };
+    }
+    return {
+      kind: 'wait',
+      reason:
+        `adding would put the future quorum at risk: ${h} healthy started voters, but ${quorum(v + 1)} needed ` +
+        `if the new member (voter ${v + 1}) never starts`,
+    };
+  }
+
+  return {
+    kind: 'add-learner',
+    peerURL: self.peerURL,
+    reason: `join as a learner (${members.length} of cap ${sizeCap} members, strategy ${strategy})`,
+  };
+}
+
+/** Bootstrap a new cluster, or wait: see the block comment at the top of this file. */
+function planBootstrap(input: JoinInput): JoinStep {
+  const { instances, desiredCapacity, self, peerPort, scheme, groupName } = input;
+  const active = instances.filter((i) => isActiveInstanceState(i.lifecycleState));
+
+  if (!active.some((i) => i.instanceId === self.instanceId)) {
+    return {
+      kind: 'wait',
+      reason: `no cluster reachable and ${self.instanceId} is not an active instance of the group`,
+    };
+  }
+  const formed = instances.filter((i) => i.lifecycleState === 'InService' || i.lifecycleState === 'Standby');
+  if (formed.length > 0) {
+    return {
+      kind: 'wait',
+      reason:
+        `no cluster reachable, but instance ${formed[0].instanceId} is ${formed[0].lifecycleState}: a cluster ` +
+        'was formed already; waiting for it (never bootstrapping a second cluster)',
+    };
+  }
+  const noIp = active.filter((i) => !i.privateIp);
+  if (noIp.length > 0) {
+    return {
+      kind: 'wait',
+      reason: `no cluster reachable; waiting for the private IP of ${noIp.map((i) => i.instanceId).join(', ')}`,
+    };
+  }
+  if (active.length !== desiredCapacity) {
+    return {
+      kind: 'wait',
+      reason: `no cluster reachable; waiting for the group to be full: ${active.length} of ${desiredCapacity} instances`,
+    };
+  }
+  const sorted = [...active].sort((a, b) =>
+    a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0,
+  );
+  const initialCluster: PeerEntry[] = sorted.map((i) => ({
+    name: i.instanceId,
+    peerURL: peerURLFor(i.privateIp!, peerPort, scheme),
+  }));
+  const mine = initialCluster.find((e) => e.name === self.instanceId)!;
+  if (!sameURL(mine.peerURL, self.peerURL)) {
+    return {
+      kind: 'wait',
+      reason: `the group listing gives ${self.instanceId} the peer URL ${mine.peerURL}, not ${self.peerURL}`,
+    };
+  }
+  const urls = new Set(initialCluster.map((e) => e.peerURL));
+  if (urls.size !== initialCluster.length) {
+    return { kind: 'wait', reason: 'two instances of the group listing share a peer URL' };
+  }
+  const token = `${groupName}-${fnv1a32(initialCluster.map((e) => `${e.name}=${e.peerURL}`).join(','))}`;
+  return {
+    kind: 'bootstrap-new',
+    initialCluster,
+    token,
+    reason: `no cluster reachable and the group is full with ${desiredCapacity} new instances: bootstrap`,
+  };
+}
