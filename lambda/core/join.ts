@@ -254,7 +254,11 @@ function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
     };
   }
 
-  if (!canAddVoterSafely(members, health)) {
+  // etcd's strict reconfig check makes one exception, kept here: a single started, healthy voter may grow.
+  // The learner is only promoted once it runs and is healthy (planPromote), so the 1 -> 2 step never
+  // depends on a member that has not started.
+  const singleNode = members.length === 1 && healthyStartedVoterCount(members, health) === 1;
+  if (!canAddVoterSafely(members, health) && !singleNode) {
     const v = voters(members).length;
     const h = healthyStartedVoterCount(members, health);
     // replace below the cap: elastic-etcd removes nothing there; the one exception made here is a dead member
