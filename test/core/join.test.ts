@@ -8,8 +8,8 @@ import {
 } from '../../lambda/core';
 import { D, L, LD, U, UL, V, cluster, inst, joinInput, peer, self } from './fixtures';
 
-const { EMPTY, HAS_DATA, REMOVED_MEMBER } = DataDirState;
-const { PREPARE, ADD, REPLACE, PRUNE } = JoinStrategy;
+const { HAS_DATA, REMOVED_MEMBER } = DataDirState;
+const { PREPARE, ADD, PRUNE } = JoinStrategy;
 const S = '10.0.2.15';
 
 /** Cold-start group: self plus two more instances, all Pending:Wait. */
