@@ -1,0 +1,121 @@
+import { GroupInstance, TerminationStep, planTermination } from '../../lambda/core';
+import { Cluster, D, L, U, UL, V, cluster, inst, terminationInput } from './fixtures';
+
+const rows: {
+  name: string;
+  c: Cluster;
+  ip: string;
+  instances?: GroupInstance[];
+  kind: TerminationStep['kind'];
+  memberId?: string;
+}[] = [
+  {
+    name: 'no member for the IP: absent',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2')),
+    ip: '10.0.2.9',
+    kind: 'absent',
+  },
+  {
+    name: 'terminating 10.0.2.15 with only 10.0.2.150 registered: absent',
+    c: cluster(V('1', '10.0.2.150'), V('2', '10.0.2.2'), V('3', '10.0.2.3')),
+    ip: '10.0.2.15',
+    kind: 'absent',
+  },
+  {
+    name: 'terminating 10.0.2.15 next to 10.0.2.150: removes 15 only',
+    c: cluster(V('150', '10.0.2.150'), V('15', '10.0.2.15'), V('3', '10.0.2.3')),
+    ip: '10.0.2.15',
+    kind: 'remove',
+    memberId: '15',
+  },
+  {
+    name: 'learner: remove',
+    c: cluster(V('1', '10.0.2.1'), L('9', '10.0.2.9')),
+    ip: '10.0.2.9',
+    kind: 'remove',
+    memberId: '9',
+  },
+  {
+    name: 'unstarted learner: remove',
+    c: cluster(V('1', '10.0.2.1'), UL('9', '10.0.2.9')),
+    ip: '10.0.2.9',
+    kind: 'remove',
+    memberId: '9',
+  },
+  {
+    name: 'unstarted voter: remove',
+    c: cluster(V('1', '10.0.2.1'), D('2', '10.0.2.2'), U('9', '10.0.2.9')),
+    ip: '10.0.2.9',
+    kind: 'remove',
+    memberId: '9',
+  },
+  {
+    name: 'healthy voter of 3 healthy: remove (scenario 6)',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', '10.0.2.3')),
+    ip: '10.0.2.1',
+    kind: 'remove',
+    memberId: '1',
+  },
+  {
+    name: 'dead voter: remove',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), D('3', '10.0.2.3')),
+    ip: '10.0.2.3',
+    kind: 'remove',
+    memberId: '3',
+  },
+  {
+    name: 'healthy voter while another is dead: remove the dead one first',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), D('3', '10.0.2.3')),
+    ip: '10.0.2.1',
+    kind: 'remove-dead-first',
+    memberId: '3',
+  },
+  {
+    name: 'dead-first prefers a member whose instance is gone',
+    c: cluster(
+      V('1', '10.0.2.1'),
+      V('2', '10.0.2.2'),
+      V('3', '10.0.2.3'),
+      D('4', '10.0.2.4'),
+      D('5', '10.0.2.150'),
+    ),
+    ip: '10.0.2.1',
+    instances: [
+      inst('10.0.2.1', 'Terminating:Wait'),
+      inst('10.0.2.2'),
+      inst('10.0.2.3'),
+      inst('10.0.2.4'),
+      inst('10.0.2.15'),
+    ],
+    kind: 'remove-dead-first',
+    memberId: '5',
+  },
+  {
+    name: 'two of three dead: unsafe (keep the instance)',
+    c: cluster(V('1', '10.0.2.1'), D('2', '10.0.2.2'), D('3', '10.0.2.3')),
+    ip: '10.0.2.1',
+    kind: 'unsafe',
+  },
+  { name: 'last voter: unsafe', c: cluster(V('1', '10.0.2.1')), ip: '10.0.2.1', kind: 'unsafe' },
+  {
+    name: 'one of two healthy: remove',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2')),
+    ip: '10.0.2.1',
+    kind: 'remove',
+    memberId: '1',
+  },
+  {
+    name: 'one of two, the other dead: unsafe (removing the dead one leaves the last voter)',
+    c: cluster(V('1', '10.0.2.1'), D('2', '10.0.2.2')),
+    ip: '10.0.2.1',
+    kind: 'unsafe',
+  },
+];
+
+describe('planTermination', () => {
+  it.each(rows)('$name', ({ c, ip, instances, kind, memberId }) => {
+    const step = planTermination(terminationInput(c, ip, instances));
+    expect(step.kind).toBe(kind);
+    if (memberId !== undefined) expect(step).toHaveProperty('memberId', memberId);
+  });
+});
