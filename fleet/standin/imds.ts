@@ -24,7 +24,10 @@ export function createImdsServer(src: ImdsSource): http.Server {
   const tokens = new Map<string, number>(); // token -> expiry (ms since epoch)
   return http.createServer((req, res) => {
     const send = (status: number, body: string, type = 'text/plain') => {
+      // Connection: close — a replacement instance often gets a removed instance's address (and so the same
+      // ip:port): a pooled keep-alive socket to the old listener would fail the next request.
       res.writeHead(status, {
+        connection: 'close',
         'content-type': type,
         'content-length': Buffer.byteLength(body),
         server: 'EC2ws',
