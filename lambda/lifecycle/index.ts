@@ -1,5 +1,89 @@
-/* Lifecycle / reconcile Lambda entry. Thin: parses the event and hands it to the handler module. */
-export async function handler(event: unknown): Promise<{ ok: boolean }> {
-  console.log(JSON.stringify({ level: 'INFO', message: 'event received', event }));
-  return { ok: true };
+/*
+ * Lifecycle / reconcile Lambda entry. Thin: builds the invocation context through a replaceable factory,
+ * classifies the event, and dispatches to one function per event kind (terminate.ts, launch.ts,
+ * reconcile.ts). Configuration is read from the environment at every invocation, never at module load.
+ *
+ * Events that are not for this function (malformed, foreign source, another group or hook) and a bad
+ * configuration are logged and answered normally, with no action: a throw would only make Lambda retry an
+ * event that can never succeed. Unexpected failures while acting (AWS or etcd errors) are logged and
+ * rethrown, so Lambda's asynchronous retries run the idempotent handler again.
+ */
+import { ConfigError } from './config';
+import { ContextFactory, createContext, LifecycleContext } from './context';
+import { parseEvent } from './events';
+import { onLaunch } from './launch';
+import { errorMessage, Logger } from './log';
+import { onReconcile } from './reconcile';
+import type { HandlerResult } from './result';
+import { onTerminate } from './terminate';
+
+export type { HandlerResult } from './result';
+export type { ContextFactory, LifecycleContext } from './context';
+export { createContext } from './context';
+
+let contextFactory: ContextFactory = (env) => createContext(env);
+
+/** Replaces the context factory (tests); without an argument, restores the production factory. */
+export function setContextFactory(factory?: ContextFactory): void {
+  contextFactory = factory ?? ((env) => createContext(env));
+}
+
+export async function handler(event: unknown): Promise<HandlerResult> {
+  const bare = new Logger();
+  let ctx: LifecycleContext;
+  try {
+    ctx = contextFactory(process.env);
+  } catch (err) {
+    const reason = errorMessage(err);
+    bare.error(
+      err instanceof ConfigError
+        ? 'configuration error: no action taken'
+        : 'could not set up: no action taken',
+      {
+        reason,
+      },
+    );
+    return { ok: false, kind: 'config', outcome: 'ignored', reason, removed: [] };
+  }
+  const parsed = parseEvent(event);
+  const ignore = (reason: string, fields: Record<string, unknown> = {}): HandlerResult => {
+    ctx.log.warn('event ignored: no action taken', { reason, ...fields });
+    return { ok: true, kind: 'invalid', outcome: 'ignored', reason, removed: [] };
+  };
+  if (parsed.kind === 'invalid') return ignore(parsed.reason, { event: summarize(event) });
+
+  try {
+    if (parsed.kind === 'reconcile') return await onReconcile(ctx, parsed.eventId);
+    const { config } = ctx;
+    if (parsed.groupName !== config.groupName) {
+      return ignore(`lifecycle action of group ${parsed.groupName}, not ${config.groupName}`, {
+        instanceId: parsed.instanceId,
+      });
+    }
+    const ownHook = parsed.kind === 'launch' ? config.launchHookName : config.terminateHookName;
+    if (ownHook !== undefined && parsed.hookName !== ownHook) {
+      return ignore(`lifecycle action of hook ${parsed.hookName}, not ${ownHook}`, {
+        instanceId: parsed.instanceId,
+      });
+    }
+    return parsed.kind === 'launch' ? await onLaunch(ctx, parsed) : await onTerminate(ctx, parsed);
+  } catch (err) {
+    ctx.log.error('handler failed: the event may be retried', {
+      event: parsed.kind,
+      ...('instanceId' in parsed ? { instanceId: parsed.instanceId } : {}),
+      error: errorMessage(err),
+    });
+    throw err;
+  }
+}
+
+/** A bounded preview of an unhandled event for the log line. */
+function summarize(event: unknown): unknown {
+  let text: string;
+  try {
+    text = JSON.stringify(event) ?? String(event);
+  } catch {
+    text = String(event);
+  }
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }

@@ -1,0 +1,113 @@
+/* Actions shared by the terminate and reconcile functions: removal under the join lock, lifecycle completion, heartbeats. */
+import { isNoActiveLifecycleAction } from '../adapters/aws';
+import { isMemberNotFound } from '../adapters/etcd';
+import type { LifecycleContext } from './context';
+import type { LifecycleAction } from './events';
+import { errorMessage, Logger } from './log';
+import { actionEndpoints, observe, Observation } from './observe';
+
+/** The etcd lock the join agent holds around its member add: a removal never races a join. */
+export const JOIN_LOCK_KEY = 'cdk-elastic-etcd/join-lock';
+
+export type RemovalOutcome =
+  /** The member was removed by this call. */
+  | 'removed'
+  /** The member was gone already when the removal was sent ("member not found"). */
+  | 'gone'
+  /** The fresh plan under the lock no longer asks for this removal (the cluster changed): nothing removed. */
+  | 'changed';
+
+/**
+ * Takes the join lock, observes again, and removes `memberId` only if `confirm` says the fresh observation
+ * still calls for exactly this removal. At most one membership change per call.
+ */
+export async function removeUnderLock(
+  ctx: LifecycleContext,
+  log: Logger,
+  lockEndpoints: readonly string[],
+  memberId: string,
+  confirm: (obs: Observation) => boolean,
+  extraIps: readonly string[] = [],
+): Promise<RemovalOutcome> {
+  return ctx.etcd.withLock(
+    lockEndpoints,
+    JOIN_LOCK_KEY,
+    ctx.lockTimeoutMs,
+    async () => {
+      const fresh = await observe(ctx, extraIps);
+      if (!fresh.members || !confirm(fresh)) return 'changed';
+      try {
+        await ctx.etcd.remove(actionEndpoints(fresh, memberId), memberId);
+      } catch (err) {
+        if (isMemberNotFound(err)) {
+          log.info('member already removed', { memberId });
+          return 'gone';
+        }
+        throw err;
+      }
+      return 'removed';
+    },
+    ctx.sleep,
+  );
+}
+
+/**
+ * CompleteLifecycleAction. "No active Lifecycle Action found" (a duplicate or late event, an action that
+ * timed out, or one completed already) is logged and swallowed: the outcome the caller wanted is moot.
+ */
+export async function completeAction(
+  ctx: LifecycleContext,
+  log: Logger,
+  action: LifecycleAction,
+  result: 'CONTINUE' | 'ABANDON',
+): Promise<'completed' | 'no-active-action'> {
+  try {
+    await ctx.fleet.completeLifecycleAction(
+      action.groupName,
+      action.hookName,
+      action.instanceId,
+      result,
+      action.token,
+    );
+  } catch (err) {
+    if (isNoActiveLifecycleAction(err)) {
+      log.info(
+        'no active lifecycle action (completed already, timed out, or a duplicate event): nothing to complete',
+        {
+          result,
+          error: errorMessage(err),
+        },
+      );
+      return 'no-active-action';
+    }
+    throw err;
+  }
+  log.info('lifecycle action completed', { result });
+  return 'completed';
+}
+
+/** Records a lifecycle heartbeat every `ctx.heartbeatIntervalMs` until stopped. Errors are logged, never thrown. */
+export function startHeartbeats(
+  ctx: LifecycleContext,
+  log: Logger,
+  action: LifecycleAction,
+): { stop(): void } {
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    ctx.fleet.heartbeat(action.groupName, action.hookName, action.instanceId, action.token).then(
+      () => log.info('lifecycle heartbeat recorded'),
+      (err: unknown) =>
+        isNoActiveLifecycleAction(err)
+          ? log.info('lifecycle heartbeat: no active lifecycle action', { error: errorMessage(err) })
+          : log.warn('lifecycle heartbeat failed', { error: errorMessage(err) }),
+    );
+  }, ctx.heartbeatIntervalMs);
+  timer.unref?.();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}

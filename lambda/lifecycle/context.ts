@@ -1,0 +1,61 @@
+/*
+ * Everything a handler function needs, built per invocation by a factory that tests replace
+ * (setContextFactory in index.ts). SDK clients and the etcd adapter are created here, never at module scope.
+ */
+import { AwsClients, createAwsClients, FleetAdapter } from '../adapters/aws';
+import { EtcdAdapter } from '../adapters/etcd';
+import { LifecycleConfig, readConfig } from './config';
+import { Logger } from './log';
+import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
+
+/** The AWS calls the handler makes (FleetAdapter implements them). */
+export type FleetPort = Pick<
+  FleetAdapter,
+  'describeGroup' | 'privateIps' | 'completeLifecycleAction' | 'heartbeat'
+>;
+
+/** The etcd calls the handler makes (EtcdAdapter implements them). */
+export type EtcdPort = Pick<EtcdAdapter, 'memberList' | 'healthOf' | 'remove' | 'withLock'>;
+
+export interface LifecycleContext {
+  readonly config: LifecycleConfig;
+  readonly fleet: FleetPort;
+  readonly etcd: EtcdPort;
+  /** Persistent first-seen times of unstarted members (kept in etcd itself: Lambda is stateless). */
+  readonly unstarted: UnstartedStore;
+  readonly log: Logger;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long to wait for the join lock. */
+  readonly lockTimeoutMs: number;
+  /** Interval of lifecycle heartbeats while a terminate action is being worked on. */
+  readonly heartbeatIntervalMs: number;
+  /** Upper bound of observe → plan → act rounds of one invocation. */
+  readonly maxRounds: number;
+}
+
+export type ContextFactory = (env: Readonly<Record<string, string | undefined>>) => LifecycleContext;
+
+/** The production context: config from env (throws ConfigError), real SDK clients, a real etcd adapter. */
+export function createContext(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: Partial<Omit<LifecycleContext, 'config'>> & { awsClients?: AwsClients } = {},
+): LifecycleContext {
+  const config = readConfig(env);
+  const { awsClients, ...rest } = overrides;
+  const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000 });
+  return {
+    config,
+    fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
+    etcd: etcdAdapter,
+    unstarted: new EtcdUnstartedStore(etcdAdapter),
+    log: new Logger({ groupName: config.groupName }),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    lockTimeoutMs: 30_000,
+    heartbeatIntervalMs: 30_000,
+    maxRounds: 6,
+    ...rest,
+  };
+}

@@ -1,0 +1,104 @@
+/*
+ * Classifies an incoming event. The handler is invoked by three EventBridge rules (launch and terminate
+ * lifecycle actions of the group, and a schedule) and by the local fleet, which sends the same shapes.
+ *
+ * Lifecycle action (EventBridge, source aws.autoscaling):
+ *   { "detail-type": "EC2 Instance-terminate Lifecycle Action", "source": "aws.autoscaling",
+ *     "detail": { "LifecycleActionToken", "AutoScalingGroupName", "LifecycleHookName", "EC2InstanceId",
+ *                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING", "NotificationMetadata"?,
+ *                 "Origin": "EC2" | "AutoScalingGroup" | "WarmPool", "Destination": ... } }
+ * Reconcile: { "kind": "reconcile" } (the schedule's constant input), or an EventBridge
+ *   { "detail-type": "Scheduled Event", "source": "aws.events" }.
+ */
+
+export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
+export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
+export const SCHEDULED_DETAIL_TYPE = 'Scheduled Event';
+
+export interface LifecycleAction {
+  readonly groupName: string;
+  readonly hookName: string;
+  readonly instanceId: string;
+  /** Absent in some test events; CompleteLifecycleAction then identifies the action by instance id. */
+  readonly token?: string;
+  readonly transition: string;
+  readonly origin?: string;
+  readonly destination?: string;
+  /** EventBridge event id, for log correlation. */
+  readonly eventId?: string;
+}
+
+export type ParsedEvent =
+  | ({ readonly kind: 'terminate' } & LifecycleAction)
+  | ({ readonly kind: 'launch' } & LifecycleAction)
+  | { readonly kind: 'reconcile'; readonly eventId?: string }
+  /** Not an event this function handles: logged, no action, no throw. */
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+export function parseEvent(event: unknown): ParsedEvent {
+  if (!isRecord(event)) return { kind: 'invalid', reason: 'event is not a JSON object' };
+  if (event.kind === 'reconcile') return { kind: 'reconcile' };
+  const detailType = event['detail-type'];
+  const eventId = optString(event.id);
+  if (detailType === SCHEDULED_DETAIL_TYPE && event.source === 'aws.events') {
+    return { kind: 'reconcile', eventId };
+  }
+  if (detailType !== LAUNCH_DETAIL_TYPE && detailType !== TERMINATE_DETAIL_TYPE) {
+    return {
+      kind: 'invalid',
+      reason:
+        typeof detailType === 'string'
+          ? `unsupported detail-type ${JSON.stringify(detailType)}`
+          : 'neither {"kind":"reconcile"} nor an EventBridge event (no detail-type)',
+    };
+  }
+  if (event.source !== 'aws.autoscaling') {
+    return {
+      kind: 'invalid',
+      reason: `${detailType} from source ${JSON.stringify(event.source)}, not aws.autoscaling`,
+    };
+  }
+  const d = event.detail;
+  if (!isRecord(d)) return { kind: 'invalid', reason: `${detailType} without a detail object` };
+  const missing = ['AutoScalingGroupName', 'LifecycleHookName', 'EC2InstanceId'].filter(
+    (f) => typeof d[f] !== 'string' || d[f] === '',
+  );
+  if (missing.length > 0) {
+    return { kind: 'invalid', reason: `${detailType} without ${missing.join(', ')}` };
+  }
+  const instanceId = d.EC2InstanceId as string;
+  if (!INSTANCE_ID.test(instanceId)) {
+    return { kind: 'invalid', reason: `malformed EC2InstanceId ${JSON.stringify(instanceId)}` };
+  }
+  const kind = detailType === LAUNCH_DETAIL_TYPE ? 'launch' : 'terminate';
+  const expected =
+    kind === 'launch' ? 'autoscaling:EC2_INSTANCE_LAUNCHING' : 'autoscaling:EC2_INSTANCE_TERMINATING';
+  const transition = optString(d.LifecycleTransition) ?? expected;
+  if (transition !== expected) {
+    return {
+      kind: 'invalid',
+      reason: `${detailType} with LifecycleTransition ${JSON.stringify(transition)}`,
+    };
+  }
+  return {
+    kind,
+    groupName: d.AutoScalingGroupName as string,
+    hookName: d.LifecycleHookName as string,
+    instanceId,
+    token: optString(d.LifecycleActionToken),
+    transition,
+    origin: optString(d.Origin),
+    destination: optString(d.Destination),
+    eventId,
+  };
+}

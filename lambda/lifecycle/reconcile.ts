@@ -1,0 +1,156 @@
+/*
+ * Scheduled reconcile: lifecycle events are best-effort, so members whose instance vanished without a
+ * terminate action, and unstarted members past the grace period, are removed here. Every decision is
+ * planReconcile's (lambda/core). This module observes, keeps the unstarted members' first-seen times in etcd,
+ * executes the first `remove` step under the join lock (re-observing and re-planning under the lock), then
+ * observes and plans again: one membership change per round, bounded rounds per invocation. `report` steps
+ * are logged as warnings; a started learner that is not promoted also counts in the StuckLearners metric.
+ */
+import { isStarted, planReconcile } from '../core';
+import type { Member, ReconcileStep } from '../core/types';
+import { removeUnderLock } from './act';
+import type { LifecycleContext } from './context';
+import { errorMessage, Logger, MetricName } from './log';
+import { actionEndpoints, observe, Observation } from './observe';
+import type { HandlerResult } from './result';
+
+export async function onReconcile(ctx: LifecycleContext, eventId?: string): Promise<HandlerResult> {
+  const { config } = ctx;
+  const log = ctx.log.child({ event: 'reconcile', ...(eventId ? { eventId } : {}) });
+  const removed: string[] = [];
+  const result = (ok: boolean, reason: string): HandlerResult => ({
+    ok,
+    kind: 'reconcile',
+    outcome: ok ? 'reconciled' : 'not-reconciled',
+    reason,
+    removed,
+  });
+
+  for (let round = 1; round <= ctx.maxRounds; round++) {
+    const obs = await observe(ctx);
+    if (!obs.members) {
+      const reason =
+        obs.probeEndpoints.length === 0
+          ? 'no instance of the group has an IP: nothing to reconcile'
+          : `etcd unreachable at ${obs.probeEndpoints.join(', ')}: nothing reconciled`;
+      if (obs.probeEndpoints.length === 0) log.warn('decision', { decision: 'no-endpoints', reason });
+      else log.error('decision', { decision: 'etcd-unreachable', reason });
+      return result(obs.probeEndpoints.length === 0, reason);
+    }
+    const ages = await unstartedAges(ctx, log, obs);
+    const plan = (o: Observation): ReconcileStep[] =>
+      planReconcile({
+        members: o.members ?? [],
+        health: o.health,
+        instances: o.group.instances,
+        strategy: config.strategy,
+        peerPort: config.peerPort,
+        scheme: config.scheme,
+        unstartedAgeSeconds: ages(),
+        unstartedGraceSeconds: config.unstartedGraceSeconds,
+      });
+    const steps = plan(obs);
+    const next = steps.find((s): s is Extract<ReconcileStep, { kind: 'remove' }> => s.kind === 'remove');
+    if (!next) {
+      report(ctx, log, obs.members, steps);
+      return result(true, steps.map((s) => s.reason).join('; '));
+    }
+    log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
+    let outcome;
+    try {
+      outcome = await removeUnderLock(ctx, log, actionEndpoints(obs, next.memberId), next.memberId, (fresh) =>
+        plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
+      );
+    } catch (err) {
+      const reason = `removal of member ${next.memberId} failed: ${errorMessage(err)}`;
+      log.error('removal failed', { memberId: next.memberId, error: errorMessage(err), round });
+      return result(false, reason);
+    }
+    if (outcome === 'changed') {
+      log.info('the cluster changed before the removal: planning again', { memberId: next.memberId, round });
+      continue;
+    }
+    if (outcome === 'removed') {
+      removed.push(next.memberId);
+      log.info('member removed', { memberId: next.memberId, reason: next.reason });
+      log.metric(MetricName.RECONCILE_REMOVALS, 1, config.groupName, { memberId: next.memberId });
+    }
+    try {
+      await ctx.unstarted.forget(actionEndpoints(obs, next.memberId), next.memberId);
+    } catch (err) {
+      log.warn('could not delete the unstarted record of a removed member', {
+        memberId: next.memberId,
+        error: errorMessage(err),
+      });
+    }
+  }
+  const reason = `stopped after ${ctx.maxRounds} rounds (${removed.length} removals): the next run goes on`;
+  log.warn('decision', { decision: 'rounds-exhausted', reason });
+  return result(true, reason);
+}
+
+function report(
+  ctx: LifecycleContext,
+  log: Logger,
+  members: readonly Member[],
+  steps: readonly ReconcileStep[],
+): void {
+  let stuck = 0;
+  for (const s of steps) {
+    if (s.kind === 'noop') {
+      log.info('decision', { decision: 'noop', reason: s.reason });
+      continue;
+    }
+    if (s.kind !== 'report') continue;
+    const m = members.find((x) => x.id === s.memberId);
+    const stuckLearner = m !== undefined && m.isLearner && isStarted(m);
+    if (stuckLearner) stuck++;
+    log.warn('decision', { decision: 'report', memberId: s.memberId, stuckLearner, reason: s.reason });
+  }
+  if (stuck > 0) log.metric(MetricName.STUCK_LEARNERS, stuck, ctx.config.groupName);
+}
+
+/**
+ * Ages (seconds) of the unstarted members, from first-seen times kept in etcd: new unstarted members are
+ * recorded now, records of members that started or are gone are deleted. If the store cannot be read or
+ * written (no quorum, ...), every unstarted member counts as just seen: nothing is removed for its age.
+ * Returns a function so the re-plan under the lock uses the clock at that time.
+ */
+async function unstartedAges(
+  ctx: LifecycleContext,
+  log: Logger,
+  obs: Observation,
+): Promise<() => Record<string, number>> {
+  const members = obs.members ?? [];
+  const unstartedIds = members.filter((m) => !isStarted(m)).map((m) => m.id);
+  const endpoints = actionEndpoints(obs);
+  const firstSeen: Record<string, number> = {};
+  try {
+    const stored = await ctx.unstarted.load(endpoints);
+    const now = ctx.now();
+    for (const id of unstartedIds) {
+      if (Object.prototype.hasOwnProperty.call(stored, id)) {
+        firstSeen[id] = stored[id];
+      } else {
+        await ctx.unstarted.markFirstSeen(endpoints, id, now);
+        firstSeen[id] = now;
+        log.info('unstarted member first seen', { memberId: id, firstSeen: now });
+      }
+    }
+    for (const id of Object.keys(stored)) {
+      if (!unstartedIds.includes(id)) await ctx.unstarted.forget(endpoints, id);
+    }
+  } catch (err) {
+    log.warn('could not read or record the first-seen times of unstarted members: they count as just seen', {
+      error: errorMessage(err),
+    });
+    const now = ctx.now();
+    for (const id of unstartedIds) firstSeen[id] = now;
+  }
+  return () => {
+    const now = ctx.now();
+    return Object.fromEntries(
+      Object.entries(firstSeen).map(([id, t]) => [id, Math.max(0, Math.floor((now - t) / 1000))]),
+    );
+  };
+}
