@@ -47,6 +47,7 @@ export class AwsStandIn extends EventEmitter {
   private removed: TerminatedInstance[] = [];
   private server?: http.Server;
   private port?: number;
+  private stopped = false;
   private readonly ctx: ServiceContext;
   private readonly accountId: string;
   private readonly roleName: string;
@@ -92,6 +93,7 @@ export class AwsStandIn extends EventEmitter {
   /** Opens the AutoScaling/EC2 endpoint on host:port. */
   async start(): Promise<void> {
     if (this.server) return;
+    this.stopped = false;
     const server = http.createServer((req, res) => void this.handle(req, res));
     await listen(server, this.opts.host, this.opts.port ?? 0);
     this.server = server;
@@ -100,6 +102,7 @@ export class AwsStandIn extends EventEmitter {
 
   /** Closes the endpoint and every instance metadata listener. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const servers = [...this.imds.values()].map((l) => l.server);
     this.imds.clear();
     if (this.server) servers.push(this.server);
@@ -150,8 +153,8 @@ export class AwsStandIn extends EventEmitter {
       this.byId.delete(id);
       throw err;
     }
-    if (!this.byId.has(id)) {
-      await close(server); // removed while the listener was opening
+    if (!this.byId.has(id) || this.stopped) {
+      await close(server); // removed, or the stand-in stopped, while the listener was opening
       return;
     }
     this.imds.set(id, { server, port: (server.address() as AddressInfo).port });
