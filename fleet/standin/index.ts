@@ -23,6 +23,7 @@ import { QueryParams, escapeXml, xml } from './wire';
 
 export { ApiError } from './types';
 export type { StandInFaults, StandInInstance, StandInOptions } from './types';
+export type { GroupState } from './context';
 
 type Service = 'autoscaling' | 'ec2';
 
