@@ -40,8 +40,7 @@ import {
   isDead,
   isHealthy,
   isStarted,
-  isTerminatingState,
-  instanceOfMember,
+  hasRunningInstance,
   memberByPeerURL,
   peerURLFor,
   pendingMembers,
@@ -180,8 +179,7 @@ function removableDead(input: JoinInput, members: readonly Member[]): { member: 
   const out: { member: Member; gone: boolean; unstarted: boolean }[] = [];
   for (const m of members) {
     if (!isDead(m, health)) continue;
-    const inst = instanceOfMember(m, instances, peerPort, scheme);
-    const gone = inst === undefined || isTerminatingState(inst.lifecycleState);
+    const gone = !hasRunningInstance(m, instances, peerPort, scheme);
     const joining = m.isLearner || !isStarted(m);
     if (joining && !gone) continue;
     if (!canRemove(members, health, m.id)) continue;

@@ -145,6 +145,25 @@ export function instanceOfMember(
   );
 }
 
+/**
+ * Whether some instance of the group that is not terminating or terminated has one of the member's exact peer
+ * URLs. Independent of the order of the listing (a listing may briefly show an old and a new instance with
+ * the same IP).
+ */
+export function hasRunningInstance(
+  member: Member,
+  instances: readonly GroupInstance[],
+  peerPort: number,
+  scheme: 'http' | 'https',
+): boolean {
+  return instances.some(
+    (i) =>
+      i.privateIp !== undefined &&
+      !isTerminatingState(i.lifecycleState) &&
+      hasPeerURL(member, peerURLFor(i.privateIp, peerPort, scheme)),
+  );
+}
+
 /** The member whose peer URLs include the instance's exact peer URL. */
 export function memberOfInstance(
   instance: GroupInstance,

@@ -2,15 +2,7 @@
  * planTermination: the lifecycle handler's decision when an instance terminates. Pure.
  * The terminating member is found by its exact peer URL (10.0.2.15 never matches 10.0.2.150).
  */
-import {
-  canRemove,
-  isDead,
-  isStarted,
-  instanceOfMember,
-  isTerminatingState,
-  memberByPeerURL,
-  withoutMember,
-} from './quorum';
+import { canRemove, isDead, isStarted, hasRunningInstance, memberByPeerURL, withoutMember } from './quorum';
 import { Member, TerminationInput, TerminationStep } from './types';
 
 export function planTermination(input: TerminationInput): TerminationStep {
@@ -37,10 +29,7 @@ export function planTermination(input: TerminationInput): TerminationStep {
   // the terminating member's removal safe. Dead members whose instance is gone are preferred.
   const candidates: { m: Member; gone: boolean }[] = members
     .filter((m) => m.id !== target.id && isDead(m, health))
-    .map((m) => {
-      const inst = instanceOfMember(m, instances, peerPort, scheme);
-      return { m, gone: inst === undefined || isTerminatingState(inst.lifecycleState) };
-    })
+    .map((m) => ({ m, gone: !hasRunningInstance(m, instances, peerPort, scheme) }))
     .sort((a, b) => Number(b.gone) - Number(a.gone) || (a.m.id < b.m.id ? -1 : a.m.id > b.m.id ? 1 : 0));
   for (const { m, gone } of candidates) {
     if (!canRemove(members, health, m.id)) continue;

@@ -1,0 +1,349 @@
+/*
+ * Property tests: invariants of the plans over generated membership states (members 0..7 with mixed
+ * health / learner / unstarted, group instances that share IP prefixes such as 10.0.2.15 / 10.0.2.150).
+ */
+import fc from 'fast-check';
+import {
+  DataDirState,
+  GroupInstance,
+  JoinInput,
+  JoinStrategy,
+  Member,
+  canAddVoterSafely,
+  canRemove,
+  hasQuorum,
+  healthyStartedVoterCount,
+  isDead,
+  isHealthy,
+  isStarted,
+  memberByPeerURL,
+  pendingMembers,
+  planJoin,
+  planReconcile,
+  planTermination,
+  quorum,
+  voters,
+  withoutMember,
+  hasLiveInstance,
+} from '../../lambda/core';
+import { CLIENT_PORT, PEER_PORT, client, peer } from './fixtures';
+
+const RUNS = { numRuns: 10000 };
+
+const IPS = [
+  '10.0.2.15',
+  '10.0.2.150',
+  '10.0.2.151',
+  '10.0.2.1',
+  '10.0.2.11',
+  '10.0.2.115',
+  '10.0.2.5',
+  '10.0.2.50',
+];
+const STATES = [
+  'Pending',
+  'Pending:Wait',
+  'Pending:Proceed',
+  'InService',
+  'Terminating',
+  'Terminating:Wait',
+  'Terminating:Proceed',
+  'Terminated',
+  'Standby',
+  'Warmed:Stopped',
+];
+
+interface State {
+  readonly members: Member[];
+  readonly health: Record<string, boolean>;
+  readonly instances: GroupInstance[];
+}
+
+const memberSpec = fc.record({
+  ip: fc.constantFrom(...IPS),
+  kind: fc.constantFrom('voter', 'voter', 'voter', 'learner', 'unstarted-voter', 'unstarted-learner'),
+  healthy: fc.boolean(),
+  slash: fc.boolean(),
+  unnamedButStarted: fc.constantFrom(false, false, false, true),
+});
+
+const instanceSpec = fc.record({
+  ip: fc.option(fc.constantFrom(...IPS), { nil: undefined, freq: 8 }),
+  state: fc.constantFrom(...STATES),
+});
+
+/** A membership (unique peer URLs, as etcd enforces) plus a group listing. */
+const stateArb: fc.Arbitrary<State> = fc
+  .tuple(
+    fc.uniqueArray(memberSpec, { minLength: 0, maxLength: 7, selector: (s) => s.ip }),
+    fc.array(instanceSpec, { minLength: 0, maxLength: 8 }),
+  )
+  .map(([ms, is]) => {
+    const health: Record<string, boolean> = {};
+    const members = ms.map((s, i): Member => {
+      const id = String(1000 + i * 7919);
+      const started = s.kind === 'voter' || s.kind === 'learner';
+      health[id] = s.healthy;
+      return {
+        id,
+        // "unnamedButStarted": a bootstrap member that has a name from the initial cluster but no client URL.
+        name: started ? `i-${s.ip}` : s.unnamedButStarted ? `i-${s.ip}` : '',
+        peerURLs: [peer(s.ip) + (s.slash ? '/' : '')],
+        clientURLs: started ? [client(s.ip)] : [],
+        isLearner: s.kind === 'learner' || s.kind === 'unstarted-learner',
+      };
+    });
+    const instances = is.map((s, i) => ({ instanceId: `i-${i}`, privateIp: s.ip, lifecycleState: s.state }));
+    return { members, health, instances };
+  });
+
+const joinArb: fc.Arbitrary<JoinInput> = fc
+  .record({
+    st: stateArb,
+    nullMembers: fc.constantFrom(false, false, false, true),
+    selfIp: fc.constantFrom(...IPS),
+    selfState: fc.constantFrom('Pending', 'Pending:Wait'),
+    strategy: fc.constantFrom(
+      JoinStrategy.PREPARE,
+      JoinStrategy.ADD,
+      JoinStrategy.REPLACE,
+      JoinStrategy.PRUNE,
+    ),
+    sizeCap: fc.integer({ min: 1, max: 7 }),
+    desired: fc.integer({ min: 0, max: 8 }),
+    dataDir: fc.constantFrom(
+      DataDirState.EMPTY,
+      DataDirState.EMPTY,
+      DataDirState.HAS_DATA,
+      DataDirState.REMOVED_MEMBER,
+    ),
+  })
+  .map(({ st, nullMembers, selfIp, selfState, strategy, sizeCap, desired, dataDir }) => {
+    const selfId = 'i-self';
+    return {
+      members: nullMembers ? null : st.members,
+      health: nullMembers ? {} : st.health,
+      instances: [...st.instances, { instanceId: selfId, privateIp: selfIp, lifecycleState: selfState }],
+      desiredCapacity: desired,
+      self: {
+        instanceId: selfId,
+        privateIp: selfIp,
+        name: selfId,
+        peerURL: peer(selfIp),
+        clientURL: client(selfIp),
+      },
+      strategy,
+      sizeCap,
+      dataDir,
+      peerPort: PEER_PORT,
+      clientPort: CLIENT_PORT,
+      scheme: 'http' as const,
+      groupName: 'g',
+    };
+  });
+
+/** Healthy started voters >= quorum(voters) in the membership. */
+function keepsQuorum(members: readonly Member[], health: Record<string, boolean>): boolean {
+  return healthyStartedVoterCount(members, health) >= quorum(voters(members).length);
+}
+
+/** A cheap assertion for hot property loops (jest's expect is slow at 10,000 runs). */
+function ok(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`invariant violated: ${what}`);
+}
+
+describe('planJoin properties', () => {
+  it('never removes a healthy member; every step keeps the quorum; strategies respected', () => {
+    fc.assert(
+      fc.property(joinArb, (input) => {
+        const step = planJoin(input);
+        const members = input.members;
+        ok(step.reason.length > 0, 'step.reason.length > 0');
+        if (step.kind === 'bootstrap-new') {
+          ok(members === null, 'members is null');
+          ok(input.dataDir === DataDirState.EMPTY, 'input.dataDir === DataDirState.EMPTY');
+          ok(
+            step.initialCluster.some((e) => e.peerURL === input.self.peerURL),
+            'step.initialCluster.some((e) => e.peerURL === input.self.peerURL)',
+          );
+        }
+        if (step.kind === 'remove') {
+          ok(members !== null, 'members is not null');
+          const target = members!.find((m) => m.id === step.memberId)!;
+          ok(target !== undefined, 'target is defined');
+          ok(isDead(target, input.health), 'remove only a dead (unstarted or unhealthy) member');
+          ok(hasQuorum(members!, input.health), 'hasQuorum(members!, input.health)');
+          ok(
+            keepsQuorum(withoutMember(members!, target.id), input.health),
+            'healthy started voters >= quorum(voters) after the removal',
+          );
+          ok(
+            !(input.strategy === JoinStrategy.ADD || input.strategy === JoinStrategy.PREPARE),
+            'strategies add and prepare never remove',
+          );
+        }
+        if (step.kind === 'add-learner') {
+          ok(members !== null, 'members is not null');
+          ok(step.peerURL === input.self.peerURL, 'step.peerURL === input.self.peerURL');
+          ok(input.strategy !== JoinStrategy.PREPARE, 'input.strategy !== JoinStrategy.PREPARE');
+          ok(
+            memberByPeerURL(members!, input.self.peerURL) === undefined,
+            'memberByPeerURL(members!, input.self.peerURL) is undefined',
+          );
+          ok(pendingMembers(members!).length === 0, 'no other learner or unstarted member on add');
+          ok(members!.length < input.sizeCap, 'add only below the size cap');
+          // voters unchanged by a learner add; the quorum check is made for the future voter
+          ok(keepsQuorum(members!, input.health), 'keepsQuorum(members!, input.health)');
+          const single = members!.length === 1 && healthyStartedVoterCount(members!, input.health) === 1;
+          ok(
+            canAddVoterSafely(members!, input.health) || single,
+            'add only if the future quorum holds (or single-node growth)',
+          );
+        }
+        if (step.kind === 'wipe-data') {
+          // never wipe the data of a current member, nor when no cluster is reachable (unless etcd said removed)
+          if (input.dataDir !== DataDirState.REMOVED_MEMBER) {
+            ok(input.dataDir === DataDirState.HAS_DATA, 'input.dataDir === DataDirState.HAS_DATA');
+            ok(members !== null, 'members is not null');
+            ok(
+              memberByPeerURL(members!, input.self.peerURL) === undefined,
+              'memberByPeerURL(members!, input.self.peerURL) is undefined',
+            );
+          }
+        }
+        if (step.kind === 'reuse-unstarted') {
+          const own = memberByPeerURL(members!, input.self.peerURL)!;
+          ok(own.id === step.memberId, 'own.id === step.memberId');
+          ok(!isStarted(own), 'not isStarted(own)');
+          expect(step.initialCluster.map((e) => e.peerURL).sort()).toEqual(
+            members!.flatMap((m) => m.peerURLs).sort(),
+          );
+        }
+        if (step.kind === 'start-existing') {
+          ok(input.dataDir === DataDirState.HAS_DATA, 'input.dataDir === DataDirState.HAS_DATA');
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('is deterministic and independent of the order of the group listing', () => {
+    fc.assert(
+      fc.property(joinArb, fc.func(fc.integer()), (input, order) => {
+        const shuffled = [...input.instances].sort((a, b) => order(a.instanceId) - order(b.instanceId));
+        const a = planJoin(input);
+        expect(planJoin(structuredClone(input) as JoinInput)).toEqual(a);
+        const b = planJoin({ ...input, instances: shuffled });
+        ok(b.kind === a.kind, 'b.kind === a.kind');
+        ok(
+          ('memberId' in a ? a.memberId : undefined) === ('memberId' in b ? b.memberId : undefined),
+          'same member id whatever the listing order',
+        );
+        if (a.kind === 'bootstrap-new' && b.kind === 'bootstrap-new') {
+          ok(b.token === a.token, 'b.token === a.token');
+          expect(b.initialCluster).toEqual(a.initialCluster);
+        }
+      }),
+      { numRuns: 10000 },
+    );
+  });
+});
+
+const terminationArb = fc
+  .tuple(stateArb, fc.constantFrom(...IPS))
+  .map(([st, ip]) => ({ ...st, peerURL: peer(ip), peerPort: PEER_PORT, scheme: 'http' as const }));
+
+describe('planTermination properties', () => {
+  it('never removes a voter unsafely; dead-first makes the removal safe', () => {
+    fc.assert(
+      fc.property(terminationArb, (input) => {
+        const step = planTermination(input);
+        const target = memberByPeerURL(input.members, input.peerURL);
+        if (step.kind === 'absent') ok(target === undefined, 'target is undefined');
+        if (step.kind === 'remove') {
+          ok(step.memberId === target!.id, 'step.memberId === target!.id');
+          if (!target!.isLearner && isStarted(target!)) {
+            ok(
+              keepsQuorum(withoutMember(input.members, target!.id), input.health),
+              'keepsQuorum(withoutMember(input.members, target!.id), input.health)',
+            );
+          }
+        }
+        if (step.kind === 'remove-dead-first') {
+          const dead = input.members.find((m) => m.id === step.memberId)!;
+          ok(dead.id !== target!.id, 'dead.id !== target!.id');
+          ok(isDead(dead, input.health), 'isDead(dead, input.health)');
+          ok(
+            canRemove(input.members, input.health, dead.id),
+            'canRemove(input.members, input.health, dead.id)',
+          );
+          const after = withoutMember(input.members, dead.id);
+          ok(canRemove(after, input.health, target!.id), 'canRemove(after, input.health, target!.id)');
+          ok(
+            !canRemove(input.members, input.health, target!.id),
+            'not canRemove(input.members, input.health, target!.id)',
+          );
+        }
+        if (step.kind === 'unsafe') {
+          ok(!(target!.isLearner || !isStarted(target!)), 'not target!.isLearner || !isStarted(target!)');
+          ok(
+            !canRemove(input.members, input.health, target!.id),
+            'not canRemove(input.members, input.health, target!.id)',
+          );
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
+const reconcileArb = fc
+  .tuple(
+    stateArb,
+    fc.constantFrom(JoinStrategy.PREPARE, JoinStrategy.ADD, JoinStrategy.REPLACE, JoinStrategy.PRUNE),
+    fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 7, maxLength: 7 }),
+  )
+  .map(([st, strategy, ages]) => ({
+    ...st,
+    strategy,
+    peerPort: PEER_PORT,
+    scheme: 'http' as const,
+    unstartedAgeSeconds: Object.fromEntries(st.members.map((m, i) => [m.id, ages[i]])),
+    unstartedGraceSeconds: 600,
+  }));
+
+describe('planReconcile properties', () => {
+  it('never removes a healthy member or one of a healthy live instance; cumulative removals keep quorum', () => {
+    fc.assert(
+      fc.property(reconcileArb, (input) => {
+        const steps = planReconcile(input);
+        ok(steps.length > 0, 'steps.length > 0');
+        if (steps.some((s) => s.kind === 'noop')) ok(steps.length === 1, 'steps has length 1');
+        let current: Member[] = [...input.members];
+        const removed = new Set<string>();
+        for (const s of steps) {
+          if (s.kind !== 'remove') continue;
+          const m = current.find((x) => x.id === s.memberId)!;
+          ok(m !== undefined, 'm is defined');
+          ok(!removed.has(m.id), 'not removed.has(m.id)');
+          ok(!(isStarted(m) && isHealthy(m, input.health)), 'not isStarted(m) && isHealthy(m, input.health)');
+          ok(
+            !(hasLiveInstance(m, input) && !isDead(m, input.health)),
+            'not hasLiveInstance(m, input) && !isDead(m, input.health)',
+          );
+          if (input.strategy === JoinStrategy.PREPARE && hasLiveInstance(m, input)) {
+            ok(
+              isDead(m, input.health) && !hasLiveInstance(m, input),
+              'isDead(m, input.health) && !hasLiveInstance(m, input)',
+            );
+          }
+          ok(hasQuorum(current, input.health), 'hasQuorum(current, input.health)');
+          current = withoutMember(current, m.id);
+          removed.add(m.id);
+          ok(keepsQuorum(current, input.health), 'keepsQuorum(current, input.health)');
+        }
+      }),
+      RUNS,
+    );
+  });
+});
