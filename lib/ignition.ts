@@ -1,0 +1,205 @@
+/*
+ * Renders the Ignition config (spec 3.4.0) that Flatcar runs on first boot. Pure: no constructs,
+ * no I/O. The construct passes in everything that depends on the stack (the agent's S3 URL, which
+ * may hold CloudFormation tokens, and the bundle's sha512), so tests can render it on their own.
+ *
+ * Not part of the public (jsii) API: lib/index.ts does not export this module.
+ */
+
+/** Where the agent's files live on the host (and, mounted read-only, in the agent's container). */
+export const AGENT_DIR = '/opt/etcd-agent';
+export const AGENT_PATH = `${AGENT_DIR}/agent.js`;
+export const AGENT_CONFIG_DIR = '/etc/etcd-agent';
+export const AGENT_CONFIG_PATH = `${AGENT_CONFIG_DIR}/config.json`;
+/** The EnvironmentFile the agent writes and etcd-member.service reads. */
+export const ETCD_ENV_DIR = '/run/etcd';
+export const ETCD_ENV_FILE = `${ETCD_ENV_DIR}/env`;
+/** etcd's data dir: the mount point of the data volume. Flatcar's etcd-wrapper maps it to /var/lib/etcd in the container. */
+export const ETCD_DATA_DIR = '/var/lib/etcd';
+/** The mount unit name systemd derives from ETCD_DATA_DIR. */
+export const DATA_MOUNT_UNIT = 'var-lib-etcd.mount';
+/** Filesystem label of the data volume; the mount unit finds the volume by it. */
+export const DATA_LABEL = 'etcd-data';
+/** Name of the drop-in added to Flatcar's etcd-member.service. */
+export const ETCD_MEMBER_DROPIN = '20-cdk-elastic-etcd.conf';
+
+/** The agent's config file, exactly the fields the agent reads (lambda/agent/config.ts). */
+export interface AgentConfigFile {
+  readonly strategy: string;
+  readonly sizeCap: number;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly scheme: string;
+  readonly dataDir: string;
+  readonly envFile: string;
+  readonly output: string;
+  readonly launchHookName: string;
+  readonly deadlineSeconds: number;
+}
+
+export interface IgnitionInput {
+  /** `s3://bucket/key` of the agent bundle (may contain unresolved tokens). */
+  readonly agentSource: string;
+  /** sha512 hex digest of the exact bundle bytes. */
+  readonly agentSha512: string;
+  readonly agentConfig: AgentConfigFile;
+  /** Container image with `node` on its PATH (the official Node image by digest). */
+  readonly nodeImage: string;
+  /** etcd container image that Flatcar's etcd-member.service runs. */
+  readonly etcdImage: string;
+  /** Block device of the data volume as Ignition sees it (Flatcar links NVMe EBS volumes to /dev/xvdX). */
+  readonly dataDevice: string;
+  /** TimeoutStartSec of the two agent units (pull of the Node image + the agent's deadline). */
+  readonly agentTimeoutSeconds: number;
+}
+
+/** A `data:` URL (RFC 2397) with the text percent-encoded, as Ignition accepts for inline contents. */
+export function dataUrl(text: string): string {
+  return 'data:,' + encodeURIComponent(text);
+}
+
+function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
+  return [
+    '/usr/bin/docker run --rm',
+    `--name etcd-agent-${verb}`,
+    '--network host',
+    `-v ${AGENT_DIR}:${AGENT_DIR}:ro`,
+    `-v ${AGENT_CONFIG_DIR}:${AGENT_CONFIG_DIR}:ro`,
+    `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
+    `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
+    '-v /run/metadata:/run/metadata:ro',
+    input.nodeImage,
+    `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
+  ].join(' ');
+}
+
+/** The data volume's mount unit (Ignition's `filesystems[].path` only mounts it while Ignition runs). */
+export function dataMountUnit(): string {
+  return [
+    '[Unit]',
+    'Description=etcd data volume (cdk-elastic-etcd)',
+    'Before=local-fs.target',
+    '',
+    '[Mount]',
+    `What=/dev/disk/by-label/${DATA_LABEL}`,
+    `Where=${ETCD_DATA_DIR}`,
+    'Type=xfs',
+    'Options=defaults,noatime',
+    '',
+    '[Install]',
+    'WantedBy=local-fs.target',
+    '',
+  ].join('\n');
+}
+
+/** Runs the agent's join phase before etcd starts: it writes ETCD_* settings to /run/etcd/env. */
+export function joinUnit(input: IgnitionInput): string {
+  return [
+    '[Unit]',
+    'Description=cdk-elastic-etcd: join the etcd cluster (writes /run/etcd/env)',
+    'Wants=network-online.target coreos-metadata.service',
+    'Requires=docker.service',
+    'After=network-online.target coreos-metadata.service docker.service',
+    'Before=etcd-member.service',
+    `RequiresMountsFor=${ETCD_DATA_DIR}`,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `TimeoutStartSec=${input.agentTimeoutSeconds}`,
+    `ExecStartPre=/usr/bin/mkdir -p ${ETCD_ENV_DIR}`,
+    `ExecStart=${agentCommand(input, 'join')}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/** Runs the agent's promote phase once etcd is up: promote the learner, complete the launch action. */
+export function promoteUnit(input: IgnitionInput): string {
+  return [
+    '[Unit]',
+    'Description=cdk-elastic-etcd: promote this member and complete the launch lifecycle action',
+    'Requires=etcd-member.service docker.service',
+    'After=etcd-member.service docker.service',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `TimeoutStartSec=${input.agentTimeoutSeconds}`,
+    `ExecStart=${agentCommand(input, 'promote')}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Drop-in for Flatcar's own etcd-member.service. That unit runs /usr/lib/flatcar/etcd-wrapper, which
+ * starts `${ETCD_IMAGE:-${ETCD_IMAGE_URL}:${ETCD_IMAGE_TAG}}` in docker with --network=host, mounts
+ * the host's ETCD_DATA_DIR at /var/lib/etcd in the container and passes every environment variable
+ * of the unit through (--env-file). Variables from EnvironmentFile= override the unit's own
+ * Environment= lines (ETCD_NAME=%m, ETCD_DATA_DIR=/var/lib/etcd), so the agent's settings win.
+ */
+export function etcdMemberDropin(input: IgnitionInput): string {
+  return [
+    '[Unit]',
+    'Requires=etcd-join.service',
+    'After=etcd-join.service',
+    `RequiresMountsFor=${ETCD_DATA_DIR}`,
+    '',
+    '[Service]',
+    `Environment=ETCD_IMAGE=${input.etcdImage}`,
+    `EnvironmentFile=${ETCD_ENV_FILE}`,
+    '',
+  ].join('\n');
+}
+
+/** The whole Ignition config as a plain object (serialize with JSON.stringify). */
+export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
+  return {
+    ignition: { version: '3.4.0' },
+    storage: {
+      filesystems: [
+        {
+          device: input.dataDevice,
+          format: 'xfs',
+          label: DATA_LABEL,
+          path: ETCD_DATA_DIR,
+          wipeFilesystem: false,
+        },
+      ],
+      files: [
+        {
+          path: AGENT_CONFIG_PATH,
+          mode: 0o644,
+          overwrite: true,
+          contents: { source: dataUrl(JSON.stringify(input.agentConfig)) },
+        },
+        {
+          path: AGENT_PATH,
+          mode: 0o644,
+          overwrite: true,
+          contents: {
+            source: input.agentSource,
+            verification: { hash: `sha512-${input.agentSha512}` },
+          },
+        },
+      ],
+    },
+    systemd: {
+      units: [
+        { name: DATA_MOUNT_UNIT, enabled: true, contents: dataMountUnit() },
+        { name: 'etcd-join.service', enabled: true, contents: joinUnit(input) },
+        {
+          name: 'etcd-member.service',
+          enabled: true,
+          dropins: [{ name: ETCD_MEMBER_DROPIN, contents: etcdMemberDropin(input) }],
+        },
+        { name: 'etcd-promote.service', enabled: true, contents: promoteUnit(input) },
+      ],
+    },
+  };
+}

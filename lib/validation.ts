@@ -1,0 +1,128 @@
+/* Prop checks of EtcdCluster: every problem is collected, each message names its prop. Token-safe. */
+import { Duration, Token } from 'aws-cdk-lib';
+
+/** An acknowledgeable warning: id for `Annotations.addWarningV2`, and the message. */
+export interface PropWarning {
+  readonly id: string;
+  readonly message: string;
+}
+
+export interface PropCheckInput {
+  readonly size: number;
+  readonly dataVolumeSize: number;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly reconcileInterval: Duration;
+  readonly unstartedGrace: Duration;
+  readonly lifecycleHeartbeatTimeout: Duration;
+  readonly etcdVersion?: string;
+  readonly etcdImage?: string;
+  readonly nodeImage: string;
+}
+
+export interface PropCheckResult {
+  readonly errors: string[];
+  readonly warnings: PropWarning[];
+}
+
+/** A container image reference that is safe to put on a systemd ExecStart line. */
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
+
+function isInt(n: number): boolean {
+  return Number.isInteger(n);
+}
+
+export function checkProps(p: PropCheckInput): PropCheckResult {
+  const errors: string[] = [];
+  const warnings: PropWarning[] = [];
+
+  if (!Token.isUnresolved(p.size)) {
+    if (!isInt(p.size) || p.size < 1 || p.size > 7) {
+      errors.push(`size: must be an integer from 1 to 7 (got ${p.size})`);
+    } else if (p.size % 2 === 0) {
+      warnings.push({
+        id: 'cdk-elastic-etcd:evenSize',
+        message:
+          `size is ${p.size}: an even-sized etcd cluster tolerates no more failures than size ${p.size - 1} ` +
+          `(quorum ${p.size / 2 + 1}) while needing one more member to agree. Prefer an odd size.`,
+      });
+    }
+  }
+
+  if (
+    !Token.isUnresolved(p.dataVolumeSize) &&
+    (!isInt(p.dataVolumeSize) || p.dataVolumeSize < 1 || p.dataVolumeSize > 16384)
+  ) {
+    errors.push(`dataVolumeSize: must be an integer number of GiB from 1 to 16384 (got ${p.dataVolumeSize})`);
+  }
+
+  const ports: [string, number][] = [
+    ['clientPort', p.clientPort],
+    ['peerPort', p.peerPort],
+  ];
+  for (const [name, port] of ports) {
+    if (!Token.isUnresolved(port) && (!isInt(port) || port < 1 || port > 65535)) {
+      errors.push(`${name}: must be an integer from 1 to 65535 (got ${port})`);
+    }
+  }
+  if (!Token.isUnresolved(p.clientPort) && p.clientPort === p.peerPort) {
+    errors.push(`peerPort: must differ from clientPort (both ${p.peerPort})`);
+  }
+
+  if (!p.reconcileInterval.isUnresolved()) {
+    const minutes = p.reconcileInterval.toSeconds() / 60;
+    if (!isInt(minutes) || minutes < 1 || minutes > 1440) {
+      errors.push(
+        `reconcileInterval: must be a whole number of minutes from 1 to 1440 (got ${p.reconcileInterval.toSeconds()} s)`,
+      );
+    }
+  }
+
+  let heartbeat: number | undefined;
+  if (!p.lifecycleHeartbeatTimeout.isUnresolved()) {
+    heartbeat = p.lifecycleHeartbeatTimeout.toSeconds();
+    if (!isInt(heartbeat) || heartbeat < 30 || heartbeat > 7200) {
+      errors.push(
+        `lifecycleHeartbeatTimeout: must be a whole number of seconds from 30 to 7200 (got ${heartbeat} s)`,
+      );
+      heartbeat = undefined;
+    }
+  }
+
+  if (!p.unstartedGrace.isUnresolved()) {
+    const grace = p.unstartedGrace.toSeconds();
+    if (!isInt(grace) || grace < 60 || grace > 86400) {
+      errors.push(`unstartedGrace: must be a whole number of seconds from 60 to 86400 (got ${grace} s)`);
+    } else if (heartbeat !== undefined && grace < heartbeat) {
+      warnings.push({
+        id: 'cdk-elastic-etcd:shortUnstartedGrace',
+        message:
+          `unstartedGrace (${grace} s) is shorter than lifecycleHeartbeatTimeout (${heartbeat} s): the reconcile may ` +
+          'remove the member entry of an instance that is still booting and joining.',
+      });
+    }
+  }
+
+  if (p.etcdVersion !== undefined && p.etcdImage !== undefined) {
+    errors.push('etcdImage: set either etcdVersion or etcdImage, not both');
+  }
+  if (p.etcdVersion !== undefined && !Token.isUnresolved(p.etcdVersion)) {
+    if (!/^3\.[4-6]\.\d+$/.test(p.etcdVersion)) {
+      errors.push(
+        `etcdVersion: must be an etcd release from 3.4.x to 3.6.x without the "v", e.g. 3.5.26 (got ${JSON.stringify(p.etcdVersion)})`,
+      );
+    }
+  }
+  const images: [string, string | undefined][] = [
+    ['etcdImage', p.etcdImage],
+    ['nodeImage', p.nodeImage],
+  ];
+  for (const [name, image] of images) {
+    if (image !== undefined && !Token.isUnresolved(image) && !IMAGE_REF.test(image)) {
+      errors.push(
+        `${name}: must be a container image reference such as registry/repo:tag or repo@sha256:... (got ${JSON.stringify(image)})`,
+      );
+    }
+  }
+  return { errors, warnings };
+}
