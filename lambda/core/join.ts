@@ -77,16 +77,23 @@ export function planJoin(input: JoinInput): JoinStep {
   const own = memberByPeerURL(members, self.peerURL);
 
   if (dataDir === DataDirState.HAS_DATA) {
-    if (own) {
+    if (own && isStarted(own)) {
       return {
         kind: 'start-existing',
         memberId: own.id,
-        reason: isStarted(own)
-          ? `member ${own.id} (${own.isLearner ? 'learner' : 'voter'}) with data: restart with the data dir, no member change`
-          : // Unstarted entry with data: etcd created the data dir for this entry and stopped before it
-            // published itself (or the data is stale: etcd then exits with "removed" and the next plan wipes).
-            // Never wipe here: a bootstrap voter may have acknowledged log entries before it published.
-            `own entry ${own.id} is unstarted but the data dir holds data: start with it (etcd ignores the initial cluster)`,
+        reason: `member ${own.id} (${own.isLearner ? 'learner' : 'voter'}) with data: restart with the data dir, no member change`,
+      };
+    }
+    if (own) {
+      // Unstarted entry with data: etcd created the data dir for this entry and stopped before it published
+      // itself. Never wipe here (a bootstrap voter may have acknowledged log entries before it published):
+      // start with the full initial cluster, which etcd ignores if its WAL exists and needs if it does not.
+      // Stale data of an older member makes etcd exit with "removed"; the next plan then wipes.
+      return {
+        kind: 'reuse-unstarted',
+        memberId: own.id,
+        initialCluster: initialClusterFor(members, own, self.name),
+        reason: `own entry ${own.id} is unstarted and the data dir holds data: start into it, keeping the data`,
       };
     }
     if (!hasQuorum(members, input.health)) {

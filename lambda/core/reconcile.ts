@@ -86,6 +86,12 @@ export function planReconcile(input: ReconcileInput): ReconcileStep[] {
         memberId: m.id,
         reason: `voter ${m.id} of a live instance is unhealthy: left to the join strategy or an operator`,
       });
+    } else if (live && dead && isStarted(m) && m.isLearner) {
+      steps.push({
+        kind: 'report',
+        memberId: m.id,
+        reason: `learner ${m.id} of a live instance is unhealthy: it holds the single learner slot`,
+      });
     } else if (m.isLearner && isStarted(m) && !dead) {
       steps.push({
         kind: 'report',

@@ -60,9 +60,9 @@ const rows: Row[] = [
     memberId: '9',
   },
   {
-    name: 'data, own entry unstarted: start-existing (never wipe a maybe-voter)',
+    name: 'data, own entry unstarted: reuse-unstarted keeping the data (never wipe a maybe-voter)',
     input: joinInput({ c: cluster(U('9', S), V('2', '10.0.2.2'), V('3', '10.0.2.3')), dataDir: HAS_DATA }),
-    kind: 'start-existing',
+    kind: 'reuse-unstarted',
     memberId: '9',
   },
   {

@@ -19,6 +19,7 @@ import {
   memberByPeerURL,
   pendingMembers,
   planJoin,
+  planPromote,
   planReconcile,
   planTermination,
   quorum,
@@ -219,6 +220,9 @@ describe('planJoin properties', () => {
             members!.flatMap((m) => m.peerURLs).sort(),
           );
         }
+        if (step.kind === 'reuse-unstarted') {
+          ok(input.dataDir !== DataDirState.REMOVED_MEMBER, 'never reuse with removed-member data');
+        }
         if (step.kind === 'start-existing') {
           ok(input.dataDir === DataDirState.HAS_DATA, 'input.dataDir === DataDirState.HAS_DATA');
         }
@@ -341,6 +345,34 @@ describe('planReconcile properties', () => {
           current = withoutMember(current, m.id);
           removed.add(m.id);
           ok(keepsQuorum(current, input.health), 'keepsQuorum(current, input.health)');
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
+const promoteArb = fc.tuple(stateArb, fc.constantFrom(...IPS)).map(([st, ip]) => ({
+  members: st.members,
+  health: st.health,
+  self: { instanceId: 'i-self', privateIp: ip, name: 'i-self', peerURL: peer(ip), clientURL: client(ip) },
+}));
+
+describe('planPromote properties', () => {
+  it('promotes only its own started, healthy learner, and only when the quorum holds after the promotion', () => {
+    fc.assert(
+      fc.property(promoteArb, (input) => {
+        const step = planPromote(input);
+        const own = memberByPeerURL(input.members, input.self.peerURL);
+        if (step.kind === 'refuse') ok(own === undefined, 'refuse only when the own entry is gone');
+        if (step.kind === 'promote' || step.kind === 'done') {
+          ok(own !== undefined && own.id === step.memberId, 'own member id');
+          ok(isStarted(own!) && isHealthy(own!, input.health), 'own entry started and healthy');
+          ok(own!.isLearner === (step.kind === 'promote'), 'promote learners, done for voters');
+        }
+        if (step.kind === 'promote') {
+          const promoted = input.members.map((m) => (m.id === own!.id ? { ...m, isLearner: false } : m));
+          ok(keepsQuorum(promoted, input.health), 'healthy started voters >= quorum after the promotion');
         }
       }),
       RUNS,
