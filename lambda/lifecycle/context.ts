@@ -33,6 +33,12 @@ export interface LifecycleContext {
   readonly heartbeatIntervalMs: number;
   /** Upper bound of observe → plan → act rounds of one invocation. */
   readonly maxRounds: number;
+  /**
+   * First back-off after a failed removal (doubles, capped at 8x). etcd rejects a removal with "unhealthy
+   * cluster" until the remaining members have been connected for 5 s (its strict reconfig check), e.g.
+   * right after a restart or another removal: that is transient and worth waiting for.
+   */
+  readonly retryDelayMs: number;
 }
 
 export type ContextFactory = (env: Readonly<Record<string, string | undefined>>) => LifecycleContext;
@@ -55,7 +61,8 @@ export function createContext(
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     lockTimeoutMs: 30_000,
     heartbeatIntervalMs: 30_000,
-    maxRounds: 6,
+    maxRounds: 8,
+    retryDelayMs: 1000,
     ...rest,
   };
 }

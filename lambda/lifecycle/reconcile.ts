@@ -8,7 +8,7 @@
  */
 import { isStarted, planReconcile } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
-import { removeUnderLock } from './act';
+import { backoffMs, removeUnderLock } from './act';
 import type { LifecycleContext } from './context';
 import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
@@ -26,6 +26,8 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     removed,
   });
 
+  let failures = 0;
+  let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx);
     if (!obs.members) {
@@ -62,14 +64,23 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
         plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
       );
     } catch (err) {
-      const reason = `removal of member ${next.memberId} failed: ${errorMessage(err)}`;
-      log.error('removal failed', { memberId: next.memberId, error: errorMessage(err), round });
-      return result(false, reason);
+      failures++;
+      lastError = `removal of member ${next.memberId} failed: ${errorMessage(err)}`;
+      const delayMs = backoffMs(ctx, failures);
+      log.warn('removal failed: observing again after a back-off', {
+        memberId: next.memberId,
+        error: errorMessage(err),
+        round,
+        delayMs,
+      });
+      await ctx.sleep(delayMs);
+      continue;
     }
     if (outcome === 'changed') {
       log.info('the cluster changed before the removal: planning again', { memberId: next.memberId, round });
       continue;
     }
+    lastError = '';
     if (outcome === 'removed') {
       removed.push(next.memberId);
       log.info('member removed', { memberId: next.memberId, reason: next.reason });
@@ -84,9 +95,11 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
       });
     }
   }
-  const reason = `stopped after ${ctx.maxRounds} rounds (${removed.length} removals): the next run goes on`;
+  const reason =
+    `stopped after ${ctx.maxRounds} rounds (${removed.length} removals` +
+    `${lastError ? `; last error: ${lastError}` : ''}): the next run goes on`;
   log.warn('decision', { decision: 'rounds-exhausted', reason });
-  return result(true, reason);
+  return result(lastError === '', reason);
 }
 
 function report(

@@ -20,7 +20,7 @@
  */
 import { peerURLFor, planTermination } from '../core';
 import type { TerminationStep } from '../core/types';
-import { completeAction, removeUnderLock, startHeartbeats } from './act';
+import { backoffMs, completeAction, removeUnderLock, startHeartbeats } from './act';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
 import { errorMessage, Logger, MetricName } from './log';
@@ -83,6 +83,7 @@ async function terminate(
       scheme: config.scheme,
     });
 
+  let failures = 0;
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx, [ip]);
     if (!obs.members) {
@@ -122,11 +123,15 @@ async function terminate(
             [ip],
           );
         } catch (err) {
-          log.warn('removal failed: observing again', {
+          failures++;
+          const delayMs = backoffMs(ctx, failures);
+          log.warn('removal failed: observing again after a back-off', {
             memberId: step.memberId,
             error: errorMessage(err),
             round,
+            delayMs,
           });
+          await ctx.sleep(delayMs);
           continue;
         }
         if (outcome === 'changed') {
