@@ -1,0 +1,70 @@
+/* Shared fixtures of the construct tests: a stack with an EtcdCluster, and the rendered user data. */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { EtcdCluster, EtcdClusterProps } from '../../lib';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+export const TEST_AMI = 'ami-0123456789abcdef0';
+
+export interface Fixture {
+  readonly app: App;
+  readonly stack: Stack;
+  readonly vpc: ec2.Vpc;
+  readonly cluster: EtcdCluster;
+  readonly template: Template;
+}
+
+/** A stack with a concrete env, a 3-AZ VPC and an EtcdCluster (the AMI given, so no lookup). */
+export function makeCluster(props: Partial<EtcdClusterProps> = {}, env = true): Fixture {
+  const app = new App();
+  const stack = new Stack(app, 'TestStack', env ? { env: { account: ACCOUNT, region: REGION } } : {});
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 3, natGateways: 1 });
+  const cluster = new EtcdCluster(stack, 'Etcd', {
+    vpc,
+    machineImage: ec2.MachineImage.genericLinux({ [REGION]: TEST_AMI }),
+    ...props,
+  });
+  return { app, stack, vpc, cluster, template: Template.fromStack(stack) };
+}
+
+/** Resolves the few intrinsics that appear in the user data, with fixed stand-ins for references. */
+export function resolveIntrinsics(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (typeof v.Ref === 'string') {
+    return (
+      (
+        { 'AWS::AccountId': ACCOUNT, 'AWS::Region': REGION, 'AWS::Partition': 'aws' } as Record<
+          string,
+          string
+        >
+      )[v.Ref] ?? `REF-${v.Ref}`
+    );
+  }
+  if (typeof v['Fn::Sub'] === 'string') {
+    return (v['Fn::Sub'] as string)
+      .replace(/\$\{AWS::AccountId\}/g, ACCOUNT)
+      .replace(/\$\{AWS::Region\}/g, REGION);
+  }
+  if (Array.isArray(v['Fn::Join'])) {
+    const [delimiter, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(resolveIntrinsics).join(delimiter);
+  }
+  throw new Error(`unexpected intrinsic in user data: ${JSON.stringify(value)}`);
+}
+
+/** The launch template's user data as raw text (what the instance receives, before base64). */
+export function rawUserData(template: Template): string {
+  const lts = Object.values(template.findResources('AWS::EC2::LaunchTemplate'));
+  if (lts.length !== 1) throw new Error(`expected one launch template, found ${lts.length}`);
+  const userData = lts[0].Properties.LaunchTemplateData.UserData;
+  return resolveIntrinsics(userData['Fn::Base64']);
+}
+
+/** The user data parsed as the Ignition config. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function ignitionOf(template: Template): any {
+  return JSON.parse(rawUserData(template));
+}

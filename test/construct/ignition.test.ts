@@ -1,0 +1,211 @@
+/* The user data: an Ignition 3.4.0 config that Flatcar accepts, with the agent, its config, the data volume and the units. */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseConfig } from '../../lambda/agent/config';
+import { AGENT_BUNDLE } from '../../lib/assets';
+import { ACCOUNT, ignitionOf, makeCluster, rawUserData, REGION } from './helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const Ajv = require('ajv-draft-04');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const SCHEMA = path.join(__dirname, '..', '..', '..', 'shared', 'schemas', 'ignition-v3.4.json');
+const NODE_IMAGE =
+  'docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00';
+
+const { template } = makeCluster();
+const raw = rawUserData(template);
+const ign = ignitionOf(template);
+const unit = (name: string): Json => ign.systemd.units.find((u: Json) => u.name === name);
+const file = (p: string): Json => ign.storage.files.find((f: Json) => f.path === p);
+
+function decodeDataUrl(source: string): string {
+  expect(source.startsWith('data:,')).toBe(true);
+  return decodeURIComponent(source.slice('data:,'.length));
+}
+
+/** All values of the unit file's directive `key` in `section`. */
+function directives(contents: string, section: string, key: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const line of contents.split('\n')) {
+    const s = /^\[(.+)\]$/.exec(line);
+    if (s) current = s[1];
+    else if (current === section && line.startsWith(`${key}=`)) out.push(line.slice(key.length + 1));
+  }
+  return out;
+}
+
+describe('user data', () => {
+  test('is raw JSON (no shebang, no MIME), version 3.4.0, under 16 KB', () => {
+    expect(raw.startsWith('{')).toBe(true);
+    expect(raw).not.toMatch(/^#!/);
+    expect(ign.ignition.version).toBe('3.4.0');
+    expect(Buffer.byteLength(raw, 'utf8')).toBeLessThanOrEqual(16 * 1024);
+  });
+
+  test('validates against the Ignition 3.4 JSON schema', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA, 'utf8')));
+    const ok = validate(ign);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  test('fetches the agent bundle from its S3 asset, verified by the sha512 of the exact bytes, no compression', () => {
+    const agent = file('/opt/etcd-agent/agent.js');
+    const sha512 = crypto.createHash('sha512').update(fs.readFileSync(AGENT_BUNDLE)).digest('hex');
+    expect(agent.contents.source).toMatch(
+      new RegExp(`^s3://cdk-hnb659fds-assets-${ACCOUNT}-${REGION}/[0-9a-f]{64}\\.js$`),
+    );
+    expect(agent.contents.verification).toEqual({ hash: `sha512-${sha512}` });
+    expect(agent.contents.compression).toBeUndefined();
+    expect(agent.mode).toBe(0o644);
+  });
+
+  test('the S3 key is the one the asset manifest publishes', () => {
+    const agent = file('/opt/etcd-agent/agent.js');
+    const key = agent.contents.source.split('/').pop();
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(key);
+  });
+
+  test('writes the agent config with exactly the fields the agent reads, and the agent accepts it', () => {
+    const text = decodeDataUrl(file('/etc/etcd-agent/config.json').contents.source);
+    expect(JSON.parse(text)).toEqual({
+      strategy: 'replace',
+      sizeCap: 3,
+      peerPort: 2380,
+      clientPort: 2379,
+      scheme: 'http',
+      dataDir: '/var/lib/etcd',
+      envFile: '/run/etcd/env',
+      output: 'env',
+      launchHookName: 'cdk-elastic-etcd-launch',
+      deadlineSeconds: 900,
+    });
+    expect(() => parseConfig(text)).not.toThrow();
+  });
+
+  test('formats the data volume (xfs, labelled) and mounts it at /var/lib/etcd with a mount unit', () => {
+    expect(ign.storage.filesystems).toEqual([
+      {
+        device: '/dev/xvdb',
+        format: 'xfs',
+        label: 'etcd-data',
+        path: '/var/lib/etcd',
+        wipeFilesystem: false,
+      },
+    ]);
+    const mount = unit('var-lib-etcd.mount');
+    expect(mount.enabled).toBe(true);
+    expect(directives(mount.contents, 'Mount', 'What')).toEqual(['/dev/disk/by-label/etcd-data']);
+    expect(directives(mount.contents, 'Mount', 'Where')).toEqual(['/var/lib/etcd']);
+    expect(directives(mount.contents, 'Mount', 'Type')).toEqual(['xfs']);
+    expect(directives(mount.contents, 'Install', 'WantedBy')).toEqual(['local-fs.target']);
+  });
+
+  test('etcd-join.service: oneshot agent join in the pinned Node image, before etcd-member', () => {
+    const join = unit('etcd-join.service');
+    expect(join.enabled).toBe(true);
+    const c = join.contents;
+    expect(directives(c, 'Service', 'Type')).toEqual(['oneshot']);
+    expect(directives(c, 'Service', 'RemainAfterExit')).toEqual(['yes']);
+    expect(directives(c, 'Unit', 'After')).toEqual([
+      'network-online.target coreos-metadata.service docker.service',
+    ]);
+    expect(directives(c, 'Unit', 'Before')).toEqual(['etcd-member.service']);
+    expect(directives(c, 'Unit', 'Requires')).toEqual(['docker.service']);
+    expect(directives(c, 'Unit', 'RequiresMountsFor')).toEqual(['/var/lib/etcd']);
+    expect(directives(c, 'Service', 'ExecStart')).toEqual([
+      '/usr/bin/docker run --rm --name etcd-agent-join --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
+        '-v /etc/etcd-agent:/etc/etcd-agent:ro -v /run/etcd:/run/etcd -v /var/lib/etcd:/var/lib/etcd ' +
+        `-v /run/metadata:/run/metadata:ro ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
+    ]);
+    expect(directives(c, 'Install', 'WantedBy')).toEqual(['multi-user.target']);
+  });
+
+  test('etcd-promote.service: oneshot agent promote after etcd-member', () => {
+    const promote = unit('etcd-promote.service');
+    expect(promote.enabled).toBe(true);
+    const c = promote.contents;
+    expect(directives(c, 'Service', 'Type')).toEqual(['oneshot']);
+    expect(directives(c, 'Unit', 'After')[0]).toMatch(/(^| )etcd-member\.service( |$)/);
+    expect(directives(c, 'Unit', 'Requires')[0]).toMatch(/(^| )etcd-member\.service( |$)/);
+    const [exec] = directives(c, 'Service', 'ExecStart');
+    expect(exec).toContain(
+      `${NODE_IMAGE} node /opt/etcd-agent/agent.js promote --config /etc/etcd-agent/config.json`,
+    );
+    expect(exec).toContain('--network host');
+  });
+
+  test("drop-in for Flatcar's etcd-member.service: after the join, its env file, the pinned etcd image", () => {
+    const member = unit('etcd-member.service');
+    expect(member.enabled).toBe(true);
+    expect(member.contents).toBeUndefined();
+    expect(member.dropins).toHaveLength(1);
+    const [dropin] = member.dropins;
+    expect(dropin.name).toBe('20-cdk-elastic-etcd.conf');
+    expect(directives(dropin.contents, 'Unit', 'Requires')).toEqual(['etcd-join.service']);
+    expect(directives(dropin.contents, 'Unit', 'After')).toEqual(['etcd-join.service']);
+    expect(directives(dropin.contents, 'Service', 'EnvironmentFile')).toEqual(['/run/etcd/env']);
+    expect(directives(dropin.contents, 'Service', 'Environment')).toEqual([
+      'ETCD_IMAGE=quay.io/coreos/etcd:v3.5.26',
+    ]);
+  });
+
+  test('semantic checks Ignition applies beyond the schema', () => {
+    for (const f of ign.storage.files) {
+      expect(path.posix.isAbsolute(f.path)).toBe(true);
+      expect(path.posix.normalize(f.path)).toBe(f.path);
+      if (f.contents.source.startsWith('s3://')) expect(f.contents.compression).toBeUndefined();
+      if (f.contents.verification) expect(f.contents.verification.hash).toMatch(/^sha512-[0-9a-f]{128}$/);
+    }
+    for (const fs_ of ign.storage.filesystems) {
+      expect(path.posix.isAbsolute(fs_.device)).toBe(true);
+      expect(path.posix.isAbsolute(fs_.path)).toBe(true);
+    }
+    const names = ign.systemd.units.map((u: Json) => u.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const u of ign.systemd.units) {
+      expect(u.name).toMatch(/^[A-Za-z0-9:_.\\-]+\.(service|mount)$/);
+      for (const d of u.dropins ?? []) expect(d.name).toMatch(/\.conf$/);
+      if (u.contents) expect(u.contents).toMatch(/^\[Unit\]/);
+    }
+    // A mount unit's name must be the escaped form of its Where=.
+    const mount = ign.systemd.units.find((u: Json) => u.name.endsWith('.mount'));
+    const where = directives(mount.contents, 'Mount', 'Where')[0];
+    expect(mount.name).toBe(where.replace(/^\//, '').replace(/\//g, '-') + '.mount');
+  });
+
+  test('props reach the rendered config and units', () => {
+    const f = makeCluster({
+      size: 5,
+      etcdVersion: '3.5.21',
+      nodeImage: 'registry.example/node:22@sha256:' + 'a'.repeat(64),
+    });
+    const i = ignitionOf(f.template);
+    const cfg = JSON.parse(
+      decodeDataUrl(
+        i.storage.files.find((x: Json) => x.path === '/etc/etcd-agent/config.json').contents.source,
+      ),
+    );
+    expect(cfg.sizeCap).toBe(5);
+    const member = i.systemd.units.find((u: Json) => u.name === 'etcd-member.service');
+    expect(member.dropins[0].contents).toContain('Environment=ETCD_IMAGE=quay.io/coreos/etcd:v3.5.21\n');
+    const join = i.systemd.units.find((u: Json) => u.name === 'etcd-join.service');
+    expect(join.contents).toContain(
+      `registry.example/node:22@sha256:${'a'.repeat(64)} node /opt/etcd-agent/agent.js join`,
+    );
+    const g = ignitionOf(
+      makeCluster({ etcdImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/quay/coreos/etcd:v3.5.26' })
+        .template,
+    );
+    expect(g.systemd.units.find((u: Json) => u.name === 'etcd-member.service').dropins[0].contents).toContain(
+      'Environment=ETCD_IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/quay/coreos/etcd:v3.5.26\n',
+    );
+  });
+});
