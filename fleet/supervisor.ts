@@ -292,10 +292,11 @@ export class Fleet {
       return;
     }
     const code = await this.runAgent(inst, 'join');
-    if (inst.stopping || inst.phase === 'gone') return;
+    if (inst.stopping || (inst.phase as Instance['phase']) === 'gone') return;
     if (code !== 0) {
       inst.bootFailures++;
-      this.log('join agent failed; etcd-member.service does not start', { id: inst.id, code });
+      const tail = fs.readFileSync(path.join(inst.dir, 'agent.log'), 'utf8').trim().split('\n').slice(-25);
+      this.log('join agent failed; etcd-member.service does not start', { id: inst.id, code, tail });
       inst.phase = 'dead';
       return;
     }
@@ -311,7 +312,7 @@ export class Fleet {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.awsEnv(inst.id) };
     if (fs.existsSync(path.join(inst.dir, 'fault-lose-add-reply')))
       env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
-    const child = spawn(process.execPath, [agent, phase, '--config', path.join(inst.dir, 'config.json')], {
+    const child = spawn(process.execPath, ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')], {
       env,
       stdio: ['ignore', out, out],
     });
