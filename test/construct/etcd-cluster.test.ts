@@ -124,7 +124,7 @@ describe('EtcdCluster with defaults', () => {
     const vpc = new ec2.Vpc(st, 'Vpc');
     const c = new EtcdCluster(st, 'Etcd', {
       vpc,
-      machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-1' }),
+      machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-0123456789abcdef1' }),
     });
     const client = new ec2.SecurityGroup(st, 'App', { vpc });
     c.connections.allowDefaultPortFrom(client);
@@ -336,7 +336,7 @@ describe('EtcdCluster props', () => {
     new EtcdCluster(st, 'Etcd', {
       vpc,
       vpcSubnets: { subnets: [vpc.privateSubnets[1]] },
-      machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-1' }),
+      machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-0123456789abcdef1' }),
     });
     const template = Template.fromStack(st);
     const only = [{ Ref: Match.stringLikeRegexp('^VpcPrivateSubnet2') }];

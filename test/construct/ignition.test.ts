@@ -6,7 +6,6 @@ import { parseConfig } from '../../lambda/agent/config';
 import { AGENT_BUNDLE } from '../../lib/assets';
 import { ACCOUNT, ignitionOf, makeCluster, rawUserData, REGION } from './helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const Ajv = require('ajv-draft-04');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,6 +52,11 @@ describe('user data', () => {
     const ok = validate(ign);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
+    // The schema is not vacuous: a wrong type and an unknown field are rejected.
+    expect(validate({ ...ign, ignition: { version: 3 } })).toBe(false);
+    expect(validate({ ...ign, storage: { ...ign.storage, files: [{ path: '/x', mode: 'rw' }] } })).toBe(
+      false,
+    );
   });
 
   test('fetches the agent bundle from its S3 asset, verified by the sha512 of the exact bytes, no compression', () => {
