@@ -1,5 +1,5 @@
 /* Prop validation (one error naming every bad prop), warnings, token safety, and the AMI choice. */
-import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { App, Annotations as CoreAnnotations, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { EtcdCluster, EtcdClusterProps, FLATCAR_AMI_CONTEXT_KEY } from '../../lib';
@@ -134,8 +134,7 @@ describe('warnings', () => {
       machineImage: AMI,
       size: 2,
     });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('aws-cdk-lib').Annotations.of(c2).acknowledgeWarning('cdk-elastic-etcd:evenSize', 'two AZs only');
+    CoreAnnotations.of(c2).acknowledgeWarning('cdk-elastic-etcd:evenSize', 'two AZs only');
     Annotations.fromStack(stack2).hasNoWarning('/S/Etcd', Match.stringLikeRegexp('even-sized'));
     expect(c.node.path).toBe('S/Etcd');
   });
