@@ -60,6 +60,8 @@ interface Instance {
   stopping: boolean;
   restarts: number[];
   launchedAt: number;
+  /** Last launch-hook heartbeat (or the launch): the hook's timeout counts from here. */
+  lastBeat: number;
   bootFailures: number;
 }
 
@@ -243,6 +245,7 @@ export class Fleet {
       stopping: false,
       restarts: [],
       launchedAt: Date.now(),
+      lastBeat: Date.now(),
       bootFailures: 0,
     };
     fs.mkdirSync(inst.dataDir, { recursive: true });

@@ -129,6 +129,15 @@ async function observe(
   return { group, list, health, voterEndpoints };
 }
 
+/** Records a launch-hook heartbeat when one is due, so a long wait does not hit the hook's timeout. */
+async function beat(cfg: AgentConfig, deps: AgentDeps, groupName: string, instanceId: string, last: number): Promise<number> {
+  if (!cfg.launchHookName || deps.now() - last < cfg.heartbeatSeconds * 1000) return last;
+  await deps
+    .heartbeat(groupName, cfg.launchHookName, instanceId)
+    .catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
+  return deps.now();
+}
+
 export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinResult> {
   const deadline = deps.now() + cfg.deadlineSeconds * 1000;
   const { self, groupName } = await resolveSelf(cfg, deps);
@@ -137,8 +146,10 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
   let delay = cfg.retryDelayMs;
   let steps = 0;
   let lastWait = '';
+  let lastBeat = deps.now();
   try {
     for (;;) {
+      lastBeat = await beat(cfg, deps, groupName, self.instanceId, lastBeat);
       if (deps.now() > deadline) {
         throw new AgentError(
           `deadline of ${cfg.deadlineSeconds} s passed while waiting: ${lastWait || 'no progress'}`,
@@ -309,12 +320,7 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
   for (;;) {
     if (deps.now() > deadline)
       throw new AgentError(`deadline of ${cfg.deadlineSeconds} s passed before promotion: ${lastWait}`);
-    if (cfg.launchHookName && deps.now() - lastBeat >= cfg.heartbeatSeconds * 1000) {
-      lastBeat = deps.now();
-      await deps
-        .heartbeat(groupName, cfg.launchHookName, self.instanceId)
-        .catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
-    }
+    lastBeat = await beat(cfg, deps, groupName, self.instanceId, lastBeat);
     const group = await retrying('DescribeAutoScalingGroups', deps, () => deps.describeGroup(groupName));
     const endpoints = group.instances
       .filter((i) => i.privateIp)

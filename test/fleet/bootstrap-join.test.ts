@@ -23,15 +23,22 @@ describe('scenario 1: cold-start race', () => {
         // Every instance bootstrapped from the same static list (one token), none joined a second cluster.
         const logs = Object.values(fleet.agentLogs());
         expect(logs).toHaveLength(size);
+        // Each instance either bootstrapped from the one static list (one token for all), or, when its
+        // agent came after the others had formed the cluster, started into its own entry of that list.
+        // Nobody added a member: there was never a second cluster to join.
         const written = logs.map((l) => settingsLines(l)[0]);
-        expect(written.map((w) => w.step)).toEqual(Array(size).fill('bootstrap-new'));
-        expect(new Set(written.map((w) => w.token)).size).toBe(1);
+        for (const w of written) expect(['bootstrap-new', 'reuse-unstarted']).toContain(w.step);
+        const tokens = written.filter((w) => w.step === 'bootstrap-new').map((w) => w.token);
+        expect(tokens.length).toBeGreaterThanOrEqual(Math.floor(size / 2) + 1);
+        expect(new Set(tokens).size).toBe(1);
+        for (const l of logs) expect(l).not.toMatch(/"message":"added as learner"/);
         // One cluster id on every endpoint (status checks each endpoint separately).
         for (const e of s.endpoints) {
           const out = execFileSync('etcdctl', ['--endpoints', e, 'endpoint', 'status', '-w', 'json'], {
             encoding: 'utf8',
           });
-          const clusterId = BigInt(JSON.parse(out)[0].Status.header.cluster_id).toString(16);
+          // cluster_id is a uint64: read it from the text, JSON numbers would lose its low bits
+          const clusterId = BigInt(/"cluster_id":(\d+)/.exec(out)![1]).toString(16);
           expect(clusterId).toBe(s.clusterId);
         }
       } finally {
@@ -46,7 +53,7 @@ describe('scenario 2: one initial instance never boots', () => {
   afterAll(() => fleet.down());
 
   it('the other two form the cluster, and it converges once the group replaces the dead one', async () => {
-    const up = await fleet.cli('up', '--size', '3', '--break-boot', '1', '--launch-timeout', '15', '--json');
+    const up = await fleet.cli('up', '--size', '3', '--break-boot', '1', '--launch-timeout', '30', '--json');
     expect(up.code).toBe(0);
     const s = JSON.parse(up.stdout);
     expectConverged(s, 3);
@@ -111,7 +118,16 @@ describe('scenarios 3, 4, 5 on one fleet', () => {
     const target = before.instances.find((i) => i.lifecycleState === 'InService' && !i.leader)!;
     const others = before.endpoints.filter((e) => !e.includes(`//${target.ip}:`));
     // Remove it behind its back (as a reconcile would); its etcd learns it was removed and exits.
-    execFileSync('etcdctl', ['--endpoints', others.join(','), 'member', 'remove', target.memberId]);
+    // etcd refuses a removal (`unhealthy cluster`) until the others have been connected for 5 s.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        execFileSync('etcdctl', ['--endpoints', others.join(','), 'member', 'remove', target.memberId], { stdio: 'pipe' });
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     const s = JSON.parse(await fleet.ok('wait', '--timeout', '120', '--json'));
     expectConverged(s, 3);
     const now = s.instances.find((i: { id: string }) => i.id === target.id);
