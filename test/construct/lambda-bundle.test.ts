@@ -21,11 +21,8 @@ describe('lifecycle Lambda bundle', () => {
   test('the handler accepts the construct environment and ignores a foreign event without any I/O', async () => {
     const { handler } = require(path.join(LAMBDA_BUNDLE_DIR, 'index.js'));
     const { template } = makeCluster();
-    const vars = Object.values(template.findResources('AWS::Lambda::Function'))[0] as
-      Template | Record<string, never> as {
-      Properties: { Environment: { Variables: Record<string, string> } };
-    };
-    Object.assign(process.env, vars.Properties.Environment.Variables, { AWS_REGION: 'us-east-1' });
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    Object.assign(process.env, fn.Properties.Environment.Variables, { AWS_REGION: 'us-east-1' });
     const result = await handler({ source: 'aws.ec2', 'detail-type': 'Something else', detail: {} });
     expect(result).toEqual(expect.objectContaining({ ok: true }));
     expect(result.kind).not.toBe('config');
