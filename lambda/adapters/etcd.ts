@@ -9,6 +9,9 @@ import { NoopPolicy } from 'cockatiel';
 import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
 import type { Member } from '../core/types';
 
+/** The etcd lock held around every membership change (agent adds and removals, Lambda removals). */
+export const JOIN_LOCK_KEY = 'cdk-elastic-etcd/join-lock';
+
 export interface EtcdAdapterOptions {
   /** Deadline of one RPC in milliseconds. */
   readonly callTimeoutMs?: number;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aws';
-import { EtcdAdapter } from '../adapters/etcd';
+import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { AgentConfig, ConfigError, parseConfig } from './config';
 import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
 
@@ -40,7 +40,7 @@ export function buildDeps(region: string | undefined, metadata: InstanceMetadata
     addLearner: (e, p) => etcd.addLearner(e, p),
     remove: (e, id) => etcd.remove(e, id),
     promote: (e, id) => etcd.promote(e, id),
-    withLock: (e, fn) => etcd.withLock(e, 'cdk-elastic-etcd/join-lock', 60_000, fn),
+    withLock: (e, fn) => etcd.withLock(e, JOIN_LOCK_KEY, 60_000, fn),
     completeLifecycleAction: (g, h, i, r) => fleetFor().completeLifecycleAction(g, h, i, r),
     heartbeat: (g, h, i) => fleetFor().heartbeat(g, h, i),
     log,

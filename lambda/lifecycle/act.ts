@@ -1,13 +1,12 @@
 /* Actions shared by the terminate and reconcile functions: removal under the join lock, lifecycle completion, heartbeats. */
 import { isNoActiveLifecycleAction } from '../adapters/aws';
-import { isMemberNotFound } from '../adapters/etcd';
+import { isMemberNotFound, JOIN_LOCK_KEY } from '../adapters/etcd';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
 import { errorMessage, Logger } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 
-/** The etcd lock the join agent holds around its member add: a removal never races a join. */
-export const JOIN_LOCK_KEY = 'cdk-elastic-etcd/join-lock';
+export { JOIN_LOCK_KEY };
 
 export type RemovalOutcome =
   /** The member was removed by this call. */
