@@ -2,7 +2,16 @@
  * planTermination: the lifecycle handler's decision when an instance terminates. Pure.
  * The terminating member is found by its exact peer URL (10.0.2.15 never matches 10.0.2.150).
  */
-import { canRemove, isDead, isStarted, hasRunningInstance, memberByPeerURL, withoutMember } from './quorum';
+import {
+  canRemove,
+  healthyStartedVoterCount,
+  isDead,
+  isStarted,
+  hasRunningInstance,
+  memberByPeerURL,
+  quorum,
+  withoutMember,
+} from './quorum';
 import { Member, TerminationInput, TerminationStep } from './types';
 
 export function planTermination(input: TerminationInput): TerminationStep {
@@ -17,7 +26,10 @@ export function planTermination(input: TerminationInput): TerminationStep {
       reason: `${!isStarted(target) ? 'unstarted member' : 'learner'} ${target.id}: removing it never affects the quorum`,
     };
   }
-  if (canRemove(members, health, target.id)) {
+  // The floor: healthy started voters left after the termination (see TerminationInput.desiredCapacity).
+  const floor = input.desiredCapacity === undefined ? 1 : Math.max(1, quorum(input.desiredCapacity));
+  const keepsFloor = (after: readonly Member[]) => healthyStartedVoterCount(after, health) >= floor;
+  if (canRemove(members, health, target.id) && keepsFloor(withoutMember(members, target.id))) {
     return {
       kind: 'remove',
       memberId: target.id,
@@ -34,6 +46,7 @@ export function planTermination(input: TerminationInput): TerminationStep {
   for (const { m, gone } of candidates) {
     if (!canRemove(members, health, m.id)) continue;
     if (!canRemove(withoutMember(members, m.id), health, target.id)) continue;
+    if (!keepsFloor(withoutMember(withoutMember(members, m.id), target.id))) continue;
     return {
       kind: 'remove-dead-first',
       memberId: m.id,
@@ -44,6 +57,11 @@ export function planTermination(input: TerminationInput): TerminationStep {
   }
   return {
     kind: 'unsafe',
-    reason: `removing voter ${target.id} would leave the cluster without a working quorum: keep the instance`,
+    reason:
+      `removing voter ${target.id} would leave the cluster without a working quorum` +
+      (floor > 1
+        ? ` or below ${floor} healthy voters (quorum of desired capacity ${input.desiredCapacity})`
+        : '') +
+      ': keep the instance',
   };
 }

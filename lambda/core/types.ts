@@ -142,6 +142,13 @@ export interface TerminationInput {
   readonly instances: readonly GroupInstance[];
   readonly peerPort: number;
   readonly scheme: 'http' | 'https';
+  /**
+   * The group's desired capacity. When given, a termination never leaves fewer healthy started voters
+   * than the quorum of that size (and never fewer than one): with one member of three already dead, the
+   * removal of a second one is unsafe even when removing the dead one first would keep a quorum of two
+   * members. undefined = only the quorum of the resulting membership counts.
+   */
+  readonly desiredCapacity?: number;
 }
 
 export type TerminationStep =

@@ -81,6 +81,7 @@ async function terminate(
       instances: obs.group.instances,
       peerPort: config.peerPort,
       scheme: config.scheme,
+      desiredCapacity: obs.group.desiredCapacity,
     });
 
   let failures = 0;

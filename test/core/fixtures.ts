@@ -100,7 +100,12 @@ export function promoteInput(c: Cluster, s: Self = self()): PromoteInput {
   return { members: c.members, health: c.health, self: s };
 }
 
-export function terminationInput(c: Cluster, ip: string, instances: GroupInstance[] = []): TerminationInput {
+export function terminationInput(
+  c: Cluster,
+  ip: string,
+  instances: GroupInstance[] = [],
+  desiredCapacity?: number,
+): TerminationInput {
   return {
     members: c.members,
     health: c.health,
@@ -108,6 +113,7 @@ export function terminationInput(c: Cluster, ip: string, instances: GroupInstanc
     instances,
     peerPort: PEER_PORT,
     scheme: 'http',
+    desiredCapacity,
   };
 }
 

@@ -8,6 +8,7 @@ const rows: {
   instances?: GroupInstance[];
   kind: TerminationStep['kind'];
   memberId?: string;
+  desired?: number;
 }[] = [
   {
     name: 'no member for the IP: absent',
@@ -110,11 +111,68 @@ const rows: {
     ip: '10.0.2.1',
     kind: 'unsafe',
   },
+  {
+    name: 'desired 3, one of three dead, healthy voter terminating: unsafe (scenario 6 variant: retain)',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), D('3', '10.0.2.3')),
+    ip: '10.0.2.1',
+    desired: 3,
+    kind: 'unsafe',
+  },
+  {
+    name: 'desired 3, three healthy: remove (the replacement restores three)',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', '10.0.2.3')),
+    ip: '10.0.2.1',
+    desired: 3,
+    kind: 'remove',
+    memberId: '1',
+  },
+  {
+    name: 'desired 5, one of five dead: remove directly, three healthy voters remain',
+    c: cluster(
+      V('1', '10.0.2.1'),
+      V('2', '10.0.2.2'),
+      V('3', '10.0.2.3'),
+      V('4', '10.0.2.4'),
+      D('5', '10.0.2.5'),
+    ),
+    ip: '10.0.2.1',
+    desired: 5,
+    kind: 'remove',
+    memberId: '1',
+  },
+  {
+    name: 'desired 5, two of five dead: unsafe (two healthy voters would be below quorum of 5)',
+    c: cluster(
+      V('1', '10.0.2.1'),
+      V('2', '10.0.2.2'),
+      V('3', '10.0.2.3'),
+      D('4', '10.0.2.4'),
+      D('5', '10.0.2.5'),
+    ),
+    ip: '10.0.2.1',
+    desired: 5,
+    kind: 'unsafe',
+  },
+  {
+    name: 'scale-in to 1 from two healthy: remove',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2')),
+    ip: '10.0.2.2',
+    desired: 1,
+    kind: 'remove',
+    memberId: '2',
+  },
+  {
+    name: 'scale to 0: the last voter is never removed',
+    c: cluster(V('1', '10.0.2.1')),
+    ip: '10.0.2.1',
+    desired: 0,
+    kind: 'unsafe',
+  },
 ];
 
 describe('planTermination', () => {
-  it.each(rows)('$name', ({ c, ip, instances, kind, memberId }) => {
-    const step = planTermination(terminationInput(c, ip, instances));
+  it.each(rows)('$name', ({ c, ip, instances, kind, memberId, desired }) => {
+    const step = planTermination(terminationInput(c, ip, instances, desired));
     expect(step.kind).toBe(kind);
     if (memberId !== undefined) expect(step).toHaveProperty('memberId', memberId);
   });

@@ -188,3 +188,38 @@ export async function expectAllReadable(fleet: TestFleet, keys: string[], prefix
     c.close();
   }
 }
+
+/**
+ * Samples `status` while a change runs (bounded: at most `maxSamples`), recording the largest number of
+ * joining members (learner or unstarted) seen at once: "one member change at a time" means at most 1.
+ */
+export class StatusSampler {
+  maxPending = 0;
+  samples = 0;
+  private stopped = false;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly fleet: TestFleet,
+    private readonly maxSamples = 2000,
+  ) {}
+
+  start(): void {
+    this.done = (async () => {
+      while (!this.stopped && this.samples < this.maxSamples) {
+        const s = await this.fleet.status().catch(() => undefined);
+        if (s) {
+          this.samples++;
+          const pending = s.instances.filter((i) => i.role === 'learner' || i.role === 'unstarted').length;
+          this.maxPending = Math.max(this.maxPending, pending);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
