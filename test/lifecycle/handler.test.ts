@@ -185,22 +185,21 @@ test('terminate a healthy member of 3: removed under the lock, CONTINUE; a dupli
   expect(await memberPeerURLs(a.instanceId)).toEqual([peer(a), peer(b)].sort());
 });
 
-test('terminate while another member is dead: the core removes the dead member first, then the target', async () => {
+test('terminate while another member is dead and the group wants 3: unsafe, the instance is retained', async () => {
   await cluster.settled();
   const [a, b, c] = instances;
-  const deadId = await cluster.memberIdOf(a.instanceId);
-  const targetId = await cluster.memberIdOf(c.instanceId);
   await cluster.kill(a.instanceId);
   await cluster.waitHealthy([cluster.node(b.instanceId), cluster.node(c.instanceId)]); // a new leader, if a led
 
   const res = await handler(startTermination(c));
-  // 3 members, 1 dead: removing the healthy target first would leave 1 healthy of 2 voters (no quorum). The
-  // core asks for the dead one first (then 2 of 2 healthy), after which removing the target leaves 1 of 1.
-  expect(decisions()).toEqual(['remove-dead-first', 'remove']);
-  expect(res).toMatchObject({ ok: true, outcome: 'CONTINUE', removed: [deadId, targetId] });
-  expect(completions).toEqual([expect.objectContaining({ instanceId: c.instanceId, result: 'CONTINUE' })]);
-  expect(await memberPeerURLs(b.instanceId)).toEqual([peer(b)]);
-  expect(metrics('MemberRemovals')).toHaveLength(2);
+  // 3 members, 1 dead, desired capacity 3: removing the healthy target would leave 1 healthy of 2 voters
+  // (no quorum); removing the dead one first would keep a quorum of a 1-member cluster, below the quorum
+  // of the desired 3. The core says unsafe: the instance is retained (FAILURE-SCENARIOS 6, variant).
+  expect(decisions()).toEqual(['unsafe']);
+  expect(res).toMatchObject({ ok: true, outcome: 'ABANDON', removed: [] });
+  expect(completions).toEqual([expect.objectContaining({ instanceId: c.instanceId, result: 'ABANDON' })]);
+  expect(await memberPeerURLs(b.instanceId)).toEqual([peer(a), peer(b), peer(c)].sort());
+  expect(metrics('RetainedTerminations')).toHaveLength(1);
 });
 
 test('terminate when 2 of 3 members are dead: unsafe → ABANDON, nothing removed; etcd unreachable → ABANDON', async () => {
@@ -309,6 +308,7 @@ test('reconcile removes a dead member whose instance is gone and leaves healthy 
   const id = await cluster.memberIdOf(c.instanceId);
   await cluster.kill(c.instanceId);
   await standIn.removeInstance(c.instanceId); // vanished without a terminate action
+  await cluster.waitHealthy([cluster.node(a.instanceId), cluster.node(b.instanceId)]); // a new leader, if c led
 
   const res = await handler({ kind: 'reconcile' });
   expect(res).toMatchObject({ ok: true, kind: 'reconcile', outcome: 'reconciled', removed: [id] });
