@@ -315,10 +315,14 @@ export class Fleet {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.awsEnv(inst.id) };
     if (fs.existsSync(path.join(inst.dir, 'fault-lose-add-reply')))
       env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
-    const child = spawn(process.execPath, ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')], {
-      env,
-      stdio: ['ignore', out, out],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')],
+      {
+        env,
+        stdio: ['ignore', out, out],
+      },
+    );
     fs.closeSync(out);
     inst.agent = child;
     return new Promise((resolve) => {

@@ -120,7 +120,9 @@ export async function main(argv: string[]): Promise<number> {
 if (require.main === module) {
   // A background rejection (e.g. a lock lease's keep-alive after its client closed) must not kill a
   // join half-way; it is logged on one line and the run goes on under its own deadline.
-  process.on('unhandledRejection', (err) => log(`background error: ${(err as Error)?.message ?? String(err)}`));
+  process.on('unhandledRejection', (err) =>
+    log(`background error: ${(err as Error)?.message ?? String(err)}`),
+  );
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

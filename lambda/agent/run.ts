@@ -130,7 +130,13 @@ async function observe(
 }
 
 /** Records a launch-hook heartbeat when one is due, so a long wait does not hit the hook's timeout. */
-async function beat(cfg: AgentConfig, deps: AgentDeps, groupName: string, instanceId: string, last: number): Promise<number> {
+async function beat(
+  cfg: AgentConfig,
+  deps: AgentDeps,
+  groupName: string,
+  instanceId: string,
+  last: number,
+): Promise<number> {
   if (!cfg.launchHookName || deps.now() - last < cfg.heartbeatSeconds * 1000) return last;
   await deps
     .heartbeat(groupName, cfg.launchHookName, instanceId)

@@ -121,7 +121,9 @@ describe('scenarios 3, 4, 5 on one fleet', () => {
     // etcd refuses a removal (`unhealthy cluster`) until the others have been connected for 5 s.
     for (let attempt = 1; ; attempt++) {
       try {
-        execFileSync('etcdctl', ['--endpoints', others.join(','), 'member', 'remove', target.memberId], { stdio: 'pipe' });
+        execFileSync('etcdctl', ['--endpoints', others.join(','), 'member', 'remove', target.memberId], {
+          stdio: 'pipe',
+        });
         break;
       } catch (err) {
         if (attempt >= 20) throw err;

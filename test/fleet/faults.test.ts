@@ -1,7 +1,15 @@
 /*
  * FAILURE-SCENARIOS 7, 10, 11, 12 on real etcd through the etcd-fleet CLI.
  */
-import { client, expectAllReadable, expectConverged, StatusJson, StatusSampler, TestFleet, Writer } from './harness';
+import {
+  client,
+  expectAllReadable,
+  expectConverged,
+  StatusJson,
+  StatusSampler,
+  TestFleet,
+  Writer,
+} from './harness';
 
 jest.setTimeout(400_000);
 
