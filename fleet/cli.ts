@@ -21,6 +21,7 @@ const USAGE = `usage: etcd-fleet <command> [options]
   wait [--timeout S] [--dir DIR]                           until converged
   down [--dir DIR]                                         stop every process it started, remove DIR
   fault lose-add-reply [--dir DIR]                         the next launched instance's member add loses its reply
+  fault drop-terminate-event [--dir DIR]                   the next terminate lifecycle event is never delivered
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
          --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
          --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
@@ -138,10 +139,15 @@ async function waitCmd(
     console.error(`etcd-fleet ${cmd}: ${reply.error}`);
     return 1;
   }
-  const data = reply.data as FleetStatus | { status: FleetStatus };
-  const status = 'status' in data && !('instances' in data) ? data.status : (data as FleetStatus);
-  if (json) console.log(JSON.stringify(status));
-  else console.log(table(status));
+  const data = reply.data as FleetStatus | { status: FleetStatus; result: string };
+  if ('result' in data) {
+    // terminate: the status plus what became of the instance (terminated, or retained when unsafe)
+    if (json) console.log(JSON.stringify({ ...data.status, result: data.result }));
+    else console.log(`termination: ${data.result}\n${table(data.status)}`);
+    return 0;
+  }
+  if (json) console.log(JSON.stringify(data));
+  else console.log(table(data));
   return 0;
 }
 

@@ -100,6 +100,7 @@ export class Fleet {
   private readonly pending = new Set<Promise<unknown>>();
   private seq = 0;
   private armedFault?: string;
+  private dropTerminateEvents = 0;
 
   constructor(readonly opts: FleetOptions) {
     this.block = blockFor(opts.dir);
@@ -399,7 +400,11 @@ export class Fleet {
         resolve(e.result);
       };
       this.standIn.on('complete-lifecycle-action', onComplete);
-      if (this.handler) {
+      if (this.handler && this.dropTerminateEvents > 0) {
+        // EventBridge delivery is best-effort: this event is lost, the hook's default result applies.
+        this.dropTerminateEvents--;
+        this.log('terminate event dropped (fault)', { id });
+      } else if (this.handler) {
         const event = {
           version: '0',
           id: crypto.randomUUID(),
@@ -490,7 +495,12 @@ export class Fleet {
 
   /** Arms a fault for the next launched instance: `lose-add-reply` (FAILURE-SCENARIOS 3). */
   armFault(kind: string): void {
-    if (kind !== 'lose-add-reply') throw new Error(`unknown fault ${kind}: lose-add-reply`);
+    if (kind === 'drop-terminate-event') {
+      this.dropTerminateEvents++;
+      return;
+    }
+    if (kind !== 'lose-add-reply')
+      throw new Error(`unknown fault ${kind}: lose-add-reply or drop-terminate-event`);
     this.armedFault = kind;
   }
 
@@ -618,6 +628,8 @@ export async function runSupervisor(opts: FleetOptions): Promise<void> {
         return fleet.waitConverged(timeout);
       case 'terminate': {
         const r = await fleet.terminate(String(a.id), 'requested');
+        // A retained instance (removal unsafe) keeps its member: the cluster is not expected to converge.
+        if (r === 'retained') return { result: r, status: await fleet.status() };
         return { result: r, status: await fleet.waitConverged(timeout) };
       }
       case 'kill':

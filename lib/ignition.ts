@@ -92,7 +92,12 @@ export function dataMountUnit(): string {
   ].join('\n');
 }
 
-/** Runs the agent's join phase before etcd starts: it writes ETCD_* settings to /run/etcd/env. */
+/**
+ * Runs the agent's join phase before etcd starts: it writes ETCD_* settings to /run/etcd/env.
+ * No RemainAfterExit: etcd-member.service starts it from its ExecStartPre at every (re)start, so a member
+ * that was removed while it ran (etcd exits "permanently removed") is detected, wiped and rejoins on
+ * the next restart instead of crash-looping on its old data dir.
+ */
 export function joinUnit(input: IgnitionInput): string {
   return [
     '[Unit]',
@@ -105,7 +110,7 @@ export function joinUnit(input: IgnitionInput): string {
     '',
     '[Service]',
     'Type=oneshot',
-    'RemainAfterExit=yes',
+    'RemainAfterExit=no',
     `TimeoutStartSec=${input.agentTimeoutSeconds}`,
     `ExecStartPre=/usr/bin/mkdir -p ${ETCD_ENV_DIR}`,
     `ExecStart=${agentCommand(input, 'join')}`,
@@ -116,7 +121,10 @@ export function joinUnit(input: IgnitionInput): string {
   ].join('\n');
 }
 
-/** Runs the agent's promote phase once etcd is up: promote the learner, complete the launch action. */
+/**
+ * Runs the agent's promote phase once etcd is up: promote the learner, complete the launch action.
+ * etcd-member.service starts it (without waiting) after every start, so a rejoined learner is promoted.
+ */
 export function promoteUnit(input: IgnitionInput): string {
   return [
     '[Unit]',
@@ -126,7 +134,7 @@ export function promoteUnit(input: IgnitionInput): string {
     '',
     '[Service]',
     'Type=oneshot',
-    'RemainAfterExit=yes',
+    'RemainAfterExit=no',
     `TimeoutStartSec=${input.agentTimeoutSeconds}`,
     `ExecStart=${agentCommand(input, 'promote')}`,
     '',
@@ -146,13 +154,19 @@ export function promoteUnit(input: IgnitionInput): string {
 export function etcdMemberDropin(input: IgnitionInput): string {
   return [
     '[Unit]',
-    'Requires=etcd-join.service',
     'After=etcd-join.service',
     `RequiresMountsFor=${ETCD_DATA_DIR}`,
     '',
     '[Service]',
     `Environment=ETCD_IMAGE=${input.etcdImage}`,
-    `EnvironmentFile=${ETCD_ENV_FILE}`,
+    // '-': the file does not exist yet when the first ExecStartPre is spawned; systemd reads it again for
+    // every command it spawns, so ExecStart sees what the join agent just wrote.
+    `EnvironmentFile=-${ETCD_ENV_FILE}`,
+    // The join agent runs before every start (first boot and every restart); a failed join fails the start.
+    'ExecStartPre=/usr/bin/systemctl start etcd-join.service',
+    'ExecStartPost=/usr/bin/systemctl start --no-block etcd-promote.service',
+    'Restart=always',
+    'RestartSec=10s',
     '',
   ].join('\n');
 }

@@ -112,12 +112,12 @@ describe('user data', () => {
     expect(directives(mount.contents, 'Install', 'WantedBy')).toEqual(['local-fs.target']);
   });
 
-  test('etcd-join.service: oneshot agent join in the pinned Node image, before etcd-member', () => {
+  test('etcd-join.service: oneshot agent join in the pinned Node image, before etcd-member, rerun at every start', () => {
     const join = unit('etcd-join.service');
     expect(join.enabled).toBe(true);
     const c = join.contents;
     expect(directives(c, 'Service', 'Type')).toEqual(['oneshot']);
-    expect(directives(c, 'Service', 'RemainAfterExit')).toEqual(['yes']);
+    expect(directives(c, 'Service', 'RemainAfterExit')).toEqual(['no']);
     expect(directives(c, 'Unit', 'After')).toEqual([
       'network-online.target coreos-metadata.service docker.service',
     ]);
@@ -146,16 +146,23 @@ describe('user data', () => {
     expect(exec).toContain('--network host');
   });
 
-  test("drop-in for Flatcar's etcd-member.service: after the join, its env file, the pinned etcd image", () => {
+  test("drop-in for Flatcar's etcd-member.service: the join before every start, its env file, the pinned etcd image, promote after", () => {
     const member = unit('etcd-member.service');
     expect(member.enabled).toBe(true);
     expect(member.contents).toBeUndefined();
     expect(member.dropins).toHaveLength(1);
     const [dropin] = member.dropins;
     expect(dropin.name).toBe('20-cdk-elastic-etcd.conf');
-    expect(directives(dropin.contents, 'Unit', 'Requires')).toEqual(['etcd-join.service']);
+    expect(directives(dropin.contents, 'Unit', 'Requires')).toEqual([]);
     expect(directives(dropin.contents, 'Unit', 'After')).toEqual(['etcd-join.service']);
-    expect(directives(dropin.contents, 'Service', 'EnvironmentFile')).toEqual(['/run/etcd/env']);
+    expect(directives(dropin.contents, 'Service', 'EnvironmentFile')).toEqual(['-/run/etcd/env']);
+    expect(directives(dropin.contents, 'Service', 'ExecStartPre')).toEqual([
+      '/usr/bin/systemctl start etcd-join.service',
+    ]);
+    expect(directives(dropin.contents, 'Service', 'ExecStartPost')).toEqual([
+      '/usr/bin/systemctl start --no-block etcd-promote.service',
+    ]);
+    expect(directives(dropin.contents, 'Service', 'Restart')).toEqual(['always']);
     expect(directives(dropin.contents, 'Service', 'Environment')).toEqual([
       'ETCD_IMAGE=quay.io/coreos/etcd:v3.5.26',
     ]);

@@ -196,6 +196,8 @@ export async function expectAllReadable(fleet: TestFleet, keys: string[], prefix
 export class StatusSampler {
   maxPending = 0;
   samples = 0;
+  /** Samples in which the healthy voters were fewer than the quorum of all voters. */
+  quorumLost = 0;
   private stopped = false;
   private done?: Promise<void>;
 
@@ -212,6 +214,9 @@ export class StatusSampler {
           this.samples++;
           const pending = s.instances.filter((i) => i.role === 'learner' || i.role === 'unstarted').length;
           this.maxPending = Math.max(this.maxPending, pending);
+          const voters = s.instances.filter((i) => i.role === 'voter');
+          const healthy = voters.filter((i) => i.healthy).length;
+          if (voters.length > 0 && healthy < Math.floor(voters.length / 2) + 1) this.quorumLost++;
         }
         await new Promise((r) => setTimeout(r, 200));
       }
