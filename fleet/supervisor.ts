@@ -388,6 +388,7 @@ export class Fleet {
     const token = crypto.randomUUID();
     this.standIn.setLifecycleState(id, 'Terminating:Wait', token);
     this.log('terminating', { id, reason });
+    const terminatingAt = Date.now();
     const result = await new Promise<string>((resolve) => {
       const timer = setTimeout(() => {
         this.standIn.off('complete-lifecycle-action', onComplete);
@@ -429,6 +430,8 @@ export class Fleet {
         );
       }
     });
+    // With the lifecycle Lambda, CONTINUE comes right after it removed the member.
+    this.log('terminate lifecycle action completed', { id, result, ms: Date.now() - terminatingAt });
     if (result === 'ABANDON') {
       // TerminateHookAbandon: retain — the instance keeps running outside the group's capacity.
       inst.phase = 'retained';

@@ -2,6 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -28,6 +29,8 @@ export const DEFAULT_NODE_IMAGE =
 
 /** Name of the launch lifecycle hook (the agent's `promote` completes it). */
 export const LAUNCH_HOOK_NAME = 'cdk-elastic-etcd-launch';
+/** CloudWatch namespace of the lifecycle Lambda's metrics (lambda/lifecycle/log.ts). */
+export const METRIC_NAMESPACE = 'CdkElasticEtcd';
 /** Name of the terminate lifecycle hook (the lifecycle Lambda completes it). */
 export const TERMINATE_HOOK_NAME = 'cdk-elastic-etcd-terminate';
 
@@ -457,6 +460,45 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     });
 
     this.acknowledgeNagFindings(groupArn);
+  }
+
+  /**
+   * A metric the lifecycle Lambda publishes (CloudWatch embedded metric format, namespace
+   * `CdkElasticEtcd`, dimension `AutoScalingGroupName`), summed over 5 minutes by default.
+   * Names: `MemberRemovals`, `RetainedTerminations`, `ReconcileRemovals`, `StuckLearners`.
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensionsMap: { AutoScalingGroupName: this.autoScalingGroupName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /** Members removed by the lifecycle Lambda (terminations and reconcile). */
+  public metricMemberRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('MemberRemovals', props);
+  }
+
+  /**
+   * Terminations the Lambda answered with ABANDON because removing the member was unsafe: the group's
+   * retention policy kept the instance. Alarm on any: an operator has to look at the cluster.
+   */
+  public metricRetainedTerminations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RetainedTerminations', props);
+  }
+
+  /** Members the scheduled reconcile removed (their instance was gone, or they never started). */
+  public metricReconcileRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ReconcileRemovals', props);
+  }
+
+  /** Learners that started but were not promoted, as seen by the reconcile. */
+  public metricStuckLearners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('StuckLearners', props);
   }
 
   /**

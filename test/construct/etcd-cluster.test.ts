@@ -3,6 +3,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { JoinStrategy as CoreJoinStrategy } from '../../lambda/core/types';
+import { METRIC_NAMESPACE as lambdaNamespace, MetricName } from '../../lambda/lifecycle/log';
 import {
   DEFAULT_NODE_IMAGE,
   EtcdCluster,
@@ -53,6 +54,26 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.role.roleArn).toBeDefined();
     expect(cluster.connections.defaultPort?.toString()).toBe('2379');
     expect(cluster.joinStrategy).toBe(JoinStrategy.REPLACE);
+  });
+
+  test('alarm-friendly metrics: the names and namespace the lifecycle Lambda publishes', () => {
+    const metrics = [
+      cluster.metricMemberRemovals(),
+      cluster.metricRetainedTerminations(),
+      cluster.metricReconcileRemovals(),
+      cluster.metricStuckLearners(),
+    ];
+    expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
+    for (const m of metrics) {
+      expect(m.namespace).toBe(lambdaNamespace);
+      expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
+      expect(m.statistic).toBe('Sum');
+    }
+    // usable for an alarm in the user's stack
+    const alarm = cluster
+      .metricRetainedTerminations()
+      .createAlarm(stack, 'Retained', { threshold: 1, evaluationPeriods: 1 });
+    expect(alarm.alarmArn).toBeDefined();
   });
 
   test('the lib enum has exactly the values of the core enum', () => {

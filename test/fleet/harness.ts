@@ -35,10 +35,14 @@ export interface CliResult {
 }
 
 export class TestFleet {
-  readonly dir: string;
+  private made?: string;
 
-  constructor(name: string) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `fleet-${name}-`));
+  constructor(private readonly name: string) {}
+
+  /** The fleet's temp dir, made on first use (a describe block whose tests are all filtered out makes none). */
+  get dir(): string {
+    this.made ??= fs.mkdtempSync(path.join(os.tmpdir(), `fleet-${this.name}-`));
+    return this.made;
   }
 
   cli(...args: string[]): Promise<CliResult> {
@@ -79,8 +83,9 @@ export class TestFleet {
   }
 
   async down(): Promise<void> {
+    if (!this.made) return;
     await this.cli('down');
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.rmSync(this.made, { recursive: true, force: true });
   }
 
   /** The agent log lines of every instance (instance dirs are named NNN-<id>). */
