@@ -133,22 +133,40 @@ export function memberByPeerURL(members: readonly Member[], peerURL: string): Me
   return members.find((m) => hasPeerURL(m, peerURL));
 }
 
-/** The group instance whose private IP yields one of the member's peer URLs exactly. */
+/** EC2 instance ids; the agent names each member after the instance that started it. */
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+/**
+ * Whether the member is (or is to be) this instance's etcd: the exact peer URL, and, for a started member
+ * named after an instance id, that id. A started member named after another instance belongs to that one,
+ * even when a new instance got its old address (FAILURE-SCENARIOS 10): it is a dead predecessor, not the
+ * new instance's member.
+ */
+export function memberBelongsTo(
+  member: Member,
+  instance: GroupInstance,
+  peerPort: number,
+  scheme: 'http' | 'https',
+): boolean {
+  if (instance.privateIp === undefined) return false;
+  if (!hasPeerURL(member, peerURLFor(instance.privateIp, peerPort, scheme))) return false;
+  return !(isStarted(member) && INSTANCE_ID.test(member.name) && member.name !== instance.instanceId);
+}
+
+/** The instance a member belongs to (see memberBelongsTo). */
 export function instanceOfMember(
   member: Member,
   instances: readonly GroupInstance[],
   peerPort: number,
   scheme: 'http' | 'https',
 ): GroupInstance | undefined {
-  return instances.find(
-    (i) => i.privateIp !== undefined && hasPeerURL(member, peerURLFor(i.privateIp, peerPort, scheme)),
-  );
+  return instances.find((i) => memberBelongsTo(member, i, peerPort, scheme));
 }
 
 /**
- * Whether some instance of the group that is not terminating or terminated has one of the member's exact peer
- * URLs. Independent of the order of the listing (a listing may briefly show an old and a new instance with
- * the same IP).
+ * Whether some instance of the group that is not terminating or terminated owns the member (exact peer URL,
+ * and its name where the name is an instance id). Independent of the order of the listing (a listing may
+ * briefly show an old and a new instance with the same IP).
  */
 export function hasRunningInstance(
   member: Member,
@@ -157,22 +175,18 @@ export function hasRunningInstance(
   scheme: 'http' | 'https',
 ): boolean {
   return instances.some(
-    (i) =>
-      i.privateIp !== undefined &&
-      !isTerminatingState(i.lifecycleState) &&
-      hasPeerURL(member, peerURLFor(i.privateIp, peerPort, scheme)),
+    (i) => !isTerminatingState(i.lifecycleState) && memberBelongsTo(member, i, peerPort, scheme),
   );
 }
 
-/** The member whose peer URLs include the instance's exact peer URL. */
+/** The member that belongs to the instance (see memberBelongsTo). */
 export function memberOfInstance(
   instance: GroupInstance,
   members: readonly Member[],
   peerPort: number,
   scheme: 'http' | 'https',
 ): Member | undefined {
-  if (instance.privateIp === undefined) return undefined;
-  return memberByPeerURL(members, peerURLFor(instance.privateIp, peerPort, scheme));
+  return members.find((m) => memberBelongsTo(m, instance, peerPort, scheme));
 }
 
 /** ASG lifecycle state of an instance that is on its way out (or gone). */

@@ -3,7 +3,9 @@
  * without a terminate hook (or whose hook failed) is removed here. Pure.
  *
  * Decisions (elastic-etcd's strategies are join-time rules; reconcile applies the part that is safe for all):
- * - A member is ORPHANED when no group instance that is still alive has its exact peer URL. An instance in
+ * - A member is ORPHANED when no group instance that is still alive owns it: its exact peer URL and, for a
+ *   started member named after an instance id, that id (a new instance that got a dead member's address
+ *   does not adopt the dead member; FAILURE-SCENARIOS 10). An instance in
  *   state Terminated is gone; an instance in a Terminating* state counts as gone only if its member is
  *   unhealthy (a healthy terminating member is the terminate hook's business).
  * - An orphaned member that is dead (unstarted or unhealthy) is removed, in every strategy, prepare included:
@@ -18,16 +20,7 @@
  *   (healthy started voters >= quorum(voters)) after it; without a working quorum nothing is removed.
  *   Learners and unstarted members are removed before voters (they never lower the margin).
  */
-import {
-  canRemove,
-  hasQuorum,
-  isDead,
-  isHealthy,
-  isStarted,
-  hasPeerURL,
-  peerURLFor,
-  withoutMember,
-} from './quorum';
+import { canRemove, hasQuorum, isDead, isHealthy, isStarted, memberBelongsTo, withoutMember } from './quorum';
 import { JoinStrategy, Member, ReconcileInput, ReconcileStep } from './types';
 
 /** Whether the member belongs to an instance of the group that is still alive (see the rules above). */
@@ -37,8 +30,7 @@ export function hasLiveInstance(
 ): boolean {
   const { instances, health, peerPort, scheme } = input;
   return instances.some((i) => {
-    if (i.privateIp === undefined) return false;
-    if (!hasPeerURL(member, peerURLFor(i.privateIp, peerPort, scheme))) return false;
+    if (!memberBelongsTo(member, i, peerPort, scheme)) return false;
     if (i.lifecycleState === 'Terminated') return false;
     if (i.lifecycleState.startsWith('Terminating')) return isHealthy(member, health);
     return true;

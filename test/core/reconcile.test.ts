@@ -24,6 +24,25 @@ const rows: {
     removes: ['4'],
   },
   {
+    name: 'dead member named i-0aaaaaaaaaaaaaaaa whose address a new instance i-0bbbbbbbbbbbbbbbb got: remove (scenario 10)',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), {
+      ...D('3', '10.0.2.3'),
+      name: 'i-0aaaaaaaaaaaaaaaa',
+    }),
+    instances: [inst('10.0.2.1'), inst('10.0.2.2'), inst('10.0.2.3', 'Pending:Wait', 'i-0bbbbbbbbbbbbbbbb')],
+    removes: ['3'],
+  },
+  {
+    name: 'dead member named after the instance that still has its address: reported, not removed',
+    c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), {
+      ...D('3', '10.0.2.3'),
+      name: 'i-0aaaaaaaaaaaaaaaa',
+    }),
+    instances: [inst('10.0.2.1'), inst('10.0.2.2'), inst('10.0.2.3', 'InService', 'i-0aaaaaaaaaaaaaaaa')],
+    removes: [],
+    reports: ['3'],
+  },
+  {
     name: 'dead member at 10.0.2.150 while 10.0.2.15 is live: remove 150 only',
     c: cluster(V('1', '10.0.2.1'), V('15', '10.0.2.15'), D('150', '10.0.2.150')),
     instances: [inst('10.0.2.1'), inst('10.0.2.15')],
