@@ -381,7 +381,17 @@ test('reconcile reports a started learner that is not promoted (StuckLearners) a
   const learnerInst = standInInstance(ip, 4);
   await standIn.addInstance(learnerInst);
   const existing = await cluster.members();
-  await cluster.adapter.addLearner(cluster.clientURLs, `http://${ip}:${PEER_PORT}`);
+  // etcd refuses member changes ("unhealthy cluster") until every member has been connected for 5 s, which
+  // on a loaded machine can be later than settled() assumes: retry, bounded.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cluster.adapter.addLearner(cluster.clientURLs, `http://${ip}:${PEER_PORT}`);
+      break;
+    } catch (err) {
+      if (attempt >= 30 || !/unhealthy cluster/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   const initial = [
     ...existing.map((m) => `${m.name}=${m.peerURLs[0]}`),
     `${learnerInst.instanceId}=http://${ip}:${PEER_PORT}`,
