@@ -88,6 +88,15 @@ export class TestFleet {
     fs.rmSync(this.made, { recursive: true, force: true });
   }
 
+  /** Launch order of every instance still present (instance dirs are named NNN-<id>). */
+  launchOrder(): Record<string, number> {
+    const base = path.join(this.dir, 'instances');
+    if (!fs.existsSync(base)) return {};
+    return Object.fromEntries(
+      fs.readdirSync(base).map((d) => [d.replace(/^\d+-/, ''), Number(d.split('-')[0])]),
+    );
+  }
+
   /** The agent log lines of every instance (instance dirs are named NNN-<id>). */
   agentLogs(): Record<string, string> {
     const out: Record<string, string> = {};
