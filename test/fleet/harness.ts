@@ -8,25 +8,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Etcd3 } from 'etcd3';
+import type { FleetStatus } from '../../fleet/supervisor';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'etcd-fleet.js');
 
-export interface StatusJson {
-  clusterId: string;
-  desired: number;
-  converged: boolean;
-  reason?: string;
-  endpoints: string[];
-  instances: {
-    id: string;
-    ip: string;
-    lifecycleState: string;
-    memberId: string;
-    role: 'voter' | 'learner' | 'unstarted' | 'none';
-    healthy: boolean;
-    leader: boolean;
-  }[];
-}
+/** What `etcd-fleet status --json` prints: the supervisor's own status type (the CLI contract). */
+export type StatusJson = FleetStatus;
 
 export interface CliResult {
   code: number;
