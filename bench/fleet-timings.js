@@ -5,7 +5,9 @@
  *   agentJoinMs               join agent start → settings written, for joins into a running cluster
  *   terminateToRemovedMs      terminate → the lifecycle Lambda removed the member and completed CONTINUE
  *   terminateToPromotedMs     terminate → the replacement's agent promoted it to voter
- * Usage: node bench/fleet-timings.js [--joins 20] [--terminations 10]   (after npm run build)
+ * Usage: node bench/fleet-timings.js [--joins 20] [--terminations 10] [--settle 6]   (after npm run build)
+ * --settle S waits S seconds before each termination: etcd refuses a member removal ("unhealthy cluster")
+ * until every member has been connected for 5 s, so back-to-back churn (--settle 0) measures that guard.
  */
 'use strict';
 const { execFileSync } = require('child_process');
@@ -51,6 +53,7 @@ function timed(fn) {
 function main() {
   const joinsWanted = arg('joins', 20);
   const terminations = arg('terminations', 10);
+  const settle = arg('settle', 6);
   const out = {
     machine: `${os.cpus().length} cpu, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   };
@@ -82,6 +85,7 @@ function main() {
   try {
     fleet(dir, 'up', '--size', '3');
     for (let i = 0; i < terminations; i++) {
+      execFileSync('sleep', [String(settle)]);
       const s = JSON.parse(fleet(dir, 'status', '--json'));
       const victim = s.instances.find((x) => !x.leader && x.lifecycleState === 'InService');
       const before = new Set(s.instances.map((x) => x.id));
@@ -109,6 +113,7 @@ function main() {
     fleet(dir, 'down');
   }
   out.agentJoinMs = { n: joinMs.length, p50: median(joinMs), p95: p95(joinMs) };
+  out.settleSeconds = settle;
   out.terminateToRemovedMs = { n: removedMs.length, median: median(removedMs) };
   out.terminateToPromotedMs = { n: promotedMs.length, median: median(promotedMs) };
   console.log(JSON.stringify(out, null, 2));
