@@ -198,7 +198,12 @@ function cli(dir, args, timeoutMs) {
       { timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr: stderr || (err && !stderr ? String(err.message) : ''), ms: Date.now() - t0 });
+        resolve({
+          code,
+          stdout,
+          stderr: stderr || (err && !stderr ? String(err.message) : ''),
+          ms: Date.now() - t0,
+        });
       },
     );
   });
@@ -214,7 +219,65 @@ async function cliJson(dir, args, timeoutMs) {
   }
 }
 
-const ipKey = (ip) => ip.split('.').map((x) => x.padStart(3, '0')).join('.');
+/*
+ * The fleet puts each dir on a 127.K.0.0/16 block, K from a hash of the dir's path (fleet/addresses.ts:
+ * blockFor, mirrored here), with no check that another fleet on this machine already uses K. A collision
+ * makes `up` hang (the instance listeners fail to bind), so a fresh dir is drawn until its block is free
+ * of listeners and of running fleet supervisors.
+ */
+function fleetBlock(dir) {
+  return 20 + (crypto.createHash('sha256').update(dir).digest().readUInt16BE(0) % 230);
+}
+
+function busyBlocks() {
+  const busy = new Set();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const local = (line.trim().split(/\s+/)[1] || '').split(':')[0];
+      const v4 = local.length === 32 ? local.slice(24) : local; // ::ffff:a.b.c.d in tcp6
+      if (v4.length === 8 && v4.slice(6, 8).toUpperCase() === '7F') busy.add(parseInt(v4.slice(4, 6), 16));
+    }
+  }
+  let pids = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    /* no /proc */
+  }
+  for (const pid of pids) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const i = argv.findIndex((a) => a.endsWith('supervisor-main.js'));
+      if (i >= 0 && argv[i + 1]) busy.add(fleetBlock(JSON.parse(argv[i + 1]).dir));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return busy;
+}
+
+function freshFleetDir() {
+  const busy = busyBlocks();
+  let dir = '';
+  for (let i = 0; i < 50; i++) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaos-fleet-'));
+    if (!busy.has(fleetBlock(dir))) return dir;
+    fs.rmdirSync(dir);
+  }
+  return dir;
+}
+
+const ipKey = (ip) =>
+  ip
+    .split('.')
+    .map((x) => x.padStart(3, '0'))
+    .join('.');
 /** The instances a round can target: InService, sorted by IP (deterministic positions). */
 const targetable = (s) =>
   s.instances
@@ -247,7 +310,9 @@ class Poller {
             this.samples.push({
               t: Math.round((t0 + t1) / 2),
               voters: s.instances.filter((i) => i.role === 'voter').map((i) => i.id),
-              terminating: s.instances.filter((i) => i.lifecycleState.startsWith('Terminating')).map((i) => i.id),
+              terminating: s.instances
+                .filter((i) => i.lifecycleState.startsWith('Terminating'))
+                .map((i) => i.id),
               clusterId: s.clusterId,
             });
           } catch {
@@ -362,7 +427,10 @@ async function readBack(prefix, endpoints, n) {
       let keys;
       for (let attempt = 1; ; attempt++) {
         try {
-          keys = await c.getAll().inRange({ start: k(lo), end: k(hi) }).keys(); // linearizable (etcd3 default)
+          keys = await c
+            .getAll()
+            .inRange({ start: k(lo), end: k(hi) })
+            .keys(); // linearizable (etcd3 default)
           break;
         } catch (err) {
           if (attempt >= 5) throw err;
@@ -481,10 +549,16 @@ async function main() {
     if (!o.quiet) console.log(...a);
   };
   log(`chaos: seed ${o.seed}, ${o.rounds} rounds, plan fingerprint ${fingerprint}`);
-  log(`plan: ${plan.map((s) => `${s.round}:${describeStep(s)}${s.targets.length ? `@${s.targets.join('+')}` : ''}`).join(' ')}`);
+  log(
+    `plan: ${plan.map((s) => `${s.round}:${describeStep(s)}${s.targets.length ? `@${s.targets.join('+')}` : ''}`).join(' ')}`,
+  );
   if (o.planOnly) return 0;
 
-  const dir = o.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'chaos-fleet-'));
+  const dir = o.dir || freshFleetDir();
+  if (o.dir && busyBlocks().has(fleetBlock(dir)))
+    console.error(
+      `chaos: warning: another fleet uses the loopback block 127.${fleetBlock(dir)}.x.x of ${dir}`,
+    );
   const artifactsBase = path.join(os.tmpdir(), `chaos-artifacts-${o.seed}-${process.pid}`);
   const startedAt = Date.now();
   let cleaned = false;
@@ -524,7 +598,15 @@ async function main() {
   let clusterId = '';
   let readback;
   try {
-    const upArgs = ['up', '--size', String(START_SIZE), '--reconcile-interval', '3', '--terminate-timeout', '10'];
+    const upArgs = [
+      'up',
+      '--size',
+      String(START_SIZE),
+      '--reconcile-interval',
+      '3',
+      '--terminate-timeout',
+      '10',
+    ];
     const up = await cliJson(dir, [...upArgs, '--json'], 240_000);
     clusterId = up.clusterId;
     report.upSeconds = (Date.now() - startedAt) / 1000;
@@ -581,12 +663,16 @@ async function main() {
         let healAt = Date.now();
         const must = async (args, timeout = tMs) => {
           const r = await cli(dir, args, timeout);
-          if (r.code !== 0) throw new Error(`etcd-fleet ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+          if (r.code !== 0)
+            throw new Error(
+              `etcd-fleet ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`,
+            );
           return r.stdout;
         };
         const terminate = async (id) => {
           const out = JSON.parse(await must(['terminate', id, '--json', '--timeout', T]));
-          if (out.result !== 'terminated') row.problems.push(`terminate ${id}: ${out.result} (no other fault was active)`);
+          if (out.result !== 'terminated')
+            row.problems.push(`terminate ${id}: ${out.result} (no other fault was active)`);
         };
         switch (step.fault) {
           case 'terminate':
@@ -616,7 +702,9 @@ async function main() {
             d.to = Date.now();
             const again = after.instances.find((i) => i.id === targets[0].id);
             if (!again || again.memberId !== targets[0].memberId)
-              row.problems.push(`reboot changed the member id (${targets[0].memberId} -> ${again && again.memberId})`);
+              row.problems.push(
+                `reboot changed the member id (${targets[0].memberId} -> ${again && again.memberId})`,
+              );
             break;
           }
           case 'scale':
@@ -624,7 +712,8 @@ async function main() {
             break;
           case 'lose-add-reply':
             await must(['fault', 'lose-add-reply']);
-            if (step.params.then === 'scale-up') await must(['scale', String(step.params.toSize), '--json', '--timeout', T]);
+            if (step.params.then === 'scale-up')
+              await must(['scale', String(step.params.toSize), '--json', '--timeout', T]);
             else {
               down(targets[0].id);
               await must(['kill', targets[0].id]);
@@ -651,7 +740,8 @@ async function main() {
             if (!faulty) row.notes.push('lost add reply not exercised (no add by the new instance)');
             else {
               const adds = (faulty.match(/"message":"added as learner"/g) || []).length;
-              if (adds !== 1) row.problems.push(`the instance with the lost add reply added itself ${adds} times`);
+              if (adds !== 1)
+                row.problems.push(`the instance with the lost add reply added itself ${adds} times`);
               else row.notes.push('lost add reply: retried, own entry reused');
             }
           }
@@ -688,7 +778,12 @@ async function main() {
         readback = await readBack(writer.prefix, st ? voterEndpoints(st).concat([]) : [], writer.acked);
       }
     } catch (err) {
-      readback = { error: String(err.message || err), checked: writer ? writer.acked : 0, present: 0, missingCount: -1 };
+      readback = {
+        error: String(err.message || err),
+        checked: writer ? writer.acked : 0,
+        present: 0,
+        missingCount: -1,
+      };
     }
     const anyProblem = rounds.some((r) => r.problems.length > 0);
     if ((fatal || anyProblem || (readback && readback.missingCount !== 0)) && fs.existsSync(dir))
@@ -721,8 +816,12 @@ async function main() {
     };
     if (stretch.ms / 1000 > o.grace) {
       violations.push(entry);
-      if (row) row.problems.push(`writes refused ${seconds.toFixed(1)} s with a quorum up (${stretch.running}/${stretch.voters} running)`);
-    } else if (row) row.notes.push(`writes refused ${seconds.toFixed(1)} s while quorum was down by the fault`);
+      if (row)
+        row.problems.push(
+          `writes refused ${seconds.toFixed(1)} s with a quorum up (${stretch.running}/${stretch.voters} running)`,
+        );
+    } else if (row)
+      row.notes.push(`writes refused ${seconds.toFixed(1)} s while quorum was down by the fault`);
   }
   for (const r of rounds) {
     r.ok = r.problems.length === 0;
@@ -756,7 +855,12 @@ async function main() {
   Object.assign(report, { totals, readback, violations, fatal: fatal || null, truncated, pass });
   report.windows = windows
     .filter((w) => (w.to - w.from) / 1000 > 1)
-    .map((w) => ({ from: new Date(w.from).toISOString(), seconds: (w.to - w.from) / 1000, failures: w.failures, errors: w.errors }));
+    .map((w) => ({
+      from: new Date(w.from).toISOString(),
+      seconds: (w.to - w.from) / 1000,
+      failures: w.failures,
+      errors: w.errors,
+    }));
   fs.mkdirSync(path.dirname(o.report), { recursive: true });
   fs.writeFileSync(o.report, JSON.stringify(report, null, 2) + '\n');
 
@@ -773,7 +877,17 @@ async function main() {
   return pass ? 0 : 1;
 }
 
-module.exports = { mulberry32, makePlan, describeStep, planFingerprint, quorumUp, quorumUpStretch, FAULTS };
+module.exports = {
+  fleetBlock,
+  busyBlocks,
+  mulberry32,
+  makePlan,
+  describeStep,
+  planFingerprint,
+  quorumUp,
+  quorumUpStretch,
+  FAULTS,
+};
 
 if (require.main === module) {
   main().then(
