@@ -113,5 +113,5 @@ export function startHeartbeats(
 
 /** Back-off before round `round` + 1 after a failed action: retryDelayMs doubling per failure, capped at 8x. */
 export function backoffMs(ctx: LifecycleContext, failures: number): number {
-  return ctx.retryDelayMs * Math.min(2 ** Math.max(0, failures - 1), 8);
+  return ctx.retryDelayMs * Math.min(2 ** Math.max(0, failures - 1), 16);
 }

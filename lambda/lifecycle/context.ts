@@ -34,9 +34,10 @@ export interface LifecycleContext {
   /** Upper bound of observe → plan → act rounds of one invocation. */
   readonly maxRounds: number;
   /**
-   * First back-off after a failed removal (doubles, capped at 8x). etcd rejects a removal with "unhealthy
+   * First back-off after a failed removal (doubles, capped at 16x). etcd rejects a removal with "unhealthy
    * cluster" until the remaining members have been connected for 5 s (its strict reconfig check), e.g.
-   * right after a restart or another removal: that is transient and worth waiting for.
+   * right after a restart, a join or another removal: that is transient and worth waiting for. 250 ms
+   * steps find the end of that window within a quarter second; 8 rounds wait up to 15.75 s in all.
    */
   readonly retryDelayMs: number;
 }
@@ -62,7 +63,7 @@ export function createContext(
     lockTimeoutMs: 30_000,
     heartbeatIntervalMs: 30_000,
     maxRounds: 8,
-    retryDelayMs: 1000,
+    retryDelayMs: 250,
     ...rest,
   };
 }
