@@ -182,6 +182,21 @@ async function benchSynth() {
   delete env.CDK_DEFAULT_REGION;
   const base = tempDir('synth-baseline');
   fs.writeFileSync(path.join(base, 'app.ts'), BASELINE_APP);
+  // The repo's compiler options (ts-node --transpile-only reads them as it does for bin/app.ts).
+  fs.writeFileSync(
+    path.join(base, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'commonjs',
+        moduleResolution: 'node',
+        lib: ['ES2022'],
+        strict: true,
+        esModuleInterop: true,
+        skipLibCheck: true,
+      },
+    }),
+  );
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(base, 'node_modules'));
   const example = [];
   const baseline = [];
