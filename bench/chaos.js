@@ -310,6 +310,7 @@ class Poller {
             this.samples.push({
               t: Math.round((t0 + t1) / 2),
               voters: s.instances.filter((i) => i.role === 'voter').map((i) => i.id),
+              ids: s.instances.map((i) => i.id),
               terminating: s.instances
                 .filter((i) => i.lifecycleState.startsWith('Terminating'))
                 .map((i) => i.id),
@@ -340,8 +341,6 @@ class Writer {
     this.acked = 0; // keys 0 .. acked-1 are acknowledged (a key is retried until acknowledged)
     this.ackTimes = [];
     this.failures = []; // { start, end, error }
-    this.windows = []; // refusal windows: { from, to, failures, errors }
-    this.run = undefined; // the open window
     this.stopped = false;
     this.attempts = 0;
   }
@@ -380,17 +379,11 @@ class Writer {
             const end = Date.now();
             this.acked++;
             this.ackTimes.push(end);
-            if (this.run) {
-              this.windows.push({ ...this.run, to: end, errors: [...this.run.errors] });
-              this.run = undefined;
-            }
           } catch (err) {
             const end = Date.now();
             const error = String((err && err.message) || err).slice(0, 160);
-            this.failures.push({ start, end, error });
-            this.run ??= { from: start, failures: 0, errors: new Set() };
-            this.run.failures++;
-            if (this.run.errors.size < 5) this.run.errors.add(error);
+            const m = /remote_addr=([0-9.]+):/.exec(error);
+            this.failures.push({ start, end, error, remote: m ? m[1] : '' });
           }
           await sleep(this.intervalMs);
         }
@@ -402,10 +395,7 @@ class Writer {
   async stop() {
     this.stopped = true;
     await this.done;
-    if (this.run) {
-      this.windows.push({ ...this.run, to: Date.now(), errors: [...this.run.errors], open: true });
-      this.run = undefined;
-    }
+    this.stoppedAt = Date.now();
   }
 }
 
@@ -472,15 +462,45 @@ function quorumUp(t, samples, disruptions) {
   return { up: running >= Math.floor(s.voters.length / 2) + 1, voters: s.voters.length, running };
 }
 
+/**
+ * Write-refusal windows: a window opens at the start of a failed write and closes at the end of the next
+ * acknowledged one. A write that failed on an instance this script had made unreachable (killed, frozen,
+ * rebooting, terminated: the error names its remote_addr) says nothing about the cluster, so it neither
+ * opens nor extends a window; the client's circuit breaker moves the next writes to other members.
+ */
+function refusalWindows(ackTimes, failures, downIps, stoppedAt) {
+  const windows = [];
+  let open;
+  let a = 0;
+  const isDown = (f) =>
+    f.remote && downIps.some((d) => d.ip === f.remote && d.from <= f.end && f.start < d.to);
+  for (const f of failures) {
+    if (isDown(f)) continue;
+    if (open && a < ackTimes.length && ackTimes[a] <= f.start) {
+      windows.push(open); // an ack came between: close the window at it
+      open = undefined;
+    }
+    if (!open) {
+      while (a < ackTimes.length && ackTimes[a] <= f.start) a++;
+      open = { from: f.start, to: a < ackTimes.length ? ackTimes[a] : stoppedAt, failures: 0, errors: [] };
+      if (a >= ackTimes.length) open.open = true;
+    }
+    open.failures++;
+    if (open.errors.length < 5 && !open.errors.includes(f.error)) open.errors.push(f.error);
+  }
+  if (open) windows.push(open);
+  return windows;
+}
+
 /** The longest stretch of a refusal window during which a quorum was up (stepped at 100 ms). */
 function quorumUpStretch(w, samples, disruptions) {
   let best = 0;
   let cur = 0;
   let at = { voters: 0, running: 0 };
-  for (let t = w.from; t <= w.to; t += 100) {
+  for (let t = w.from; t < w.to; t += 100) {
     const q = quorumUp(t, samples, disruptions);
     if (q.up) {
-      cur += 100;
+      cur += Math.min(100, w.to - t);
       if (cur > best) {
         best = cur;
         at = q;
@@ -656,7 +676,8 @@ async function main() {
           .map((t, k) => `#${step.targets[k]} ${t.ip}${t.leader ? ' (leader)' : ''}`)
           .join(', ');
         const down = (id, until = Infinity) => {
-          const d = { id, from: Date.now(), to: until };
+          const inst = s0.instances.find((i) => i.id === id);
+          const d = { id, ip: inst ? inst.ip : '', from: Date.now(), to: until, round: step.round };
           disruptions.push(d);
           return d;
         };
@@ -795,7 +816,18 @@ async function main() {
 
   // Refusal windows → rounds; a window longer than the grace with a quorum up counts against the automation.
   const samples = poller ? poller.samples : [];
-  const windows = writer ? writer.windows : [];
+  // An instance's IP counts as down from the fault until the fault healed (thaw, reboot done) or, for an
+  // instance that goes away, until status no longer lists it (a replacement may get the same IP).
+  const downIps = disruptions.map((d) => {
+    let to = d.to;
+    if (to === Infinity) {
+      const gone = samples.find((x) => x.t > d.from && !x.ids.includes(d.id));
+      to = gone ? gone.t : writer ? writer.stoppedAt : Date.now();
+    }
+    return { ip: d.ip, from: d.from, to };
+  });
+  const windows = writer ? refusalWindows(writer.ackTimes, writer.failures, downIps, writer.stoppedAt) : [];
+  const failuresAtDown = writer ? writer.failures.length - windows.reduce((n, w) => n + w.failures, 0) : 0;
   const violations = [];
   for (const w of windows) {
     const seconds = (w.to - w.from) / 1000;
@@ -836,6 +868,7 @@ async function main() {
     writesAcked: writer ? writer.acked : 0,
     writeAttempts: writer ? writer.attempts : 0,
     writeFailures: writer ? writer.failures.length : 0,
+    writeFailuresAtDownInstances: failuresAtDown,
     refusalWindows: windows.length,
     maxRefusalWindowSeconds: Math.max(0, ...windows.map((w) => (w.to - w.from) / 1000)),
     quorumViolations: violations.length,
@@ -878,6 +911,7 @@ async function main() {
 }
 
 module.exports = {
+  refusalWindows,
   fleetBlock,
   busyBlocks,
   mulberry32,
