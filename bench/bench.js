@@ -109,9 +109,10 @@ async function benchLambda() {
   const child = `
     const t0 = process.hrtime.bigint();
     const mod = require(${JSON.stringify(bundle)});
+    const t1 = process.hrtime.bigint();
     mod.handler({ source: 'bench.foreign', 'detail-type': 'not a lifecycle action', detail: {} }).then((r) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      process.stdout.write('\\nBENCH ' + JSON.stringify({ ms, processMs: performance.now(), outcome: r && r.outcome }) + '\\n');
+      process.stdout.write('\\nBENCH ' + JSON.stringify({ ms, requireMs: Number(t1 - t0) / 1e6, processMs: performance.now(), outcome: r && r.outcome }) + '\\n');
     });`;
   const env = {
     PATH: process.env.PATH,
@@ -132,12 +133,27 @@ async function benchLambda() {
     if (!line) throw new Error(`lambda child gave no answer: ${out.slice(0, 500)}`);
     runs.push(JSON.parse(line.slice(6)));
   }
+  const empty = [];
+  for (let i = 0; i < REPS.lambda; i++) {
+    const out = await new Promise((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['-e', 'process.stdout.write(String(performance.now()))'],
+        { env, encoding: 'utf8' },
+        (err, so) => (err ? reject(err) : resolve(so)),
+      ),
+    );
+    empty.push(Number(out));
+  }
   if (runs.some((r) => r.outcome !== 'ignored'))
     throw new Error(`lambda: unexpected outcome ${JSON.stringify(runs)}`);
   return {
     bundleBytes,
     initMs: r2(median(runs.map((r) => r.ms))),
+    requireMs: r2(median(runs.map((r) => r.requireMs))),
     processMs: r2(median(runs.map((r) => r.processMs))),
+    // Same-run reference for the machine's load: a cold node that requires nothing (process start → script).
+    emptyProcessMs: r2(median(empty)),
     n: runs.length,
   };
 }
@@ -262,6 +278,16 @@ function bootPhases(dir, t0, t1) {
   const started = first('fleet started');
   const launched = first('launched');
   const mainStarts = written.map((w) => w.t - w.ms);
+  // identity → first plan line, per agent: the first observation (describe group, member list, health)
+  const firstObserve = agents.map((ls) => {
+    const id = ls.find((l) => l.message === 'identity');
+    const p = ls.find((l) => l.message === 'plan');
+    return id && p ? p.t - id.t : 0;
+  });
+  const planWaits = agents.reduce(
+    (n, ls) => n + ls.filter((l) => l.message === 'plan' && l.step === 'wait').length,
+    0,
+  );
   const lastWritten = Math.max(...written.map((w) => w.t));
   const lastEtcd = last('etcd started');
   const lastInService = last('launch completed: InService');
@@ -273,7 +299,8 @@ function bootPhases(dir, t0, t1) {
     toLastEtcdStarted: lastEtcd && lastEtcd.t - lastWritten,
     etcdToAllInService: lastEtcd && lastInService && lastInService.t - lastEtcd.t,
     inServiceToCliReturn: lastInService && t1 - lastInService.t,
-    promoteAgentsDone: promoted.length,
+    slowestFirstObserve: Math.max(...firstObserve),
+    planWaits,
   };
 }
 
@@ -389,7 +416,12 @@ async function fleetReplaces(dir, reps) {
     const t1 = Date.now();
     if (out.result !== 'terminated' || !out.converged) throw new Error(`terminate: ${JSON.stringify(out)}`);
     const heir = out.instances.find((x) => !before.has(x.id));
-    runs.push({ seconds: (t1 - t0) / 1000, phases: replacePhases(dir, victim.id, heir?.id, t0, t1) });
+    const phases = replacePhases(dir, victim.id, heir?.id, t0, t1);
+    runs.push({
+      seconds: (t1 - t0) / 1000,
+      toInService: (t1 - t0 - (phases.inServiceToConverged ?? 0)) / 1000,
+      phases,
+    });
     collectJoins(dir);
   }
   return runs;
@@ -449,6 +481,8 @@ async function benchReplace(mb, reps, topUpJoins) {
     keyspaceMB: mb,
     fillMs,
     runs: fleetRuns.map((r) => r2(r.seconds)),
+    // terminate → replacement InService (the fleet's convergence check, two observations 300 ms apart, excluded)
+    secondsToInService: r2(median(fleetRuns.map((r) => r.toInService))),
     floorRuns: floorRuns.map((r) => r2(r.seconds)),
     phasesMs: medianOfKeys(fleetRuns.map((r) => r.phases)),
     floorStepsMs: medianOfKeys(floorRuns.map((r) => r.steps)),
