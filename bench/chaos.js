@@ -350,45 +350,60 @@ class Writer {
   client(endpoints) {
     const { Etcd3 } = require('etcd3');
     const { noop } = require('cockatiel');
-    // No global retry: one attempt per write, so a failure is dated within one deadline. The default
-    // per-host circuit breaker stays, so a dead or frozen endpoint is skipped by the next writes.
+    // No retry, no breaker: one attempt per write on the endpoint the writer picked.
     return new Etcd3({
       hosts: endpoints,
       dialTimeout: 1500,
       defaultCallOptions: () => ({ deadline: Date.now() + this.deadlineMs }),
-      faultHandling: { global: noop },
+      faultHandling: { global: noop, host: () => noop },
     });
   }
   start() {
     this.done = (async () => {
-      let endpoints = this.endpointsOf();
-      let c = this.client(endpoints);
+      // One client per endpoint, the endpoint picked here (round robin, an endpoint that just failed is
+      // skipped for 3 s): every failure is dated and attributed to the instance it was sent to.
+      const clients = new Map();
+      const badUntil = new Map();
+      let rr = 0;
       try {
         while (!this.stopped && this.attempts < this.maxWrites) {
-          const now = this.endpointsOf();
-          if (now.length > 0 && now.join() !== endpoints.join()) {
-            c.close();
-            endpoints = now;
-            c = this.client(endpoints);
-          }
           this.attempts++;
+          const endpoints = this.endpointsOf();
+          for (const [e, c] of clients) {
+            if (!endpoints.includes(e)) {
+              c.close();
+              clients.delete(e);
+            }
+          }
+          const now = Date.now();
+          let ready = endpoints.filter((e) => (badUntil.get(e) || 0) <= now);
+          if (ready.length === 0) ready = endpoints;
+          if (ready.length === 0) {
+            await sleep(200);
+            continue;
+          }
+          const ep = ready[rr++ % ready.length];
+          let c = clients.get(ep);
+          if (!c) {
+            c = this.client([ep]);
+            clients.set(ep, c);
+          }
           const n = this.acked;
           const start = Date.now();
           try {
             await c.put(this.key(n)).value(String(n));
-            const end = Date.now();
             this.acked++;
-            this.ackTimes.push(end);
+            this.ackTimes.push(Date.now());
           } catch (err) {
             const end = Date.now();
+            badUntil.set(ep, end + 3000);
             const error = String((err && err.message) || err).slice(0, 160);
-            const m = /remote_addr=([0-9.]+):/.exec(error);
-            this.failures.push({ start, end, error, remote: m ? m[1] : '' });
+            this.failures.push({ start, end, error, remote: ep.replace(/^https?:\/\//, '').split(':')[0] });
           }
           await sleep(this.intervalMs);
         }
       } finally {
-        c.close();
+        for (const c of clients.values()) c.close();
       }
     })();
   }
@@ -465,8 +480,8 @@ function quorumUp(t, samples, disruptions) {
 /**
  * Write-refusal windows: a window opens at the start of a failed write and closes at the end of the next
  * acknowledged one. A write that failed on an instance this script had made unreachable (killed, frozen,
- * rebooting, terminated: the error names its remote_addr) says nothing about the cluster, so it neither
- * opens nor extends a window; the client's circuit breaker moves the next writes to other members.
+ * rebooting, terminated) says nothing about the cluster, so it neither opens nor extends a window; the
+ * writer skips a failed endpoint for 3 s, so the next writes go to other members.
  */
 function refusalWindows(ackTimes, failures, downIps, stoppedAt) {
   const windows = [];
