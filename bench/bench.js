@@ -29,7 +29,7 @@ const want = (s) => !ONLY || ONLY.has(s);
 
 const REPS = QUICK
   ? { boot: 1, replace: 2, keyspace: 1, joins: 6, lambda: 5, synth: 1 }
-  : { boot: 3, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3 };
+  : { boot: 5, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3 };
 const KEYSPACE_MB = QUICK ? [0, 10] : [0, 10, 100];
 const VALUE_BYTES = 100 * 1024;
 /**
