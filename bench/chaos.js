@@ -868,7 +868,9 @@ async function main() {
           `writes refused ${seconds.toFixed(1)} s with a quorum up (${stretch.running}/${stretch.voters} running)`,
         );
     } else if (row)
-      row.notes.push(`writes refused ${seconds.toFixed(1)} s while quorum was down by the fault`);
+      row.notes.push(
+        `writes refused ${seconds.toFixed(1)} s, a quorum up for at most ${(stretch.ms / 1000).toFixed(1)} s of it (<= grace)`,
+      );
   }
   for (const r of rounds) {
     r.ok = r.problems.length === 0;
