@@ -172,7 +172,9 @@ export class Fleet {
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+    void p
+      .finally(() => this.pending.delete(p))
+      .catch((err: Error) => this.log('background task failed', { error: err.message }));
     return p;
   }
 
@@ -282,7 +284,15 @@ export class Fleet {
       availabilityZone: `${REGION}${'abc'[this.seq % 3]}`,
       launchTime: new Date(),
     };
-    await this.standIn.addInstance(si);
+    try {
+      await this.standIn.addInstance(si);
+    } catch (err) {
+      // Undo the half-made instance, or it would count against capacity forever with nothing running.
+      this.instances.delete(id);
+      fs.rmSync(dir, { recursive: true, force: true });
+      this.log('launch failed', { id, ip, error: (err as Error).message });
+      throw err;
+    }
     this.log('launched', { id, ip });
     void this.boot(inst);
     return id;

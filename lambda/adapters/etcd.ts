@@ -147,7 +147,7 @@ export class EtcdAdapter {
     let delay = 100;
     try {
       for (;;) {
-        const lock = c.lock(key).ttl(30);
+        const lock = c.lock(key).ttl(15);
         try {
           await lock.acquire();
         } catch (err) {
@@ -163,13 +163,34 @@ export class EtcdAdapter {
         try {
           return await fn();
         } finally {
-          await lock.release().catch(() => undefined);
+          await releaseWithRetry(() => lock.release(), sleep);
         }
       }
     } finally {
       c.close();
     }
   }
+}
+
+/**
+ * Releases (revokes the lease of) a lock, retrying for a few seconds: a release sent during the election
+ * that follows the removal of the leader fails, and a lock left behind would block every join until its
+ * lease TTL runs out. A lease revoke is idempotent.
+ */
+export async function releaseWithRetry(
+  release: () => Promise<unknown>,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+  attempts = 10,
+): Promise<boolean> {
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      await release();
+      return true;
+    } catch {
+      if (i < attempts) await sleep(500);
+    }
+  }
+  return false;
 }
 
 function defaultSleep(ms: number): Promise<void> {

@@ -27,6 +27,10 @@ import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 import type { HandlerResult } from './result';
 
+/** Re-observations before an unsafe termination is answered with ABANDON, and the pause between them. */
+const UNSAFE_RECHECKS = 2;
+const UNSAFE_RECHECK_DELAY_MS = 1500;
+
 export async function onTerminate(ctx: LifecycleContext, action: LifecycleAction): Promise<HandlerResult> {
   const log = ctx.log.child({
     event: 'terminate',
@@ -85,6 +89,7 @@ async function terminate(
     });
 
   let failures = 0;
+  let unsafeSeen = 0;
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx, [ip]);
     if (!obs.members) {
@@ -104,6 +109,18 @@ async function terminate(
       case 'absent':
         return finish('CONTINUE', step.reason);
       case 'unsafe':
+        // Health is a snapshot: during the election that follows another member's removal (e.g. two
+        // terminations at once) every member can look unhealthy for a moment. Retaining is permanent, so
+        // look again a few times before answering ABANDON.
+        if (unsafeSeen < UNSAFE_RECHECKS && round < ctx.maxRounds) {
+          unsafeSeen++;
+          log.info('termination looks unsafe: observing again before retaining', {
+            reason: step.reason,
+            round,
+          });
+          await ctx.sleep(UNSAFE_RECHECK_DELAY_MS);
+          continue;
+        }
         log.warn('termination unsafe: completing with ABANDON so the instance is retained', {
           reason: step.reason,
         });
