@@ -272,9 +272,6 @@ function bootPhases(dir, t0, t1) {
   const last = (m) => sup.filter((l) => l.message === m).pop();
   const agents = F.agentLogs(dir).map((a) => a.lines);
   const written = agents.map((ls) => ls.find((l) => l.message === 'settings written')).filter(Boolean);
-  const promoted = agents
-    .map((ls) => ls.find((l) => l.message === 'member is a healthy voter'))
-    .filter(Boolean);
   const started = first('fleet started');
   const launched = first('launched');
   const mainStarts = written.map((w) => w.t - w.ms);
@@ -513,12 +510,10 @@ function targets(res) {
 function table(res) {
   const rows = [['figure', 'fleet', 'baseline', 'ratio', 'target', 'met']];
   const tgt = Object.fromEntries(res.targets.map((x) => [x.name, x]));
-  const met = (n) => (tgt[n] ? `${tgt[n].target}: ${tgt[n].met ? 'met' : 'MISSED'}` : '-');
   const row = (name, v, b, ratio, tname) => {
     const t = tgt[tname];
     rows.push([name, v, b, ratio, t ? t.target : '-', t ? (t.met ? 'met' : 'MISSED') : '-']);
   };
-  void met;
   if (res.replace)
     row(
       'replace (s)',
