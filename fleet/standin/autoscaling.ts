@@ -7,6 +7,7 @@ import { INSTANCE_TYPE, LAUNCH_TEMPLATE, ServiceContext } from './context';
 import type { StandInInstance } from './types';
 import { validationError } from './types';
 import type { QueryParams, XmlValue } from './wire';
+import { decodeOffsetToken, encodeOffsetToken } from './wire';
 
 export const AUTOSCALING_VERSION = '2011-01-01';
 export const AUTOSCALING_XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
@@ -49,16 +50,12 @@ function page<T>(items: T[], p: QueryParams, max: number): { items: T[]; next?: 
   let offset = 0;
   const token = p.get('NextToken');
   if (token) {
-    offset = Number(
-      Buffer.from(token, 'base64url')
-        .toString('utf8')
-        .replace(/^offset:/, ''),
-    );
-    if (!Number.isInteger(offset) || offset < 0) throw validationError('The token is invalid.');
+    const decoded = decodeOffsetToken(token);
+    if (decoded === undefined) throw validationError('The token is invalid.');
+    offset = decoded;
   }
   const slice = items.slice(offset, offset + size);
-  const next =
-    offset + size < items.length ? Buffer.from(`offset:${offset + size}`).toString('base64url') : undefined;
+  const next = offset + size < items.length ? encodeOffsetToken(offset + size) : undefined;
   return { items: slice, next };
 }
 

@@ -7,6 +7,7 @@ import { IMAGE_ID, INSTANCE_TYPE, ServiceContext } from './context';
 import type { StandInInstance } from './types';
 import { ApiError } from './types';
 import type { QueryParams, XmlValue } from './wire';
+import { decodeOffsetToken, encodeOffsetToken } from './wire';
 
 export const EC2_VERSION = '2016-11-15';
 export const EC2_XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -118,19 +119,13 @@ function describeInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
   let offset = 0;
   const token = p.get('NextToken');
   if (token) {
-    offset = Number(
-      Buffer.from(token, 'base64url')
-        .toString('utf8')
-        .replace(/^offset:/, ''),
-    );
-    if (!Number.isInteger(offset) || offset < 0) throw invalid('Invalid value for nextToken');
+    const decoded = decodeOffsetToken(token);
+    if (decoded === undefined) throw invalid('Invalid value for nextToken');
+    offset = decoded;
   }
   const size = maxResults ?? 1000;
   const pageRows = selected.slice(offset, offset + size);
-  const next =
-    offset + size < selected.length
-      ? Buffer.from(`offset:${offset + size}`).toString('base64url')
-      : undefined;
+  const next = offset + size < selected.length ? encodeOffsetToken(offset + size) : undefined;
   return {
     reservationSet: pageRows.map((r) => reservation(ctx, r)),
     nextToken: next,

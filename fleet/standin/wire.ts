@@ -88,3 +88,18 @@ export function xml(name: string, value: XmlValue, itemTag: string): string {
   }
   return `<${name}>${escapeXml(String(value))}</${name}>`;
 }
+
+/** NextToken of the stand-in's paginated listings: the offset of the next page, opaque to clients. */
+export function encodeOffsetToken(offset: number): string {
+  return Buffer.from(`offset:${offset}`).toString('base64url');
+}
+
+/** The offset a NextToken stands for; undefined when the token is not one of ours. */
+export function decodeOffsetToken(token: string): number | undefined {
+  const offset = Number(
+    Buffer.from(token, 'base64url')
+      .toString('utf8')
+      .replace(/^offset:/, ''),
+  );
+  return Number.isInteger(offset) && offset >= 0 ? offset : undefined;
+}
