@@ -14,6 +14,11 @@ import type { AddressInfo } from 'net';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => S3rverApp;
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as {
+  DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
+};
+
 interface S3rverApp {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
   configureBuckets(): Promise<void>;
@@ -29,7 +34,17 @@ export class LocalS3 {
   private readonly app: S3rverApp;
   private readonly locks = new Map<string, Promise<void>>();
 
-  constructor(private readonly opts: { host: string; port: number; directory: string; buckets: string[] }) {
+  constructor(
+    private readonly opts: {
+      host: string;
+      port: number;
+      directory: string;
+      buckets: string[];
+      /** Extra access key pairs that s3rver accepts (it checks SigV4 signatures). */
+      credentials?: Array<{ accessKeyId: string; secretAccessKey: string }>;
+    },
+  ) {
+    for (const c of opts.credentials ?? []) DUMMY_ACCOUNT.createKeyPair(c.accessKeyId, c.secretAccessKey);
     this.app = new S3rver({
       directory: opts.directory,
       silent: true,

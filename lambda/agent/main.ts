@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aws';
 import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { AgentConfig, ConfigError, parseConfig } from './config';
+import { createS3Client, SnapshotStore } from '../adapters/s3';
+import { commandRunner } from './restore';
 import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
 
 const USAGE = 'usage: agent.js join|promote --config FILE';
@@ -50,6 +52,29 @@ export function buildDeps(region: string | undefined, metadata: InstanceMetadata
   };
 }
 
+/** Backups configured (backupBucket): the join runs behind the restore gate, with S3 read access. */
+function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMetadata): AgentDeps {
+  if (!cfg.backupBucket) return deps;
+  let store: SnapshotStore | undefined;
+  const storeOf = async () => {
+    store ??= new SnapshotStore(
+      createS3Client(process.env.AWS_REGION || (await metadata.identity()).region),
+      cfg.backupBucket,
+      cfg.backupPrefix,
+    );
+    return store;
+  };
+  return {
+    ...deps,
+    restore: {
+      latestRestore: async () => (await storeOf()).latestRestore(),
+      download: async (snapshot, file) => (await storeOf()).download(snapshot, file),
+      runRestore: commandRunner(cfg.restoreCommand),
+      log,
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   let configPath: string | undefined;
@@ -89,7 +114,8 @@ export async function main(argv: string[]): Promise<number> {
     (cfg.deadlineSeconds + 15) * 1000,
   );
   hardStop.unref();
-  const deps = buildDeps(process.env.AWS_REGION, new InstanceMetadata());
+  const metadata = new InstanceMetadata();
+  const deps = withRestoreDeps(cfg, buildDeps(process.env.AWS_REGION, metadata), metadata);
   const started = Date.now();
   try {
     if (command === 'join') {

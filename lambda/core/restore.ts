@@ -167,6 +167,8 @@ export interface RestoreTriggerInput {
   readonly now: number;
   /** How long `lost` must hold before the automatic policy restores. */
   readonly boundSeconds: number;
+  /** createdAt of the newest restore record: a restore still coming up looks like a lost quorum. */
+  readonly lastRestoreAt?: number;
 }
 
 export type RestoreTrigger =
@@ -179,6 +181,12 @@ export function planRestoreTrigger(input: RestoreTriggerInput): RestoreTrigger {
     return {
       kind: 'none',
       reason: `${input.manual ? 'manual restore refused' : 'no restore'}: ${verdict.reason}`,
+    };
+  }
+  if (input.lastRestoreAt !== undefined && input.now - input.lastRestoreAt < input.boundSeconds * 1000) {
+    return {
+      kind: 'none',
+      reason: `a restore started ${Math.round((input.now - input.lastRestoreAt) / 1000)} s ago (less than ${input.boundSeconds} s): waiting for it to come up`,
     };
   }
   if (input.manual) return { kind: 'restore', reason: `manual restore: ${verdict.reason}` };

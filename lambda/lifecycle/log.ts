@@ -15,6 +15,12 @@ export enum MetricName {
   RECONCILE_REMOVALS = 'ReconcileRemovals',
   /** The scheduled reconcile found a started learner that is not promoted. */
   STUCK_LEARNERS = 'StuckLearners',
+  /** Seconds since the newest complete snapshot in S3 was taken (unit Seconds), emitted by every backup run. */
+  NEWEST_SNAPSHOT_AGE = 'NewestSnapshotAgeSeconds',
+  /** A backup run failed (no snapshot stored). */
+  BACKUP_FAILURES = 'BackupFailures',
+  /** A restore record was written (a restore started). */
+  RESTORES = 'Restores',
 }
 
 export const METRIC_NAMESPACE = 'CdkElasticEtcd';
@@ -51,6 +57,7 @@ export class Logger {
     value: number,
     groupName: string,
     fields: Readonly<Record<string, unknown>> = {},
+    unit: 'Count' | 'Seconds' = 'Count',
   ): void {
     this.sink(
       JSON.stringify({
@@ -64,7 +71,7 @@ export class Logger {
             {
               Namespace: METRIC_NAMESPACE,
               Dimensions: [['AutoScalingGroupName']],
-              Metrics: [{ Name: name, Unit: 'Count' }],
+              Metrics: [{ Name: name, Unit: unit }],
             },
           ],
         },
