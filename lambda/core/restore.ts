@@ -174,6 +174,12 @@ export interface RestoreTriggerInput {
 export type RestoreTrigger =
   { readonly kind: 'restore'; readonly reason: string } | { readonly kind: 'none'; readonly reason: string };
 
+/**
+ * A restore coming up (instances rebooting, the seed restoring) looks like a lost quorum for a moment: no new
+ * restore within this many seconds (or the bound, if longer) of the last one.
+ */
+export const RESTORE_SETTLE_SECONDS = 60;
+
 /** Whether this invocation should write a restore record. */
 export function planRestoreTrigger(input: RestoreTriggerInput): RestoreTrigger {
   const { verdict } = input;
@@ -183,10 +189,11 @@ export function planRestoreTrigger(input: RestoreTriggerInput): RestoreTrigger {
       reason: `${input.manual ? 'manual restore refused' : 'no restore'}: ${verdict.reason}`,
     };
   }
-  if (input.lastRestoreAt !== undefined && input.now - input.lastRestoreAt < input.boundSeconds * 1000) {
+  const settle = Math.max(input.boundSeconds, RESTORE_SETTLE_SECONDS);
+  if (input.lastRestoreAt !== undefined && input.now - input.lastRestoreAt < settle * 1000) {
     return {
       kind: 'none',
-      reason: `a restore started ${Math.round((input.now - input.lastRestoreAt) / 1000)} s ago (less than ${input.boundSeconds} s): waiting for it to come up`,
+      reason: `a restore started ${Math.round((input.now - input.lastRestoreAt) / 1000)} s ago (less than ${settle} s): waiting for it to come up`,
     };
   }
   if (input.manual) return { kind: 'restore', reason: `manual restore: ${verdict.reason}` };
