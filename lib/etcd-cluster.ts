@@ -11,7 +11,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct, IConstruct } from 'constructs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from './assets';
+import { checkBackupOptions, EtcdBackupOptions, prepareBackups, wireBackups } from './backup';
 import { chooseFlatcarImage } from './flatcar-ami';
 import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition } from './ignition';
 import { JoinStrategy } from './join-strategy';
@@ -170,6 +172,14 @@ export interface EtcdClusterProps {
    * @default Duration.minutes(15)
    */
   readonly lifecycleHeartbeatTimeout?: Duration;
+
+  /**
+   * Snapshots to S3 and the restore after quorum loss (README: Backups and disaster recovery).
+   *
+   * @default - backups on: a new bucket, a snapshot every 30 minutes and before each member removal,
+   * kept 30 days, restore policy MANUAL
+   */
+  readonly backup?: EtcdBackupOptions;
 }
 
 /**
@@ -202,6 +212,12 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly joinStrategy: JoinStrategy;
   /** The etcd container image the members run. */
   public readonly etcdImage: string;
+  /** The bucket of snapshots and restore records (undefined when backups are disabled). */
+  public readonly backupBucket?: s3.IBucket;
+  /** Key prefix of the snapshots and restore records in `backupBucket`. */
+  public readonly backupPrefix: string = '';
+  /** Alarm on the age of the newest complete snapshot (undefined when backups are disabled). */
+  public readonly snapshotAgeAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -231,7 +247,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       etcdImage: props.etcdImage,
       nodeImage,
     });
-    const errors = [...checked.errors];
+    const errors = [...checked.errors, ...checkBackupOptions(props.backup ?? {})];
     let machineImage = props.machineImage;
     if (!machineImage) {
       const choice = chooseFlatcarImage(this, instanceType.architecture);
@@ -305,6 +321,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [agent.bucket.bucketArn] }),
     );
     const agentSha512 = crypto.createHash('sha512').update(fs.readFileSync(AGENT_BUNDLE)).digest('hex');
+    const backup = prepareBackups(this, props.backup ?? {});
 
     // ---- Launch template -------------------------------------------------------------------------
     const ignition = renderIgnition({
@@ -321,11 +338,13 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         output: 'env',
         launchHookName: LAUNCH_HOOK_NAME,
         deadlineSeconds: AGENT_DEADLINE_SECONDS,
+        ...(backup?.agentConfig ?? {}),
       },
       nodeImage,
       etcdImage: this.etcdImage,
       dataDevice: DATA_DEVICE,
       agentTimeoutSeconds: AGENT_DEADLINE_SECONDS + IMAGE_PULL_ALLOWANCE_SECONDS,
+      backupBucket: backup?.bucket.bucketName,
     });
     const volume = (sizeGiB: number) =>
       ec2.BlockDeviceVolume.ebs(sizeGiB, {
@@ -411,8 +430,9 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       runtime: lambda.Runtime.NODEJS_22_X,
       code: lambda.Code.fromAsset(LAMBDA_BUNDLE_DIR),
       handler: 'index.handler',
-      timeout: Duration.minutes(2),
-      memorySize: 256,
+      // Backups stream snapshots through the function (before removals too): more time and memory for them.
+      timeout: backup ? Duration.minutes(10) : Duration.minutes(2),
+      memorySize: backup ? 512 : 256,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [fnSg],
@@ -430,6 +450,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
         TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
         UNSTARTED_GRACE_SECONDS: String(unstartedGrace.toSeconds()),
+        ...(backup?.environment ?? {}),
       },
     });
     for (const statement of lifecycleStatements(groupArn)) fn.addToRolePolicy(statement);
@@ -459,7 +480,39 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       ],
     });
 
+    if (backup) {
+      this.backupBucket = backup.bucket;
+      this.backupPrefix = backup.prefix;
+      this.snapshotAgeAlarm = wireBackups(this, {
+        wiring: backup,
+        options: props.backup ?? {},
+        fn,
+        instanceRole: role,
+        groupName: this.autoScalingGroupName,
+        snapshotAge: this.metricNewestSnapshotAge(),
+      });
+    }
+
     this.acknowledgeNagFindings(groupArn);
+  }
+
+  /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). */
+  public metricBackupFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupFailures', props);
+  }
+
+  /** Restores started (a restore record written): the cluster was replaced from a snapshot. */
+  public metricRestores(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Restores', props);
+  }
+
+  /** Seconds since the newest complete snapshot was taken, reported by every backup run (Minimum over 5 minutes). */
+  public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('NewestSnapshotAgeSeconds', {
+      statistic: 'Minimum',
+      unit: cloudwatch.Unit.SECONDS,
+      ...props,
+    });
   }
 
   /**
@@ -512,7 +565,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
           'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeAutoScalingInstances and ec2:DescribeInstances ' +
-          'support no resource-level permissions; "*" is the only resource they accept.',
+          'support no resource-level permissions; "*" is the only resource they accept. ' +
+          'ec2:RebootInstances (lifecycle Lambda, backups on) is limited by the condition on the group tag.',
       },
       {
         id: groupArnFinding,
@@ -521,6 +575,15 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
           'the ARN is pinned to this group by its name.',
       },
     ];
+    if (this.backupBucket) {
+      const objects = this.backupBucket.arnForObjects(`${this.backupPrefix}*`);
+      iamAcks.push({
+        id: `AwsSolutions-IAM5[Resource::${flattenForNag(Stack.of(this).resolve(objects))}]`,
+        reason:
+          "Snapshots and restore records are objects under this cluster's prefix of the backup bucket, named by " +
+          'time and generation at run time; the grant is limited to that prefix.',
+      });
+    }
     Validations.of(this.role).acknowledge(...iamAcks);
     const fn = this.lifecycleFunction as lambda.Function;
     Validations.of(fn.role!).acknowledge(
@@ -555,6 +618,7 @@ function flattenForNag(value: unknown): string {
   if (value && typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (typeof v.Ref === 'string') return `<${v.Ref}>`;
+    if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
     if (Array.isArray(v['Fn::Join'])) {
       const [delimiter, parts] = v['Fn::Join'] as [string, unknown[]];
       return parts.map(flattenForNag).join(delimiter);

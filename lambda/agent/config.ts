@@ -31,6 +31,8 @@ export interface AgentConfig {
   readonly retryDelayMs: number;
   /** S3 bucket of snapshots and restore records; '' = no restore gate. */
   readonly backupBucket: string;
+  /** A file holding the bucket name (the construct writes it: a name in the JSON would break its token). */
+  readonly backupBucketFile?: string;
   /** Key prefix inside backupBucket. */
   readonly backupPrefix: string;
   /** The snapshot restore command (argv), run as `<cmd> snapshot restore FILE ...`: etcdutl (3.5+) or etcdctl (3.4). */
@@ -93,6 +95,11 @@ export function parseConfig(text: string): AgentConfig {
   }
   if (typeof c.launchHookName !== 'string') errors.push('launchHookName: must be a string');
   if (typeof c.backupBucket !== 'string') errors.push('backupBucket: must be a string');
+  if (
+    c.backupBucketFile !== undefined &&
+    (typeof c.backupBucketFile !== 'string' || !c.backupBucketFile.startsWith('/'))
+  )
+    errors.push(`backupBucketFile: must be an absolute path (got ${JSON.stringify(c.backupBucketFile)})`);
   if (typeof c.backupPrefix !== 'string') errors.push('backupPrefix: must be a string');
   const rc = c.restoreCommand;
   if (!Array.isArray(rc) || rc.length === 0 || rc.some((a) => typeof a !== 'string' || a === '')) {

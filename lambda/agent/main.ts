@@ -54,12 +54,15 @@ export function buildDeps(region: string | undefined, metadata: InstanceMetadata
 
 /** Backups configured (backupBucket): the join runs behind the restore gate, with S3 read access. */
 function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMetadata): AgentDeps {
-  if (!cfg.backupBucket) return deps;
+  const bucket = cfg.backupBucketFile
+    ? fs.readFileSync(cfg.backupBucketFile, 'utf8').trim()
+    : cfg.backupBucket;
+  if (!bucket) return deps;
   let store: SnapshotStore | undefined;
   const storeOf = async () => {
     store ??= new SnapshotStore(
       createS3Client(process.env.AWS_REGION || (await metadata.identity()).region),
-      cfg.backupBucket,
+      bucket,
       cfg.backupPrefix,
     );
     return store;

@@ -43,6 +43,10 @@ export function resolveIntrinsics(value: unknown): string {
       )[v.Ref] ?? `REF-${v.Ref}`
     );
   }
+  if (Array.isArray(v['Fn::GetAtt'])) {
+    const [logicalId, attr] = v['Fn::GetAtt'] as [string, string];
+    return `GETATT-${logicalId}.${attr}`;
+  }
   if (typeof v['Fn::Sub'] === 'string') {
     return (v['Fn::Sub'] as string)
       .replace(/\$\{AWS::AccountId\}/g, ACCOUNT)

@@ -1,7 +1,7 @@
 /* The lifecycle Lambda's bundle (built by test/global-setup.js) loads and answers with the construct's environment. */
 import * as path from 'path';
 import { LAMBDA_BUNDLE_DIR } from '../../lib/assets';
-import { makeCluster } from './helpers';
+import { makeCluster, resolveIntrinsics } from './helpers';
 
 describe('lifecycle Lambda bundle', () => {
   const saved = { ...process.env };
@@ -22,7 +22,11 @@ describe('lifecycle Lambda bundle', () => {
     const { handler } = require(path.join(LAMBDA_BUNDLE_DIR, 'index.js'));
     const { template } = makeCluster();
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
-    Object.assign(process.env, fn.Properties.Environment.Variables, { AWS_REGION: 'us-east-1' });
+    // References (the backup bucket's name) become plain strings, as Lambda sees them.
+    const vars = Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).map(
+      ([k, v]) => [k, resolveIntrinsics(v)] as const,
+    );
+    Object.assign(process.env, Object.fromEntries(vars), { AWS_REGION: 'us-east-1' });
     const result = await handler({ source: 'aws.ec2', 'detail-type': 'Something else', detail: {} });
     expect(result).toEqual(expect.objectContaining({ ok: true }));
     expect(result.kind).not.toBe('config');
