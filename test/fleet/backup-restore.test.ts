@@ -120,13 +120,25 @@ describe('scenario 8: quorum loss, manual restore policy', () => {
   afterAll(() => fleet.down());
 
   it('waits for the trigger, restores exactly once from the newest verified snapshot, old data wiped', async () => {
-    const s = await fleet.up('--size', '3', '--restore', 'manual');
-    expectConverged(s, 3);
+    const up = await fleet.up('--size', '3', '--restore', 'manual');
+    expectConverged(up, 3);
     const s3 = s3For(fleet);
     try {
+      // A member removal by the handler is preceded by a snapshot (the state just before it is restorable).
+      const leaving = up.instances.find((i) => !i.leader)!;
+      await fleet.ok('terminate', leaving.id);
+      const snaps = (await keysUnder(s3, 'snapshots/')).filter((k) => k.endsWith('.db'));
+      expect(snaps.length).toBeGreaterThanOrEqual(1);
+      const out = () => fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8');
+      expect(out()).toMatch(/"message":"snapshot stored".*"reason":"before removal of member \d+"/);
+      const s = await fleet.status();
+      expectConverged(s, 3);
+
       const written = await write(s.endpoints, 'dr/a/', 30);
       const first = JSON.parse(await fleet.ok('backup')) as BackupResult;
       expect(first).toMatchObject({ ok: true, outcome: 'stored' });
+      // Every backup run reports the newest snapshot's age (the alarm's metric), 0 after a success.
+      expect(out()).toMatch(/"_aws":.*"NewestSnapshotAgeSeconds":0/);
       const maxA = Math.max(...[...written.values()].map(([, r]) => r));
       expect(first.snapshot!.revision).toBeGreaterThanOrEqual(maxA);
       for (const [k, v] of await write(s.endpoints, 'dr/b/', 10)) written.set(k, v);
@@ -142,9 +154,7 @@ describe('scenario 8: quorum loss, manual restore policy', () => {
       const survivor = await killTwo(fleet, s);
       // Manual policy: the scheduled reconcile sees the loss and only logs what to do.
       await until('a reconcile that reports the manual policy', 60, async () =>
-        fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8').includes('restore policy is manual')
-          ? true
-          : undefined,
+        out().includes('restore policy is manual') ? true : undefined,
       );
       expect(await keysUnder(s3, 'restores/')).toEqual([]);
       const stalled = await fleet.status();
