@@ -95,7 +95,7 @@ async function one(mb) {
     const restoreToConvergedMs = Date.now() - t;
     const seed = agentLines(dir, restore.restore.seedInstanceId);
     const gate = seed.filter((l) => l.message === 'restore gate' && l.role === 'seed').pop();
-    const done = seed.filter((l) => l.message.startsWith('snapshot restored')).pop();
+    const done = seed.filter((l) => String(l.message ?? '').startsWith('snapshot restored')).pop();
     const back = await count(after.endpoints);
     const result = {
       keyspaceMB: mb,
