@@ -17,7 +17,8 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 }
 
 export function buildDeps(region: string | undefined, metadata: InstanceMetadata): AgentDeps {
-  const etcd = new EtcdAdapter({ callTimeoutMs: 2000 });
+  // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500 });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');
