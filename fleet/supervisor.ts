@@ -144,6 +144,7 @@ export class Fleet {
     );
     this.loadHandler();
     this.timer = setInterval(() => void this.tick(), 250);
+    void this.tick(); // the first launches now, not one interval later
     if (this.opts.reconcileIntervalSeconds > 0 && this.handler) {
       this.reconcileTimer = setInterval(
         () => void this.reconcile(),
