@@ -152,6 +152,7 @@ export class Fleet {
     );
     this.loadHandler();
     this.timer = setInterval(() => void this.tick(), 250);
+    void this.tick(); // the first launches now, not one interval later
     if (this.opts.reconcileIntervalSeconds > 0 && this.handler) {
       this.reconcileTimer = setInterval(
         () => void this.reconcile(),
@@ -472,6 +473,7 @@ export class Fleet {
     await this.standIn.removeInstance(id);
     fs.rmSync(inst.dir, { recursive: true, force: true });
     this.log('terminated', { id, reason });
+    void this.tick(); // the group launches the replacement now, not at its next 250 ms tick
     return 'terminated';
   }
 
@@ -557,7 +559,9 @@ export class Fleet {
     const endpoints = live
       .filter((i) => i.phase !== 'terminating')
       .map((i) => `http://${i.ip}:${CLIENT_PORT}`);
-    const perEndpoint = await Promise.all(endpoints.map((e) => this.etcd.memberList([e])));
+    const perEndpoint = await Promise.all(
+      endpoints.map((e) => this.etcd.memberList([e], { withLeader: true })),
+    );
     const clusterIds = new Set(perEndpoint.filter((r) => r).map((r) => r!.clusterId));
     const list = perEndpoint.find((r) => r && r.leaderId) ?? perEndpoint.find((r) => r) ?? null;
     const members: Member[] = list?.members ?? [];
@@ -612,7 +616,7 @@ export class Fleet {
       // Two consecutive converged observations: a momentary snapshot between two changes does not count.
       streak = last.converged ? streak + 1 : 0;
       if (streak >= 2) return last;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 150));
     }
     throw new Error(`not converged within ${timeoutSeconds} s: ${last?.reason ?? 'no status'}`);
   }

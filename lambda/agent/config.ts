@@ -30,13 +30,13 @@ export interface AgentConfig {
   /** Back-off between observations while the plan says wait (first value; doubles up to 8x). */
   readonly retryDelayMs: number;
   /** S3 bucket of snapshots and restore records; '' = no restore gate. */
-  readonly backupBucket: string;
+  readonly backupBucket?: string;
   /** A file holding the bucket name (the construct writes it: a name in the JSON would break its token). */
   readonly backupBucketFile?: string;
   /** Key prefix inside backupBucket. */
-  readonly backupPrefix: string;
+  readonly backupPrefix?: string;
   /** The snapshot restore command (argv), run as `<cmd> snapshot restore FILE ...`: etcdutl (3.5+) or etcdctl (3.4). */
-  readonly restoreCommand: readonly string[];
+  readonly restoreCommand?: readonly string[];
 }
 
 export class ConfigError extends Error {}

@@ -19,7 +19,8 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 }
 
 export function buildDeps(region: string | undefined, metadata: InstanceMetadata): AgentDeps {
-  const etcd = new EtcdAdapter({ callTimeoutMs: 2000 });
+  // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500 });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');
@@ -63,7 +64,7 @@ function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMe
     store ??= new SnapshotStore(
       createS3Client(process.env.AWS_REGION || (await metadata.identity()).region),
       bucket,
-      cfg.backupPrefix,
+      cfg.backupPrefix ?? '',
     );
     return store;
   };
@@ -72,7 +73,7 @@ function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMe
     restore: {
       latestRestore: async () => (await storeOf()).latestRestore(),
       download: async (snapshot, file) => (await storeOf()).download(snapshot, file),
-      runRestore: commandRunner(cfg.restoreCommand),
+      runRestore: commandRunner(cfg.restoreCommand ?? ['etcdutl']),
       log,
     },
   };
