@@ -94,12 +94,6 @@ export function newestSnapshotAgeSeconds(
   return newest ? Math.max(0, Math.round((now - newest.time) / 1000)) : undefined;
 }
 
-/** The snapshots a retention of `keep` newest leaves, and the ones it drops (local fleet: no lifecycle rules). */
-export function retention(snapshots: readonly SnapshotInfo[], keep: number): { drop: SnapshotInfo[] } {
-  const sorted = [...snapshots].sort((a, b) => b.time - a.time);
-  return { drop: sorted.slice(Math.max(1, keep)) };
-}
-
 // ---- Restore trigger -------------------------------------------------------------------------------------
 
 export interface QuorumLossInput {

@@ -15,7 +15,7 @@ import { errorMessage, Logger, MetricName } from './log';
 import { observe, Observation } from './observe';
 import type { HandlerResult } from './result';
 
-/** Client URLs of the healthy started voters, the leader's first. */
+/** Client URLs of the healthy started voters. */
 function snapshotEndpoints(obs: Observation): string[] {
   const voters = (obs.members ?? []).filter(
     (m) => isHealthyStartedVoter(m, obs.health) && m.clientURLs.length > 0,
