@@ -151,11 +151,20 @@ describe('scenario 8: quorum loss, manual restore policy', () => {
       await s3.send(new PutObjectCommand({ Bucket: BACKUP_BUCKET, Key: second.snapshot!.key, Body: bytes }));
       for (const [k, v] of await write(s.endpoints, 'dr/c/', 10)) written.set(k, v);
 
+      const before = out().length;
       const survivor = await killTwo(fleet, s);
       // Manual policy: the scheduled reconcile sees the loss and only logs what to do.
-      await until('a reconcile that reports the manual policy', 60, async () =>
-        out().includes('restore policy is manual') ? true : undefined,
+      await until('a reconcile after the loss that reports the manual policy', 60, async () =>
+        out().slice(before).includes('restore policy is manual') ? true : undefined,
       );
+      // No member add into the broken cluster: the replacements booted, and wait.
+      const replacements = await until("the replacements' agents planning", 60, async () => {
+        const r = Object.entries(fleet.agentLogs()).filter(
+          ([id, log]) => !s.instances.some((i) => i.id === id) && log.includes('"message":"plan"'),
+        );
+        return r.length > 0 ? r : undefined;
+      });
+      for (const [, log] of replacements) expect(log).not.toMatch(/"message":"added as learner"/);
       expect(await keysUnder(s3, 'restores/')).toEqual([]);
       const stalled = await fleet.status();
       expect(stalled.converged).toBe(false);
