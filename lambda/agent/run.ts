@@ -155,7 +155,13 @@ async function beat(
 export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinResult> {
   if (!deps.restore) return runPlainJoin(cfg, deps);
   const { self } = await resolveSelf(cfg, deps);
-  const gate = await restoreGate(cfg, self, deps.restore);
+  const restore = deps.restore;
+  // S3 must answer: without the newest restore record, old data could rejoin an old cluster. Retried, then
+  // the join fails (etcd-member.service restarts it).
+  const gate = await restoreGate(cfg, self, {
+    ...restore,
+    latestRestore: () => retrying('restore record (S3)', deps, () => restore.latestRestore()),
+  });
   if (gate.role.kind === 'seed') {
     return {
       step: {
