@@ -8,7 +8,7 @@
  * event that can never succeed. Unexpected failures while acting (AWS or etcd errors) are logged and
  * rethrown, so Lambda's asynchronous retries run the idempotent handler again.
  */
-import { ConfigError } from './config';
+import { ConfigError, readConfig } from './config';
 import { ContextFactory, createContext, LifecycleContext } from './context';
 import { parseEvent } from './events';
 import { onLaunch } from './launch';
@@ -16,23 +16,29 @@ import { errorMessage, Logger } from './log';
 import { onReconcile } from './reconcile';
 import type { HandlerResult } from './result';
 import { onTerminate } from './terminate';
+import { clientCredentials } from './tls';
 
 export type { HandlerResult } from './result';
 export type { ContextFactory, LifecycleContext } from './context';
 export { createContext } from './context';
 
-let contextFactory: ContextFactory = (env) => createContext(env);
+/** The production factory: with TLS, the client identity is read from Secrets Manager first. */
+const productionFactory: ContextFactory = async (env) => {
+  readConfig(env); // a bad configuration is reported as such, before any secret is read
+  return createContext(env, { etcdCredentials: await clientCredentials(env) });
+};
+let contextFactory: ContextFactory = productionFactory;
 
 /** Replaces the context factory (tests); without an argument, restores the production factory. */
 export function setContextFactory(factory?: ContextFactory): void {
-  contextFactory = factory ?? ((env) => createContext(env));
+  contextFactory = factory ?? productionFactory;
 }
 
 export async function handler(event: unknown): Promise<HandlerResult> {
   const bare = new Logger();
   let ctx: LifecycleContext;
   try {
-    ctx = contextFactory(process.env);
+    ctx = await contextFactory(process.env);
   } catch (err) {
     const reason = errorMessage(err);
     bare.error(
