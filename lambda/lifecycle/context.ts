@@ -45,6 +45,8 @@ export interface LifecycleContext {
 
 export type ContextFactory = (
   env: Readonly<Record<string, string | undefined>>,
+  /** etcd: false when the event will be ignored (no etcd call, so no client identity is needed). */
+  opts?: { readonly etcd?: boolean },
 ) => LifecycleContext | Promise<LifecycleContext>;
 
 /** The production context: config from env (throws ConfigError), real SDK clients, a real etcd adapter. */

@@ -23,8 +23,9 @@ export type { ContextFactory, LifecycleContext } from './context';
 export { createContext } from './context';
 
 /** The production factory: with TLS, the client identity is read from Secrets Manager first. */
-const productionFactory: ContextFactory = async (env) => {
+const productionFactory: ContextFactory = async (env, opts) => {
   readConfig(env); // a bad configuration is reported as such, before any secret is read
+  if (opts?.etcd === false) return createContext(env); // an event that is ignored reads no secret
   return createContext(env, { etcdCredentials: await clientCredentials(env) });
 };
 let contextFactory: ContextFactory = productionFactory;
@@ -37,8 +38,9 @@ export function setContextFactory(factory?: ContextFactory): void {
 export async function handler(event: unknown): Promise<HandlerResult> {
   const bare = new Logger();
   let ctx: LifecycleContext;
+  const parsed = parseEvent(event);
   try {
-    ctx = await contextFactory(process.env);
+    ctx = await contextFactory(process.env, { etcd: parsed.kind !== 'invalid' });
   } catch (err) {
     const reason = errorMessage(err);
     bare.error(
@@ -51,7 +53,6 @@ export async function handler(event: unknown): Promise<HandlerResult> {
     );
     return { ok: false, kind: 'config', outcome: 'ignored', reason, removed: [] };
   }
-  const parsed = parseEvent(event);
   const ignore = (reason: string, fields: Record<string, unknown> = {}): HandlerResult => {
     ctx.log.warn('event ignored: no action taken', { reason, ...fields });
     return { ok: true, kind: 'invalid', outcome: 'ignored', reason, removed: [] };

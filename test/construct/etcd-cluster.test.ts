@@ -157,7 +157,14 @@ describe('EtcdCluster with defaults', () => {
     });
   });
 
-  test('instance role: exactly describe on *, lifecycle actions on this group, read of the agent object', () => {
+  const decryptStatement = {
+    Effect: 'Allow',
+    Action: 'kms:Decrypt',
+    Resource: expect.stringMatching(/^GETATT-EtcdTlsKey[0-9A-F]{8}\.Arn$/),
+    Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
+  };
+
+  test('instance role: exactly describe on *, lifecycle actions on this group, read of the agent object and the CA secret', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [
@@ -181,13 +188,25 @@ describe('EtcdCluster with defaults', () => {
         Action: 's3:GetBucketLocation',
         Resource: `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}`,
       },
+      {
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
+      },
+      decryptStatement,
     ]);
   });
 
-  test('Lambda role: exactly describe on * and lifecycle actions on this group', () => {
+  test('Lambda role: exactly describe on *, lifecycle actions on this group, read of the client identity secret', () => {
     expect(policyStatements(template, 'EtcdLifecycleFunctionServiceRoleDefaultPolicy')).toEqual([
       describeStatement,
       lifecycleStatement,
+      {
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: expect.stringMatching(/^REF-EtcdTlsClientSecret[0-9A-F]{8}$/),
+      },
+      decryptStatement,
     ]);
   });
 
@@ -250,7 +269,7 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.autoScalingGroupName.length).toBeLessThanOrEqual(255);
   });
 
-  test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, plain config', () => {
+  test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, config with the client secret ARN only', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
@@ -265,7 +284,8 @@ describe('EtcdCluster with defaults', () => {
           GROUP_NAME: cluster.autoScalingGroupName,
           CLIENT_PORT: '2379',
           PEER_PORT: '2380',
-          SCHEME: 'http',
+          SCHEME: 'https',
+          TLS_CLIENT_SECRET_ID: { Ref: Match.stringLikeRegexp('^EtcdTlsClientSecret[0-9A-F]{8}$') },
           STRATEGY: 'replace',
           SIZE_CAP: '3',
           LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,

@@ -80,6 +80,7 @@ describe('example stack', () => {
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5',
         'AwsSolutions-L1',
+        'AwsSolutions-SMG4',
       ].sort(),
     );
     for (const [, reason] of nagAcks) expect(reason.length).toBeGreaterThan(30);
