@@ -236,6 +236,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly clientSecret?: secretsmanager.ISecret;
   /** The KMS key of the generated secrets; undefined without TLS. */
   public readonly tlsKey?: kms.IKey;
+  /**
+   * Alarm when a certificate of the cluster (CA, the Lambda's client identity, a member's served
+   * certificate) has fewer than 30 days left; undefined without TLS. Add your actions to it.
+   */
+  public readonly certificateExpiryAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -543,6 +548,19 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       ],
     });
 
+    if (tls) {
+      this.certificateExpiryAlarm = new cloudwatch.Alarm(this, 'CertificateExpiryAlarm', {
+        alarmDescription:
+          `cdk-elastic-etcd ${this.autoScalingGroupName}: a cluster certificate expires within 30 days ` +
+          '(see README "Certificate rotation")',
+        metric: this.metricCertificateDaysLeft(),
+        threshold: 30,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
     this.acknowledgeNagFindings(groupArn);
   }
 
@@ -574,6 +592,14 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       );
     }
     return this.clientSecret.grantRead(grantee);
+  }
+
+  /**
+   * TLS clusters: whole days until the first cluster certificate expires (the CA, the Lambda's client
+   * identity, each member's served certificate), measured by every scheduled reconcile. Minimum over 1 hour.
+   */
+  public metricCertificateDaysLeft(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('CertificateDaysLeft', { statistic: 'Minimum', period: Duration.hours(1), ...props });
   }
 
   /** Members removed by the lifecycle Lambda (terminations and reconcile). */

@@ -32,6 +32,8 @@ export interface LifecycleContext {
   readonly lockTimeoutMs: number;
   /** Interval of lifecycle heartbeats while a terminate action is being worked on. */
   readonly heartbeatIntervalMs: number;
+  /** The client identity towards etcd (TLS clusters); the reconcile also checks certificate expiry with it. */
+  readonly tls?: EtcdCredentials;
   /** Upper bound of observe → plan → act rounds of one invocation. */
   readonly maxRounds: number;
   /**
@@ -66,6 +68,7 @@ export function createContext(
     fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
     etcd: etcdAdapter,
     unstarted: new EtcdUnstartedStore(etcdAdapter),
+    tls: etcdCredentials,
     log: new Logger({ groupName: config.groupName }),
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -62,12 +62,13 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricRetainedTerminations(),
       cluster.metricReconcileRemovals(),
       cluster.metricStuckLearners(),
+      cluster.metricCertificateDaysLeft(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
     for (const m of metrics) {
       expect(m.namespace).toBe(lambdaNamespace);
       expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
-      expect(m.statistic).toBe('Sum');
+      expect(m.statistic).toBe(m.metricName === 'CertificateDaysLeft' ? 'Minimum' : 'Sum');
     }
     // usable for an alarm in the user's stack
     const alarm = cluster

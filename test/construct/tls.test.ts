@@ -127,6 +127,20 @@ describe('TLS on (the default)', () => {
     );
   });
 
+  test('an alarm when a certificate has fewer than 30 days left (the reconcile measures them)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'CdkElasticEtcd',
+      MetricName: 'CertificateDaysLeft',
+      Dimensions: [{ Name: 'AutoScalingGroupName', Value: cluster.autoScalingGroupName }],
+      Statistic: 'Minimum',
+      Period: 3600,
+      Threshold: 30,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 1,
+    });
+    expect(cluster.certificateExpiryAlarm).toBeDefined();
+  });
+
   test('security groups stay closed to the world: no ingress from 0.0.0.0/0 or ::/0', () => {
     const text = JSON.stringify([
       ...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')),
@@ -146,6 +160,7 @@ describe('TLS off', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.resourceCountIs('Custom::EtcdTlsMaterial', 0);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
     const [, fn] = only(template, 'AWS::Lambda::Function', 'EtcdLifecycleFunction');
     expect(fn.Properties.Environment.Variables.SCHEME).toBe('http');
     expect(fn.Properties.Environment.Variables.TLS_CLIENT_SECRET_ID).toBeUndefined();

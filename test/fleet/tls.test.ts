@@ -126,6 +126,26 @@ describe('TLS fleet (etcd-fleet up --tls)', () => {
     }
   });
 
+  it("expiry monitoring: the reconcile measures the members' served certificates and emits CertificateDaysLeft", async () => {
+    // The fleet's reconcile runs every 5 s; the Lambda bundle's EMF lines go to supervisor.out.
+    const out = path.join(fleet.dir, 'supervisor.out');
+    const deadline = Date.now() + 60_000;
+    let metric: Record<string, unknown> | undefined;
+    while (!metric && Date.now() < deadline) {
+      const lines = fs.existsSync(out) ? logLines(fs.readFileSync(out, 'utf8')) : [];
+      metric = lines.find(
+        (l) => l.message === 'metric CertificateDaysLeft' && (l.unreachable as string[]).length === 0,
+      );
+      if (!metric) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(metric).toBeDefined();
+    // member and client certificates: 730 days; the CA: 3650 days
+    expect(metric!.CertificateDaysLeft).toBeGreaterThanOrEqual(728);
+    expect(metric!.CertificateDaysLeft).toBeLessThanOrEqual(730);
+    expect(metric!.certificate).not.toBe('ca');
+    expect(JSON.stringify(metric!._aws)).toContain('"Unit":"None"');
+  });
+
   it('refuses plain http (client and peer ports), a client without a certificate, one from another CA and an expired one', async () => {
     const e = s.endpoints[0];
     const ip = new URL(e).hostname;
