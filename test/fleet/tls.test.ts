@@ -254,4 +254,16 @@ describe('TLS fleet (etcd-fleet up --tls)', () => {
       c.close();
     }
   });
+
+  it('reboot with TLS: the member keeps its certificate (still valid, same addresses) and rejoins', async () => {
+    const before = await fleet.status();
+    const target = live(before).find((i) => !i.leader)!;
+    const after = JSON.parse(await fleet.ok('reboot', target.id, '--json')) as StatusJson;
+    expectConverged(after, 3);
+    expect(after.instances.find((i) => i.id === target.id)?.memberId).toBe(target.memberId);
+    const certs = logLines(fleet.agentLogs()[target.id]).filter((l) => l.message === 'member certificate');
+    expect(certs[0]).toMatchObject({ issued: true });
+    expect(certs[certs.length - 1]).toMatchObject({ issued: false, reason: 'valid certificate on disk' });
+    expect(certs.length).toBeGreaterThanOrEqual(3); // join + promote at boot, join again after the reboot
+  });
 });
