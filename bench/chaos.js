@@ -15,7 +15,8 @@
  *
  * After each round: `etcd-fleet wait` converged within --converge-timeout, one cluster id (the one from
  * `up`), and no write-refusal window longer than --grace while a quorum of the current voters was
- * running and not frozen (what this script killed, froze, rebooted or terminated counts as down). At the
+ * running and not frozen (what this script killed, froze, rebooted or terminated counts as down; after a
+ * fault on the leader, the first ELECTION_ALLOWANCE_MS count as the election's, not as quorum up). At the
  * end every acknowledged key is read back with linearizable reads. Exit 0 only if every check passed.
  * Report: --report (default bench/chaos-report.json). On a failed round, or one slower to converge than
  * --slow S (default 30), the fleet's logs are copied to an artifacts dir (printed, and in the report)
@@ -462,6 +463,11 @@ async function readBack(prefix, endpoints, n) {
  * (killed, frozen, rebooting, terminated) at t, plus instances the sample shows terminating.
  */
 function quorumUp(t, samples, disruptions) {
+  // A fault on the leader (freeze, kill, reboot, terminate) leaves the cluster without a leader until the
+  // others' election timeout (randomized 1-2 s in etcd) runs out and an election completes: that wait is
+  // the fault's, not the automation's, so no quorum counts as serving during it.
+  if (disruptions.some((d) => d.leader && d.from <= t && t < d.from + ELECTION_ALLOWANCE_MS))
+    return { up: false, voters: 0, running: 0, election: true };
   let s;
   for (let i = samples.length - 1; i >= 0; i--) {
     if (samples[i].t <= t && samples[i].voters.length > 0) {
@@ -476,6 +482,9 @@ function quorumUp(t, samples, disruptions) {
   const running = s.voters.filter((id) => !down.has(id)).length;
   return { up: running >= Math.floor(s.voters.length / 2) + 1, voters: s.voters.length, running };
 }
+
+/** etcd's 2x election timeout (2 s at the default 1 s) plus one campaign round (0.5 s, generous on 2 cores). */
+const ELECTION_ALLOWANCE_MS = 2500;
 
 /**
  * Write-refusal windows: a window opens at the start of a failed write and closes at the end of the next
@@ -692,7 +701,14 @@ async function main() {
           .join(', ');
         const down = (id, until = Infinity) => {
           const inst = s0.instances.find((i) => i.id === id);
-          const d = { id, ip: inst ? inst.ip : '', from: Date.now(), to: until, round: step.round };
+          const d = {
+            id,
+            ip: inst ? inst.ip : '',
+            leader: Boolean(inst && inst.leader),
+            from: Date.now(),
+            to: until,
+            round: step.round,
+          };
           disruptions.push(d);
           return d;
         };

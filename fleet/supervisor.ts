@@ -167,6 +167,7 @@ export class Fleet {
     );
     this.loadHandler();
     this.timer = setInterval(() => void this.tick(), 250);
+    void this.tick(); // the first launches now, not one interval later
     if (this.opts.reconcileIntervalSeconds > 0 && this.handler) {
       this.reconcileTimer = setInterval(
         () => void this.reconcile(),
@@ -479,6 +480,7 @@ export class Fleet {
     await this.standIn.removeInstance(id);
     fs.rmSync(inst.dir, { recursive: true, force: true });
     this.log('terminated', { id, reason });
+    void this.tick(); // the group launches the replacement now, not at its next 250 ms tick
     return 'terminated';
   }
 
@@ -622,7 +624,7 @@ export class Fleet {
       // Two consecutive converged observations: a momentary snapshot between two changes does not count.
       streak = last.converged ? streak + 1 : 0;
       if (streak >= 2) return last;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 150));
     }
     throw new Error(`not converged within ${timeoutSeconds} s: ${last?.reason ?? 'no status'}`);
   }

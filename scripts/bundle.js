@@ -64,6 +64,9 @@ async function bundle(entry, outfile) {
     metafile: true,
     logLevel: 'warning',
     plugins: [etcd3ProtoPlugin()],
+    // ES module builds first: the AWS SDK's dist-es can be tree-shaken, its dist-cjs cannot. This cut the
+    // Lambda bundle from 2.23 MB to 1.49 MB and its load time by about 40% (bench/README.md, lambda init).
+    mainFields: ['module', 'main'],
   });
   const bytes = fs.statSync(path.join(out, outfile)).size;
   return { outfile: path.join('build', outfile), bytes, inputs: Object.keys(result.metafile.inputs).length };

@@ -15,6 +15,12 @@ export const JOIN_LOCK_KEY = 'cdk-elastic-etcd/join-lock';
 export interface EtcdAdapterOptions {
   /** Deadline of one RPC in milliseconds. */
   readonly callTimeoutMs?: number;
+  /**
+   * Deadline of the member-list probe of discovery, in milliseconds (default: callTimeoutMs). A peer
+   * that started a new cluster accepts connections but answers nothing until it has a quorum, so a
+   * short probe keeps a cold start from waiting the full call deadline on it.
+   */
+  readonly probeTimeoutMs?: number;
   /** TLS material (PEM), when the cluster serves https. */
   readonly credentials?: IOptions['credentials'];
 }
@@ -35,14 +41,16 @@ export function memberIdHex(id: string): string {
 
 export class EtcdAdapter {
   private readonly callTimeoutMs: number;
+  private readonly probeTimeoutMs: number;
 
   constructor(private readonly options: EtcdAdapterOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? 2000;
+    this.probeTimeoutMs = options.probeTimeoutMs ?? this.callTimeoutMs;
   }
 
   /** A fresh client for the given endpoints; the caller closes it. */
-  client(endpoints: readonly string[]): Etcd3 {
-    const timeout = this.callTimeoutMs;
+  client(endpoints: readonly string[], timeoutMs?: number): Etcd3 {
+    const timeout = timeoutMs ?? this.callTimeoutMs;
     return new Etcd3({
       hosts: [...endpoints],
       credentials: this.options.credentials,
@@ -52,8 +60,12 @@ export class EtcdAdapter {
     });
   }
 
-  private async withClient<T>(endpoints: readonly string[], fn: (c: Etcd3) => Promise<T>): Promise<T> {
-    const c = this.client(endpoints);
+  private async withClient<T>(
+    endpoints: readonly string[],
+    fn: (c: Etcd3) => Promise<T>,
+    timeoutMs?: number,
+  ): Promise<T> {
+    const c = this.client(endpoints, timeoutMs);
     try {
       return await fn(c);
     } finally {
@@ -61,31 +73,41 @@ export class EtcdAdapter {
     }
   }
 
-  /** The member list from the first endpoint that answers, or null when none does. */
+  /**
+   * The member list from the first endpoint that answers, or null when none does. All endpoints are
+   * asked at once, each with the probe deadline: the wait is that of the fastest answer, or one probe
+   * deadline when nobody answers (it was the sum of all deadlines when peers were asked in turn).
+   */
   async memberList(endpoints: readonly string[]): Promise<MemberListResult | null> {
-    for (const endpoint of endpoints) {
-      try {
-        const res = await this.withClient([endpoint], async (c) => {
-          const list = await c.cluster.memberList({});
-          let leaderId = '';
-          try {
-            leaderId = (await c.maintenance.status()).leader;
-          } catch {
-            /* leader unknown */
-          }
-          return { list, leaderId };
-        });
-        return {
-          members: (res.list.members ?? []).map(toMember),
-          clusterId: memberIdHex(res.list.header.cluster_id),
-          leaderId: res.leaderId === '0' ? '' : res.leaderId,
-          endpoint,
-        };
-      } catch {
-        /* try the next endpoint */
-      }
+    if (endpoints.length === 0) return null;
+    try {
+      return await Promise.any(endpoints.map((endpoint) => this.memberListFrom(endpoint)));
+    } catch {
+      return null; // AggregateError: no endpoint answered
     }
-    return null;
+  }
+
+  private async memberListFrom(endpoint: string): Promise<MemberListResult> {
+    const res = await this.withClient(
+      [endpoint],
+      async (c) => {
+        const list = await c.cluster.memberList({});
+        let leaderId = '';
+        try {
+          leaderId = (await c.maintenance.status()).leader;
+        } catch {
+          /* leader unknown */
+        }
+        return { list, leaderId };
+      },
+      this.probeTimeoutMs,
+    );
+    return {
+      members: (res.list.members ?? []).map(toMember),
+      clusterId: memberIdHex(res.list.header.cluster_id),
+      leaderId: res.leaderId === '0' ? '' : res.leaderId,
+      endpoint,
+    };
   }
 
   /**

@@ -22,7 +22,8 @@ export function buildDeps(
   metadata: InstanceMetadata,
   credentials?: EtcdCredentials,
 ): AgentDeps {
-  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, credentials });
+  // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');

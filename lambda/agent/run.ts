@@ -316,6 +316,9 @@ export function writeSettings(cfg: AgentConfig, settings: EtcdSettings): void {
   fs.renameSync(tmp, cfg.envFile);
 }
 
+/** Promote attempts in a row while the learner is not yet in sync, before the agent observes again. */
+const PROMOTE_RETRIES = 50;
+
 /** After etcd started: promote this learner once it is in sync, then complete the launch lifecycle action. */
 export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ memberId: string }> {
   const deadline = deps.now() + cfg.deadlineSeconds * 1000;
@@ -351,13 +354,24 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
       const voters = list.members
         .filter((m) => !m.isLearner && m.clientURLs.length > 0 && health[m.id])
         .map((m) => m.clientURLs[0]);
-      try {
-        await deps.promote(voters, step.memberId);
-        deps.log('promoted to voter', { memberId: step.memberId });
-      } catch (err) {
-        lastWait = (err as Error).message;
-        if (!isNotInSync(err)) deps.log('promote failed, retrying', { error: lastWait });
-        await deps.sleep(delay);
+      // While the learner catches up, etcd answers "not in sync": re-send only the promote (100 ms apart,
+      // at most PROMOTE_RETRIES times) instead of observing the group, the member list and every member's
+      // health again before each try, so the promote follows the learner as closely as the runbook does.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await deps.promote(voters, step.memberId);
+          deps.log('promoted to voter', { memberId: step.memberId, attempts: attempt });
+          break;
+        } catch (err) {
+          lastWait = (err as Error).message;
+          if (!isNotInSync(err)) {
+            deps.log('promote failed, observing again', { error: lastWait });
+            await deps.sleep(delay);
+            break;
+          }
+          if (attempt >= PROMOTE_RETRIES || deps.now() > deadline) break;
+          await deps.sleep(100);
+        }
       }
       continue;
     }
