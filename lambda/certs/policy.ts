@@ -109,6 +109,14 @@ export function validityWindow(now: Date, days: number): { notBefore: Date; notA
   };
 }
 
+/**
+ * The PEM certificates of a bundle, in order. A CA secret's caCert may be a bundle during a CA rotation:
+ * the first certificate is the issuing CA (the one caKey belongs to); all of them are trusted.
+ */
+export function splitPem(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+}
+
 /** Parses and checks a CA secret's JSON. */
 export function parseCaSecret(text: string): CaSecret {
   const v = parseJsonObject(text, 'CA secret');

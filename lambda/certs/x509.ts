@@ -15,9 +15,17 @@ import {
   ClientIdentitySecret,
   ExistingCert,
   MEMBER_CERT_VALIDITY_DAYS,
+  splitPem,
   SubjectAltNames,
   validityWindow,
 } from './policy';
+
+/** The issuing CA of a CA secret's caCert (its first certificate; the rest of a bundle is trust only). */
+function issuingCa(caCertPem: string): x509.X509Certificate {
+  const [first] = splitPem(caCertPem);
+  if (!first) throw new Error('the CA certificate is not a PEM certificate');
+  return new x509.X509Certificate(first);
+}
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -90,7 +98,7 @@ export interface IssueOptions {
 
 /** Issues a certificate with a fresh key, signed by the CA. */
 export async function issue(ca: CaSecret, opts: IssueOptions): Promise<KeyPairPem> {
-  const caCert = new x509.X509Certificate(ca.caCert);
+  const caCert = issuingCa(ca.caCert);
   const signingKey = await importSigningKey(ca.caKey);
   const keys = await newKeys();
   const { notBefore, notAfter } = validityWindow(opts.now ?? new Date(), opts.days);
@@ -155,7 +163,7 @@ export async function issueClientIdentity(
 /** What the renewal decision needs to know about a certificate found on disk. */
 export async function inspect(certPem: string, caCertPem: string): Promise<ExistingCert> {
   const cert = new x509.X509Certificate(certPem);
-  const ca = new x509.X509Certificate(caCertPem);
+  const ca = issuingCa(caCertPem);
   const ips: string[] = [];
   const dnsNames: string[] = [];
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
@@ -172,9 +180,11 @@ export async function inspect(certPem: string, caCertPem: string): Promise<Exist
   return { notBefore: cert.notBefore, notAfter: cert.notAfter, sans: { ips, dnsNames }, signedByCa };
 }
 
-/** notAfter of a PEM certificate. */
+/** notAfter of a PEM certificate (of a bundle: the earliest). */
 export function notAfterOf(certPem: string): Date {
-  return new x509.X509Certificate(certPem).notAfter;
+  const all = splitPem(certPem).map((p) => new x509.X509Certificate(p).notAfter.getTime());
+  if (all.length === 0) throw new Error('not a PEM certificate');
+  return new Date(Math.min(...all));
 }
 
 /** Whether the private key (PKCS#8 PEM) belongs to the certificate. */

@@ -11,6 +11,7 @@ import {
   parseClientIdentitySecret,
   renewalDecision,
   RENEW_BEFORE_DAYS,
+  splitPem,
   validityWindow,
 } from '../../lambda/certs/policy';
 import {
@@ -19,6 +20,7 @@ import {
   issueClientIdentity,
   issueMemberCert,
   keyMatchesCert,
+  notAfterOf,
 } from '../../lambda/certs/x509';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -162,4 +164,79 @@ describe('issuance (checked with Node/OpenSSL)', () => {
       await new Promise((r) => srv.close(r));
     }
   });
+
+  it('CA rotation with a bundle: the first certificate issues, all are trusted; old and new members talk both ways', async () => {
+    const oldCa = await generateCa({ commonName: 'old' });
+    const newCa = await generateCa({ commonName: 'new' });
+    expect(splitPem(oldCa.caCert + newCa.caCert)).toEqual([oldCa.caCert.trim(), newCa.caCert.trim()]);
+    // phase 1: trust both, still issue from the old CA
+    const phase1 = { caCert: oldCa.caCert + newCa.caCert, caKey: oldCa.caKey };
+    const sans = memberSans('127.0.0.1');
+    const oldMember = await issueMemberCert(phase1, 'i-old', sans);
+    expect(
+      new crypto.X509Certificate(oldMember.cert).checkIssued(new crypto.X509Certificate(oldCa.caCert)),
+    ).toBe(true);
+    expect((await inspect(oldMember.cert, phase1.caCert)).signedByCa).toBe(true);
+    // phase 2: issue from the new CA, still trust the old one; an old-CA certificate is due for re-issue
+    const phase2 = { caCert: newCa.caCert + oldCa.caCert, caKey: newCa.caKey };
+    expect(renewalDecision(await inspect(oldMember.cert, phase2.caCert), sans, new Date())).toEqual({
+      reuse: false,
+      reason: 'not signed by the current CA',
+    });
+    const newMember = await issueMemberCert(phase2, 'i-new', sans);
+    expect(
+      new crypto.X509Certificate(newMember.cert).checkIssued(new crypto.X509Certificate(newCa.caCert)),
+    ).toBe(true);
+    expect(notAfterOf(phase2.caCert).getTime()).toBe(
+      Math.min(notAfterOf(oldCa.caCert).getTime(), notAfterOf(newCa.caCert).getTime()),
+    );
+    // an old member (trusting the phase-1 bundle) and a new one (phase-2 bundle) accept each other
+    expect(await handshake(oldMember, phase1.caCert, newMember, phase2.caCert)).toBe('ok');
+    expect(await handshake(newMember, phase2.caCert, oldMember, phase1.caCert)).toBe('ok');
+    // but a member that trusts only the new CA refuses an old-CA peer: why the bundle phases exist
+    expect(await handshake(newMember, newCa.caCert, oldMember, phase1.caCert)).not.toBe('ok');
+  });
 });
+
+/** mTLS between a server identity and a client identity, each with its own trust bundle. */
+async function handshake(
+  server: { cert: string; key: string },
+  serverTrust: string,
+  clientId: { cert: string; key: string },
+  clientTrust: string,
+): Promise<string> {
+  const srv = tls.createServer(
+    {
+      cert: server.cert,
+      key: server.key,
+      ca: splitPem(serverTrust),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (s) => s.end('ok'),
+  );
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    return await new Promise<string>((resolve) => {
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port,
+        ca: splitPem(clientTrust),
+        cert: clientId.cert,
+        key: clientId.key,
+        timeout: 5000,
+      });
+      let data = '';
+      s.on('data', (d) => (data += d));
+      s.on('end', () => resolve(data || 'closed'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+      s.on('timeout', () => {
+        s.destroy();
+        resolve('timeout');
+      });
+    });
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+}
