@@ -175,6 +175,7 @@ export function table(s: FleetStatus): string {
     line,
     ...rows.map(fmt),
     line,
+    ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
   ].join('\n');
 }
 

@@ -101,7 +101,12 @@ export async function main(argv: string[]): Promise<number> {
   if (cfg.tls) {
     try {
       tls = await memberTlsFromAws(cfg.tls, metadata, log);
-      log('member certificate', { issued: tls.issued, reason: tls.reason, notAfter: tls.notAfter });
+      log('member certificate', {
+        issued: tls.issued,
+        reason: tls.reason,
+        notAfter: tls.notAfter,
+        ms: Date.now() - started,
+      });
     } catch (err) {
       log(`${command} failed: ${(err as Error).message}`);
       clearTimeout(hardStop);
