@@ -5,7 +5,8 @@
  *
  * Events that are not for this function (malformed, foreign source, another group or hook) and a bad
  * configuration are logged and answered normally, with no action: a throw would only make Lambda retry an
- * event that can never succeed. Unexpected failures while acting (AWS or etcd errors) are logged and
+ * event that can never succeed. Unexpected failures while setting up (reading the TLS client identity) or
+ * acting (AWS or etcd errors) are logged and
  * rethrown, so Lambda's asynchronous retries run the idempotent handler again.
  */
 import { ConfigError, readConfig } from './config';
@@ -43,14 +44,12 @@ export async function handler(event: unknown): Promise<HandlerResult> {
     ctx = await contextFactory(process.env, { etcd: parsed.kind !== 'invalid' });
   } catch (err) {
     const reason = errorMessage(err);
-    bare.error(
-      err instanceof ConfigError
-        ? 'configuration error: no action taken'
-        : 'could not set up: no action taken',
-      {
-        reason,
-      },
-    );
+    if (!(err instanceof ConfigError)) {
+      // e.g. the client identity secret could not be read: transient, so Lambda's retries should run again
+      bare.error('could not set up: the event may be retried', { reason });
+      throw err;
+    }
+    bare.error('configuration error: no action taken', { reason });
     return { ok: false, kind: 'config', outcome: 'ignored', reason, removed: [] };
   }
   const ignore = (reason: string, fields: Record<string, unknown> = {}): HandlerResult => {
