@@ -98,6 +98,9 @@ describe('TLS fleet (etcd-fleet up --tls)', () => {
       key: path.join(fleet.dir, 'tls', 'client.key'),
     });
     expect(fs.statSync(s.tls!.key).mode & 0o077).toBe(0);
+    expect(await fleet.ok('status')).toContain(
+      `tls: etcdctl --cacert ${s.tls!.ca} --cert ${s.tls!.cert} --key ${s.tls!.key}`,
+    );
     const logs = fleet.agentLogs();
     const tokens = new Set<unknown>();
     for (const log of Object.values(logs)) {
