@@ -484,7 +484,12 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     fnSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs');
     this.connections.allowDefaultPortFrom(fnSg, 'lifecycle Lambda');
 
+    const fnLogs = new logs.LogGroup(this, 'LifecycleFunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const fn = new lambda.Function(this, 'LifecycleFunction', {
+      role: lifecycleFunctionRole(this, fnLogs),
       description: `cdk-elastic-etcd: lifecycle actions and reconcile of ${this.autoScalingGroupName}`,
       runtime: lambda.Runtime.NODEJS_22_X,
       code: lambda.Code.fromAsset(LAMBDA_BUNDLE_DIR),
@@ -494,10 +499,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [fnSg],
-      logGroup: new logs.LogGroup(this, 'LifecycleFunctionLogs', {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: fnLogs,
       environment: {
         GROUP_NAME: this.autoScalingGroupName,
         CLIENT_PORT: String(clientPort),
@@ -647,18 +649,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     ];
     Validations.of(this.role).acknowledge(...iamAcks);
     const fn = this.lifecycleFunction as lambda.Function;
-    Validations.of(fn.role!).acknowledge(
-      ...iamAcks,
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed policy for writing the function logs, as Lambda sets it up.',
-      },
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        reason:
-          'The AWS managed policy that lets Lambda create the network interfaces of a function in a VPC (needed to reach etcd).',
-      },
-    );
+    Validations.of(fn.role!).acknowledge(...iamAcks, {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason:
+        'The AWS managed policy that lets Lambda create the network interfaces of a function in a VPC (needed to reach etcd).',
+    });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -671,6 +666,30 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         'Scaling and lifecycle events go to EventBridge (rules to the lifecycle Lambda), not SNS notifications.',
     });
   }
+}
+
+/**
+ * The lifecycle Lambda's role: writing its own log group only (instead of the managed
+ * AWSLambdaBasicExecutionRole, which allows every log group), and the managed
+ * AWSLambdaVPCAccessExecutionRole that a function in a VPC needs (lambda.Function adds it only to a role
+ * it creates itself).
+ */
+function lifecycleFunctionRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
+  const role = new iam.Role(scope, 'LifecycleFunctionServiceRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'cdk-elastic-etcd lifecycle Lambda',
+    // The network interfaces of a function in a VPC (the EC2 actions involved need resource "*").
+    managedPolicies: [
+      iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+    ],
+  });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  return role;
 }
 
 /** Flattens a resolved CloudFormation value the way cdk-nag names a finding: Ref X becomes <X>. */

@@ -198,8 +198,18 @@ describe('EtcdCluster with defaults', () => {
     ]);
   });
 
-  test('Lambda role: exactly describe on *, lifecycle actions on this group, read of the client identity secret', () => {
+  test('Lambda role: exactly its own log group, describe on *, lifecycle actions on this group, read of the client identity secret; only the VPC managed policy', () => {
+    const [role] = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) =>
+      id.startsWith('EtcdLifecycleFunctionServiceRole'),
+    );
+    expect(JSON.stringify(role[1].Properties.ManagedPolicyArns)).toContain('AWSLambdaVPCAccessExecutionRole');
+    expect(role[1].Properties.ManagedPolicyArns).toHaveLength(1);
     expect(policyStatements(template, 'EtcdLifecycleFunctionServiceRoleDefaultPolicy')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: expect.stringMatching(/^GETATT-EtcdLifecycleFunctionLogs[0-9A-F]{8}\.Arn$/),
+      },
       describeStatement,
       lifecycleStatement,
       {

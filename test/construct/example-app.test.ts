@@ -76,7 +76,6 @@ describe('example stack', () => {
       [
         'AwsSolutions-AS3',
         'AwsSolutions-IAM4',
-        'AwsSolutions-IAM4',
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5',
         'AwsSolutions-L1',
