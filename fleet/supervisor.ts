@@ -566,7 +566,9 @@ export class Fleet {
     const endpoints = live
       .filter((i) => i.phase !== 'terminating')
       .map((i) => `${this.scheme}://${i.ip}:${CLIENT_PORT}`);
-    const perEndpoint = await Promise.all(endpoints.map((e) => this.etcd.memberList([e])));
+    const perEndpoint = await Promise.all(
+      endpoints.map((e) => this.etcd.memberList([e], { withLeader: true })),
+    );
     const clusterIds = new Set(perEndpoint.filter((r) => r).map((r) => r!.clusterId));
     const list = perEndpoint.find((r) => r && r.leaderId) ?? perEndpoint.find((r) => r) ?? null;
     const members: Member[] = list?.members ?? [];

@@ -29,7 +29,7 @@ export interface MemberListResult {
   readonly members: Member[];
   /** Cluster id as etcdctl prints it (hex). */
   readonly clusterId: string;
-  /** Member id (decimal) of the leader as seen by the answering endpoint, '' when unknown. */
+  /** Member id (decimal) of the leader as seen by the answering endpoint; '' when unknown or not asked for. */
   readonly leaderId: string;
   readonly endpoint: string;
 }
@@ -78,25 +78,33 @@ export class EtcdAdapter {
    * asked at once, each with the probe deadline: the wait is that of the fastest answer, or one probe
    * deadline when nobody answers (it was the sum of all deadlines when peers were asked in turn).
    */
-  async memberList(endpoints: readonly string[]): Promise<MemberListResult | null> {
+  async memberList(
+    endpoints: readonly string[],
+    opts: { withLeader?: boolean } = {},
+  ): Promise<MemberListResult | null> {
     if (endpoints.length === 0) return null;
     try {
-      return await Promise.any(endpoints.map((endpoint) => this.memberListFrom(endpoint)));
+      return await Promise.any(
+        endpoints.map((endpoint) => this.memberListFrom(endpoint, opts.withLeader ?? false)),
+      );
     } catch {
       return null; // AggregateError: no endpoint answered
     }
   }
 
-  private async memberListFrom(endpoint: string): Promise<MemberListResult> {
+  private async memberListFrom(endpoint: string, withLeader: boolean): Promise<MemberListResult> {
     const res = await this.withClient(
       [endpoint],
       async (c) => {
         const list = await c.cluster.memberList({});
         let leaderId = '';
-        try {
-          leaderId = (await c.maintenance.status()).leader;
-        } catch {
-          /* leader unknown */
+        // One more round trip: only the fleet's status display asks for the leader.
+        if (withLeader) {
+          try {
+            leaderId = (await c.maintenance.status()).leader;
+          } catch {
+            /* leader unknown */
+          }
         }
         return { list, leaderId };
       },

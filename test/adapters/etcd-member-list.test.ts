@@ -41,6 +41,9 @@ describe('EtcdAdapter.memberList against a silent peer and a live one', () => {
     expect(res!.endpoint).toBe(cluster.clientURLs[0]);
     expect(res!.members.map((m) => m.name)).toEqual(['m1']);
     expect(res!.clusterId).toMatch(/^[0-9a-f]+$/);
+    expect(res!.leaderId).toBe(''); // not asked for: no extra status round trip
+    const withLeader = await adapter.memberList([SILENT, cluster.clientURLs[0]], { withLeader: true });
+    expect(withLeader!.leaderId).toBe(withLeader!.members[0].id); // a one-member cluster leads itself
   }, 15_000);
 
   it('returns null when no endpoint answers within the probe deadline', async () => {
