@@ -2,14 +2,17 @@
  * The TLS material custom resource against the stand-in's Secrets Manager (real SDK client) and a local
  * HTTP server standing in for the pre-signed response URL.
  */
+import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as http from 'http';
+import * as path from 'path';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsAdapter } from '../../lambda/adapters/secrets';
 import { CustomResourceEvent, handler, setSecretsFactory } from '../../lambda/ca';
 import { parseCaSecret, parseClientIdentitySecret } from '../../lambda/certs/policy';
 import { generateCa, issueClientIdentity } from '../../lambda/certs/x509';
 import { AwsStandIn } from '../../fleet/standin';
+import { CA_BUNDLE_DIR } from '../../lib/assets';
 import { CREDENTIALS, newStandIn, REGION } from '../standin/helpers';
 
 const HOST = '127.0.40.7';
@@ -123,4 +126,37 @@ it('a brought CA is used as is; a client identity from another CA is re-issued; 
   await handler(event('Create', { CaSecretId: caArn }));
   expect(responses[2].body).toMatchObject({ Status: 'FAILED' });
   expect(String(responses[2].body.Reason)).toMatch(/ClientSecretId: required; GenerateCa: must be/);
+});
+
+it('the bundle the construct deploys (build/ca/index.js) runs a Create with its own SDK client against the stand-in', async () => {
+  // In a plain Node process, as Lambda runs it (the SDK's lazy imports do not run inside jest's VM).
+  const caArn = standIn.secrets.put('bundle/ca', 'initial');
+  const clientArn = standIn.secrets.put('bundle/client', 'initial');
+  const ev = event('Create', { CaSecretId: caArn, ClientSecretId: clientArn, GenerateCa: 'true' });
+  const script = `require(${JSON.stringify(path.join(CA_BUNDLE_DIR, 'index.js'))}).handler(JSON.parse(process.argv[1])).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`;
+  const code = await new Promise<number>((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['-e', script, JSON.stringify(ev)],
+      {
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH ?? '',
+          AWS_ENDPOINT_URL: standIn.endpoint,
+          AWS_REGION: REGION,
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+        },
+      },
+      (err) => resolve(err ? 1 : 0),
+    );
+    child.stdout?.resume();
+  });
+  expect(code).toBe(0);
+  expect(responses[0].body).toMatchObject({ Status: 'SUCCESS', Reason: 'no client identity' });
+  const adapter = new SecretsAdapter(
+    new SecretsManagerClient({ region: REGION, endpoint: standIn.endpoint, credentials: CREDENTIALS }),
+  );
+  const ca = parseCaSecret(await adapter.getString(caArn));
+  expect(parseClientIdentitySecret(await adapter.getString(clientArn)).ca).toBe(ca.caCert);
 });
