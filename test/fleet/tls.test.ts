@@ -269,4 +269,23 @@ describe('TLS fleet (etcd-fleet up --tls)', () => {
     expect(certs[certs.length - 1]).toMatchObject({ issued: false, reason: 'valid certificate on disk' });
     expect(certs.length).toBeGreaterThanOrEqual(3); // join + promote at boot, join again after the reboot
   });
+
+  it('scale 5 and back to 3 with TLS: new members join with their own certificates, scale-in removes through the Lambda', async () => {
+    const up = JSON.parse(await fleet.ok('scale', '5', '--json')) as StatusJson;
+    expectConverged(up, 5);
+    const logs = fleet.agentLogs();
+    for (const i of live(up)) {
+      expect(logLines(logs[i.id]).find((l) => l.message === 'member certificate')).toMatchObject({
+        issued: true,
+      });
+    }
+    const down = JSON.parse(await fleet.ok('scale', '3', '--json')) as StatusJson;
+    expectConverged(down, 3);
+    const c = client(down.endpoints, down.tls);
+    try {
+      expect(await c.get('tls-probe').string()).toBe('x');
+    } finally {
+      c.close();
+    }
+  });
 });
