@@ -43,6 +43,7 @@ export class ClusterTls extends Construct {
     this.key = new kms.Key(this, 'Key', {
       description: `${props.description}: encrypts the cluster CA and client identity secrets`,
       enableKeyRotation: true,
+      // It encrypts only this cluster's two secrets, which are deleted with the stack too.
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
