@@ -1,6 +1,6 @@
 /*
  * etcd-fleet: drives a local fleet (fleet/supervisor.ts) from the command line.
- *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S]
+ *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S] [--tls]
  *   etcd-fleet status [--json] | scale N | terminate ID | kill ID [--wipe] | freeze ID | thaw ID
  *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
  */
@@ -25,7 +25,9 @@ const USAGE = `usage: etcd-fleet <command> [options]
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
          --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
          --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
-         --break-boot N (up: the first N instances never boot)`;
+         --break-boot N (up: the first N instances never boot),
+         --tls (up: https on client and peer ports with client-certificate auth; status --json adds
+                "tls": {"ca", "cert", "key"}, a client identity for etcdctl --cacert/--cert/--key)`;
 
 interface Parsed {
   cmd: string;
@@ -33,7 +35,7 @@ interface Parsed {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler']);
+const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler', 'tls']);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -108,6 +110,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     maxSize: 9,
     lifecycleHandler: p.flags['no-handler'] !== true,
     breakBoot: num(p.flags, 'break-boot', 0),
+    tls: p.flags.tls === true,
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
   const child = spawn(process.execPath, [path.join(__dirname, 'supervisor-main.js'), JSON.stringify(opts)], {
@@ -172,6 +175,7 @@ export function table(s: FleetStatus): string {
     line,
     ...rows.map(fmt),
     line,
+    ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
   ].join('\n');
 }
 

@@ -18,6 +18,7 @@ import type { Member } from '../lambda/core/types';
 import { AwsStandIn, StandInInstance } from './standin';
 import { allocateAddress, blockFor, standInAddress } from './addresses';
 import { serve } from './control';
+import { FleetTls, setUpFleetTls } from './tls';
 
 export interface FleetOptions {
   readonly dir: string;
@@ -37,6 +38,15 @@ export interface FleetOptions {
   readonly lifecycleHandler?: boolean;
   /** The first N instances launched never boot (die before etcd starts: FAILURE-SCENARIOS 2). */
   readonly breakBoot?: number;
+  /** TLS for peers and clients with client-certificate auth, CA in the stand-in's Secrets Manager (`up --tls`). */
+  readonly tls?: boolean;
+}
+
+/** A client identity of a TLS fleet: PEM files for etcdctl's --cacert/--cert/--key. */
+export interface FleetTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export const LAUNCH_HOOK = 'etcd-launch';
@@ -82,6 +92,8 @@ export interface FleetStatus {
   reason: string;
   endpoints: string[];
   instances: InstanceStatus[];
+  /** Present when the fleet runs with TLS: a client identity signed by the fleet's CA. */
+  tls?: FleetTlsFiles;
 }
 
 type LifecycleHandler = (event: unknown) => Promise<unknown>;
@@ -90,7 +102,9 @@ export class Fleet {
   readonly block: number;
   readonly standIn: AwsStandIn;
   private readonly instances = new Map<string, Instance>();
-  private readonly etcd = new EtcdAdapter({ callTimeoutMs: 1500 });
+  private etcd = new EtcdAdapter({ callTimeoutMs: 1500 });
+  /** TLS state of a `--tls` fleet (set up in start()). */
+  private tls?: FleetTls;
   private ticking = false;
   private scalingIn = false;
   private timer?: NodeJS.Timeout;
@@ -134,8 +148,17 @@ export class Fleet {
     return env;
   }
 
+  /** Scheme of every peer and client URL. */
+  get scheme(): 'http' | 'https' {
+    return this.opts.tls ? 'https' : 'http';
+  }
+
   async start(): Promise<void> {
     await this.standIn.start();
+    if (this.opts.tls) {
+      this.tls = await setUpFleetTls(this.opts.dir, this.standIn);
+      this.etcd = new EtcdAdapter({ callTimeoutMs: 1500, credentials: this.tls.credentials });
+    }
     this.standIn.on(
       'complete-lifecycle-action',
       (e: { instanceId: string; hookName: string; result: string }) => {
@@ -162,9 +185,10 @@ export class Fleet {
       GROUP_NAME,
       CLIENT_PORT: String(CLIENT_PORT),
       PEER_PORT: String(PEER_PORT),
-      SCHEME: 'http',
+      SCHEME: this.scheme,
       STRATEGY: this.opts.strategy,
       UNSTARTED_GRACE_SECONDS: '60',
+      ...(this.tls && { TLS_CLIENT_SECRET_ID: this.tls.clientSecretArn }),
     });
 
     const mod = require(bundle) as { handler?: LifecycleHandler };
@@ -261,7 +285,8 @@ export class Fleet {
           sizeCap: this.opts.maxSize,
           peerPort: PEER_PORT,
           clientPort: CLIENT_PORT,
-          scheme: 'http',
+          scheme: this.scheme,
+          ...(this.tls && { tls: { caSecretId: this.tls.caSecretArn, certDir: path.join(dir, 'tls') } }),
           dataDir: inst.dataDir,
           envFile: path.join(dir, 'etcd.env'),
           output: 'env',
@@ -540,7 +565,7 @@ export class Fleet {
     const live = [...this.instances.values()].filter((i) => i.phase !== 'gone');
     const endpoints = live
       .filter((i) => i.phase !== 'terminating')
-      .map((i) => `http://${i.ip}:${CLIENT_PORT}`);
+      .map((i) => `${this.scheme}://${i.ip}:${CLIENT_PORT}`);
     const perEndpoint = await Promise.all(
       endpoints.map((e) => this.etcd.memberList([e], { withLeader: true })),
     );
@@ -549,7 +574,7 @@ export class Fleet {
     const members: Member[] = list?.members ?? [];
     const health = await this.etcd.healthOf(members);
     const instances: InstanceStatus[] = live.map((i) => {
-      const peerURL = `http://${i.ip}:${PEER_PORT}`;
+      const peerURL = `${this.scheme}://${i.ip}:${PEER_PORT}`;
       const m = members.find((x) => x.peerURLs.includes(peerURL));
       const role = !m ? 'none' : m.name === '' ? 'unstarted' : m.isLearner ? 'learner' : 'voter';
       return {
@@ -576,7 +601,9 @@ export class Fleet {
     else if (this.alive().some((i) => this.standIn.getInstance(i.id)?.lifecycleState !== 'InService'))
       reason = 'an instance is not InService';
     else if (
-      this.alive().some((i) => !members.some((m) => m.peerURLs.includes(`http://${i.ip}:${PEER_PORT}`)))
+      this.alive().some(
+        (i) => !members.some((m) => m.peerURLs.includes(`${this.scheme}://${i.ip}:${PEER_PORT}`)),
+      )
     )
       reason = 'an instance has no member';
     return {
@@ -584,8 +611,9 @@ export class Fleet {
       desired,
       converged: reason === '',
       reason,
-      endpoints: this.alive().map((i) => `http://${i.ip}:${CLIENT_PORT}`),
+      endpoints: this.alive().map((i) => `${this.scheme}://${i.ip}:${CLIENT_PORT}`),
       instances,
+      ...(this.tls && { tls: this.tls.files }),
     };
   }
 

@@ -9,6 +9,7 @@ import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aw
 import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { AgentConfig, ConfigError, parseConfig } from './config';
 import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
+import { EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 
 const USAGE = 'usage: agent.js join|promote --config FILE';
 
@@ -16,9 +17,13 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), message, ...fields }) + '\n');
 }
 
-export function buildDeps(region: string | undefined, metadata: InstanceMetadata): AgentDeps {
+export function buildDeps(
+  region: string | undefined,
+  metadata: InstanceMetadata,
+  credentials?: EtcdCredentials,
+): AgentDeps {
   // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
-  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500 });
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');
@@ -90,12 +95,29 @@ export async function main(argv: string[]): Promise<number> {
     (cfg.deadlineSeconds + 15) * 1000,
   );
   hardStop.unref();
-  const deps = buildDeps(process.env.AWS_REGION, new InstanceMetadata());
+  const metadata = new InstanceMetadata();
   const started = Date.now();
+  let tls: MemberTls | undefined;
+  if (cfg.tls) {
+    try {
+      tls = await memberTlsFromAws(cfg.tls, metadata, log);
+      log('member certificate', {
+        issued: tls.issued,
+        reason: tls.reason,
+        notAfter: tls.notAfter,
+        ms: Date.now() - started,
+      });
+    } catch (err) {
+      log(`${command} failed: ${(err as Error).message}`);
+      clearTimeout(hardStop);
+      return 1;
+    }
+  }
+  const deps = buildDeps(process.env.AWS_REGION, metadata, tls?.credentials);
   try {
     if (command === 'join') {
       const result = await runJoin(cfg, deps);
-      writeSettings(cfg, result.settings);
+      writeSettings(cfg, tls ? { ...result.settings, tls: tls.etcdFiles } : result.settings);
       log('settings written', {
         step: result.step.kind,
         reason: result.step.reason,

@@ -6,6 +6,7 @@ import { AwsClients, createAwsClients, FleetAdapter } from '../adapters/aws';
 import { EtcdAdapter } from '../adapters/etcd';
 import { LifecycleConfig, readConfig } from './config';
 import { Logger } from './log';
+import type { EtcdCredentials } from './tls';
 import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
 
 /** The AWS calls the handler makes (FleetAdapter implements them). */
@@ -31,6 +32,8 @@ export interface LifecycleContext {
   readonly lockTimeoutMs: number;
   /** Interval of lifecycle heartbeats while a terminate action is being worked on. */
   readonly heartbeatIntervalMs: number;
+  /** The client identity towards etcd (TLS clusters); the reconcile also checks certificate expiry with it. */
+  readonly tls?: EtcdCredentials;
   /** Upper bound of observe → plan → act rounds of one invocation. */
   readonly maxRounds: number;
   /**
@@ -42,21 +45,30 @@ export interface LifecycleContext {
   readonly retryDelayMs: number;
 }
 
-export type ContextFactory = (env: Readonly<Record<string, string | undefined>>) => LifecycleContext;
+export type ContextFactory = (
+  env: Readonly<Record<string, string | undefined>>,
+  /** etcd: false when the event will be ignored (no etcd call, so no client identity is needed). */
+  opts?: { readonly etcd?: boolean },
+) => LifecycleContext | Promise<LifecycleContext>;
 
 /** The production context: config from env (throws ConfigError), real SDK clients, a real etcd adapter. */
 export function createContext(
   env: Readonly<Record<string, string | undefined>>,
-  overrides: Partial<Omit<LifecycleContext, 'config'>> & { awsClients?: AwsClients } = {},
+  overrides: Partial<Omit<LifecycleContext, 'config'>> & {
+    awsClients?: AwsClients;
+    /** Client certificate for etcd (TLS clusters), from lifecycle/tls.ts. */
+    etcdCredentials?: EtcdCredentials;
+  } = {},
 ): LifecycleContext {
   const config = readConfig(env);
-  const { awsClients, ...rest } = overrides;
-  const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000 });
+  const { awsClients, etcdCredentials, ...rest } = overrides;
+  const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000, credentials: etcdCredentials });
   return {
     config,
     fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
     etcd: etcdAdapter,
     unstarted: new EtcdUnstartedStore(etcdAdapter),
+    tls: etcdCredentials,
     log: new Logger({ groupName: config.groupName }),
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

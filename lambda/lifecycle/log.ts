@@ -15,6 +15,11 @@ export enum MetricName {
   RECONCILE_REMOVALS = 'ReconcileRemovals',
   /** The scheduled reconcile found a started learner that is not promoted. */
   STUCK_LEARNERS = 'StuckLearners',
+  /**
+   * TLS clusters: whole days until the first of these expires: the CA, the Lambda's client identity, each
+   * member's served certificate (measured by the reconcile). Unit None.
+   */
+  CERTIFICATE_DAYS_LEFT = 'CertificateDaysLeft',
 }
 
 export const METRIC_NAMESPACE = 'CdkElasticEtcd';
@@ -51,6 +56,7 @@ export class Logger {
     value: number,
     groupName: string,
     fields: Readonly<Record<string, unknown>> = {},
+    unit: 'Count' | 'None' = 'Count',
   ): void {
     this.sink(
       JSON.stringify({
@@ -64,7 +70,7 @@ export class Logger {
             {
               Namespace: METRIC_NAMESPACE,
               Dimensions: [['AutoScalingGroupName']],
-              Metrics: [{ Name: name, Unit: 'Count' }],
+              Metrics: [{ Name: name, Unit: unit }],
             },
           ],
         },

@@ -76,10 +76,10 @@ describe('example stack', () => {
       [
         'AwsSolutions-AS3',
         'AwsSolutions-IAM4',
-        'AwsSolutions-IAM4',
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5',
         'AwsSolutions-L1',
+        'AwsSolutions-SMG4',
       ].sort(),
     );
     for (const [, reason] of nagAcks) expect(reason.length).toBeGreaterThan(30);
