@@ -1,6 +1,6 @@
 /*
  * etcd-fleet: drives a local fleet (fleet/supervisor.ts) from the command line.
- *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S]
+ *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S] [--tls]
  *   etcd-fleet status [--json] | scale N | terminate ID | kill ID [--wipe] | freeze ID | thaw ID
  *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
  *   etcd-fleet up ... [--restore manual|automatic] [--backup-interval S]
@@ -32,7 +32,9 @@ options: --timeout S (waiting commands, default 180), --reconcile-interval S (up
          --break-boot N (up: the first N instances never boot),
          --restore manual|automatic (up: restore policy, default manual),
          --backup-interval S (up: seconds between scheduled backups, default 0 = none),
-         --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20)`;
+         --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20),
+         --tls (up: https on client and peer ports with client-certificate auth; status --json adds
+                "tls": {"ca", "cert", "key"}, a client identity for etcdctl --cacert/--cert/--key)`;
 
 interface Parsed {
   cmd: string;
@@ -40,7 +42,7 @@ interface Parsed {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler']);
+const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler', 'tls']);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -116,6 +118,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     lifecycleHandler: p.flags['no-handler'] !== true,
     breakBoot: num(p.flags, 'break-boot', 0),
     backup: backupOptions(p),
+    tls: p.flags.tls === true,
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
   const child = spawn(process.execPath, [path.join(__dirname, 'supervisor-main.js'), JSON.stringify(opts)], {
@@ -201,6 +204,7 @@ export function table(s: FleetStatus): string {
     line,
     ...rows.map(fmt),
     line,
+    ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
   ].join('\n');
 }
 

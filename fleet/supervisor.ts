@@ -19,6 +19,7 @@ import { AwsStandIn, StandInInstance } from './standin';
 import { allocateAddress, blockFor, standInAddress } from './addresses';
 import { FleetBackup, FleetBackupOptions } from './backup';
 import { serve } from './control';
+import { FleetTls, setUpFleetTls } from './tls';
 
 export interface FleetOptions {
   readonly dir: string;
@@ -40,6 +41,15 @@ export interface FleetOptions {
   readonly breakBoot?: number;
   /** Backups and restore (fleet/backup.ts): restore policy, backup schedule. */
   readonly backup?: FleetBackupOptions;
+  /** TLS for peers and clients with client-certificate auth, CA in the stand-in's Secrets Manager (`up --tls`). */
+  readonly tls?: boolean;
+}
+
+/** A client identity of a TLS fleet: PEM files for etcdctl's --cacert/--cert/--key. */
+export interface FleetTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export const LAUNCH_HOOK = 'etcd-launch';
@@ -87,6 +97,8 @@ export interface FleetStatus {
   reason: string;
   endpoints: string[];
   instances: InstanceStatus[];
+  /** Present when the fleet runs with TLS: a client identity signed by the fleet's CA. */
+  tls?: FleetTlsFiles;
 }
 
 type LifecycleHandler = (event: unknown) => Promise<unknown>;
@@ -95,7 +107,9 @@ export class Fleet {
   readonly block: number;
   readonly standIn: AwsStandIn;
   private readonly instances = new Map<string, Instance>();
-  private readonly etcd = new EtcdAdapter({ callTimeoutMs: 1500 });
+  private etcd = new EtcdAdapter({ callTimeoutMs: 1500 });
+  /** TLS state of a `--tls` fleet (set up in start()). */
+  private tls?: FleetTls;
   private ticking = false;
   private scalingIn = false;
   private timer?: NodeJS.Timeout;
@@ -141,9 +155,18 @@ export class Fleet {
     return { ...env, ...this.backup.env() };
   }
 
+  /** Scheme of every peer and client URL. */
+  get scheme(): 'http' | 'https' {
+    return this.opts.tls ? 'https' : 'http';
+  }
+
   async start(): Promise<void> {
     await this.standIn.start();
     await this.backup.start();
+    if (this.opts.tls) {
+      this.tls = await setUpFleetTls(this.opts.dir, this.standIn);
+      this.etcd = new EtcdAdapter({ callTimeoutMs: 1500, credentials: this.tls.credentials });
+    }
     this.standIn.on(
       'complete-lifecycle-action',
       (e: { instanceId: string; hookName: string; result: string }) => {
@@ -176,10 +199,11 @@ export class Fleet {
       GROUP_NAME,
       CLIENT_PORT: String(CLIENT_PORT),
       PEER_PORT: String(PEER_PORT),
-      SCHEME: 'http',
+      SCHEME: this.scheme,
       STRATEGY: this.opts.strategy,
       UNSTARTED_GRACE_SECONDS: '60',
       ...this.backup.handlerEnv(),
+      ...(this.tls && { TLS_CLIENT_SECRET_ID: this.tls.clientSecretArn }),
     });
 
     const mod = require(bundle) as { handler?: LifecycleHandler };
@@ -276,7 +300,8 @@ export class Fleet {
           sizeCap: this.opts.maxSize,
           peerPort: PEER_PORT,
           clientPort: CLIENT_PORT,
-          scheme: 'http',
+          scheme: this.scheme,
+          ...(this.tls && { tls: { caSecretId: this.tls.caSecretArn, certDir: path.join(dir, 'tls') } }),
           dataDir: inst.dataDir,
           envFile: path.join(dir, 'etcd.env'),
           output: 'env',
@@ -558,7 +583,7 @@ export class Fleet {
     const live = [...this.instances.values()].filter((i) => i.phase !== 'gone');
     const endpoints = live
       .filter((i) => i.phase !== 'terminating')
-      .map((i) => `http://${i.ip}:${CLIENT_PORT}`);
+      .map((i) => `${this.scheme}://${i.ip}:${CLIENT_PORT}`);
     const perEndpoint = await Promise.all(
       endpoints.map((e) => this.etcd.memberList([e], { withLeader: true })),
     );
@@ -567,7 +592,7 @@ export class Fleet {
     const members: Member[] = list?.members ?? [];
     const health = await this.etcd.healthOf(members);
     const instances: InstanceStatus[] = live.map((i) => {
-      const peerURL = `http://${i.ip}:${PEER_PORT}`;
+      const peerURL = `${this.scheme}://${i.ip}:${PEER_PORT}`;
       const m = members.find((x) => x.peerURLs.includes(peerURL));
       const role = !m ? 'none' : m.name === '' ? 'unstarted' : m.isLearner ? 'learner' : 'voter';
       return {
@@ -594,7 +619,9 @@ export class Fleet {
     else if (this.alive().some((i) => this.standIn.getInstance(i.id)?.lifecycleState !== 'InService'))
       reason = 'an instance is not InService';
     else if (
-      this.alive().some((i) => !members.some((m) => m.peerURLs.includes(`http://${i.ip}:${PEER_PORT}`)))
+      this.alive().some(
+        (i) => !members.some((m) => m.peerURLs.includes(`${this.scheme}://${i.ip}:${PEER_PORT}`)),
+      )
     )
       reason = 'an instance has no member';
     return {
@@ -602,8 +629,9 @@ export class Fleet {
       desired,
       converged: reason === '',
       reason,
-      endpoints: this.alive().map((i) => `http://${i.ip}:${CLIENT_PORT}`),
+      endpoints: this.alive().map((i) => `${this.scheme}://${i.ip}:${CLIENT_PORT}`),
       instances,
+      ...(this.tls && { tls: this.tls.files }),
     };
   }
 

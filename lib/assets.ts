@@ -12,3 +12,6 @@ export const AGENT_BUNDLE = path.join(BUILD_DIR, 'agent', 'agent.js');
 
 /** The lifecycle/reconcile Lambda's code folder (handler `index.handler`). */
 export const LAMBDA_BUNDLE_DIR = path.join(BUILD_DIR, 'lambda');
+
+/** The TLS material custom resource's code folder (handler `index.handler`). */
+export const CA_BUNDLE_DIR = path.join(BUILD_DIR, 'ca');

@@ -10,13 +10,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from './assets';
 import { checkBackupOptions, EtcdBackupOptions, prepareBackups, wireBackups } from './backup';
 import { chooseFlatcarImage } from './flatcar-ami';
-import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition } from './ignition';
+import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
 import { JoinStrategy } from './join-strategy';
+import { ClusterTls, decryptViaSecretsManager } from './tls';
 import { checkProps } from './validation';
 
 /** The etcd release used when neither `etcdVersion` nor `etcdImage` is given (a pinned 3.5 patch release). */
@@ -180,6 +183,26 @@ export interface EtcdClusterProps {
    * kept 30 days, restore policy MANUAL
    */
   readonly backup?: EtcdBackupOptions;
+
+  /**
+   * TLS on etcd's client and peer ports, with client-certificate authentication on both
+   * (`--client-cert-auth`, `--peer-client-cert-auth`). Each member issues its own certificate from the
+   * cluster CA at boot. Turning it off leaves the cluster readable and writable by anything that reaches
+   * the client port inside the security group, and gets the warning `cdk-elastic-etcd:tlsDisabled`.
+   *
+   * @default true
+   */
+  readonly tls?: boolean;
+
+  /**
+   * Bring your own cluster CA: a Secrets Manager secret whose SecretString is JSON
+   * `{"caCert": "<PEM>", "caKey": "<PKCS#8 PEM>"}` with an ECDSA P-256 key. If it is encrypted with a
+   * customer managed KMS key, import it with that key (`Secret.fromSecretAttributes({ encryptionKey })`)
+   * so the members may decrypt it. Only with `tls` on.
+   *
+   * @default - a CA generated at deploy time (10 years) into a new secret encrypted with a new KMS key
+   */
+  readonly caSecret?: secretsmanager.ISecret;
 }
 
 /**
@@ -218,6 +241,22 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly backupPrefix: string = '';
   /** Alarm on the age of the newest complete snapshot (undefined when backups are disabled). */
   public readonly snapshotAgeAlarm?: cloudwatch.Alarm;
+  /** Whether peers and clients use TLS with client-certificate authentication. */
+  public readonly tlsEnabled: boolean;
+  /** The cluster CA secret (`{caCert, caKey}`); undefined without TLS. */
+  public readonly caSecret?: secretsmanager.ISecret;
+  /**
+   * The client identity secret (`{ca, cert, key}`, PEM: etcdctl's --cacert/--cert/--key); undefined
+   * without TLS. Give consumers access with {@link grantClientAccess}.
+   */
+  public readonly clientSecret?: secretsmanager.ISecret;
+  /** The KMS key of the generated secrets; undefined without TLS. */
+  public readonly tlsKey?: kms.IKey;
+  /**
+   * Alarm when a certificate of the cluster (CA, the Lambda's client identity, a member's served
+   * certificate) has fewer than 30 days left; undefined without TLS. Add your actions to it.
+   */
+  public readonly certificateExpiryAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -235,6 +274,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     const instanceType =
       props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M6I, ec2.InstanceSize.LARGE);
 
+    const tlsEnabled = props.tls ?? true;
     const checked = checkProps({
       size,
       dataVolumeSize,
@@ -248,6 +288,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       nodeImage,
     });
     const errors = [...checked.errors, ...checkBackupOptions(props.backup ?? {})];
+    if (!tlsEnabled && props.caSecret) errors.push('caSecret: only with tls enabled (tls is false)');
     let machineImage = props.machineImage;
     if (!machineImage) {
       const choice = chooseFlatcarImage(this, instanceType.architecture);
@@ -266,6 +307,16 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       throw new Error(`Invalid EtcdCluster props at ${this.node.path}:\n  - ${errors.join('\n  - ')}`);
     }
     for (const w of checked.warnings) Annotations.of(this).addWarningV2(w.id, w.message);
+    if (!tlsEnabled) {
+      Annotations.of(this).addWarningV2(
+        'cdk-elastic-etcd:tlsDisabled',
+        'tls is false: etcd serves plain http without client authentication, so anything that reaches the client ' +
+          'port can read and write every key, and peer traffic is unencrypted. Keep TLS on unless the network is ' +
+          'the only boundary you need.',
+      );
+    }
+    this.tlsEnabled = tlsEnabled;
+    const scheme = tlsEnabled ? 'https' : 'http';
 
     this.clientPort = clientPort;
     this.peerPort = peerPort;
@@ -323,6 +374,28 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     const agentSha512 = crypto.createHash('sha512').update(fs.readFileSync(AGENT_BUNDLE)).digest('hex');
     const backup = prepareBackups(this, props.backup ?? {});
 
+    // ---- TLS material ----------------------------------------------------------------------------
+    // The members read the CA and sign their own certificate at boot (they already hold all the data,
+    // so the CA key adds little to what a member can do); nothing else reads the CA.
+    let tls: ClusterTls | undefined;
+    if (tlsEnabled) {
+      tls = new ClusterTls(this, 'Tls', {
+        caSecret: props.caSecret,
+        description: `cdk-elastic-etcd ${this.node.path}`,
+      });
+      this.caSecret = tls.caSecret;
+      this.clientSecret = tls.clientSecret;
+      this.tlsKey = tls.key;
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [tls.caSecret.secretArn],
+        }),
+      );
+      const caKey = props.caSecret ? props.caSecret.encryptionKey : tls.key;
+      if (caKey) role.addToPrincipalPolicy(decryptViaSecretsManager(caKey, stack.region));
+    }
+
     // ---- Launch template -------------------------------------------------------------------------
     const ignition = renderIgnition({
       agentSource: `s3://${agent.s3BucketName}/${agent.s3ObjectKey}`,
@@ -332,7 +405,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         sizeCap: size,
         peerPort,
         clientPort,
-        scheme: 'http',
+        scheme,
+        ...(tls && {
+          tls: { caSecretId: tls.caSecret.secretArn, certDir: TLS_HOST_DIR, etcdCertDir: TLS_ETCD_DIR },
+        }),
         dataDir: ETCD_DATA_DIR,
         envFile: ETCD_ENV_FILE,
         output: 'env',
@@ -412,8 +488,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       '@aws-cdk/aws-autoscaling:desiredCapacitySet',
       'min = max = desired = size: resetting the size on deployment is the intent',
     );
-    // Instances boot only once the role's policy (lifecycle + S3 permissions) exists.
+    // Instances boot only once the role's policy (lifecycle + S3 permissions) exists, and with TLS once
+    // the CA is in its secret.
     group.node.addDependency(role);
+    if (tls) group.node.addDependency(tls.material);
     this.autoScalingGroup = group;
 
     // ---- Lifecycle / reconcile Lambda ------------------------------------------------------------
@@ -425,7 +503,12 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     fnSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS APIs');
     this.connections.allowDefaultPortFrom(fnSg, 'lifecycle Lambda');
 
+    const fnLogs = new logs.LogGroup(this, 'LifecycleFunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const fn = new lambda.Function(this, 'LifecycleFunction', {
+      role: lifecycleFunctionRole(this, fnLogs),
       description: `cdk-elastic-etcd: lifecycle actions and reconcile of ${this.autoScalingGroupName}`,
       runtime: lambda.Runtime.NODEJS_22_X,
       code: lambda.Code.fromAsset(LAMBDA_BUNDLE_DIR),
@@ -436,15 +519,14 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [fnSg],
-      logGroup: new logs.LogGroup(this, 'LifecycleFunctionLogs', {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: fnLogs,
       environment: {
         GROUP_NAME: this.autoScalingGroupName,
         CLIENT_PORT: String(clientPort),
         PEER_PORT: String(peerPort),
-        SCHEME: 'http',
+        SCHEME: scheme,
+        // The secret's ARN, not its value: the function reads the identity at run time.
+        ...(tls && { TLS_CLIENT_SECRET_ID: tls.clientSecret.secretArn }),
         STRATEGY: strategy,
         SIZE_CAP: String(size),
         LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
@@ -454,6 +536,15 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       },
     });
     for (const statement of lifecycleStatements(groupArn)) fn.addToRolePolicy(statement);
+    if (tls) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [tls.clientSecret.secretArn],
+        }),
+      );
+      fn.addToRolePolicy(decryptViaSecretsManager(tls.key, stack.region));
+    }
     this.lifecycleFunction = fn;
 
     const target = new targets.LambdaFunction(fn);
@@ -479,6 +570,19 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         new targets.LambdaFunction(fn, { event: events.RuleTargetInput.fromObject({ kind: 'reconcile' }) }),
       ],
     });
+
+    if (tls) {
+      this.certificateExpiryAlarm = new cloudwatch.Alarm(this, 'CertificateExpiryAlarm', {
+        alarmDescription:
+          `cdk-elastic-etcd ${this.autoScalingGroupName}: a cluster certificate expires within 30 days ` +
+          '(see README "Certificate rotation")',
+        metric: this.metricCertificateDaysLeft(),
+        threshold: 30,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
 
     if (backup) {
       this.backupBucket = backup.bucket;
@@ -529,6 +633,28 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       period: Duration.minutes(5),
       ...props,
     });
+  }
+
+  /**
+   * Lets `grantee` read the client identity secret (`{ca, cert, key}`, PEM) and so connect to etcd with
+   * client-certificate authentication. Network access is separate:
+   * `cluster.connections.allowDefaultPortFrom(consumer)`. Throws when TLS is off.
+   */
+  public grantClientAccess(grantee: iam.IGrantable): iam.Grant {
+    if (!this.clientSecret) {
+      throw new Error(
+        `grantClientAccess: ${this.node.path} runs without TLS (tls: false); there is no client identity`,
+      );
+    }
+    return this.clientSecret.grantRead(grantee);
+  }
+
+  /**
+   * TLS clusters: whole days until the first cluster certificate expires (the CA, the Lambda's client
+   * identity, each member's served certificate), measured by every scheduled reconcile. Minimum over 1 hour.
+   */
+  public metricCertificateDaysLeft(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('CertificateDaysLeft', { statistic: 'Minimum', period: Duration.hours(1), ...props });
   }
 
   /** Members removed by the lifecycle Lambda (terminations and reconcile). */
@@ -586,18 +712,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     }
     Validations.of(this.role).acknowledge(...iamAcks);
     const fn = this.lifecycleFunction as lambda.Function;
-    Validations.of(fn.role!).acknowledge(
-      ...iamAcks,
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed policy for writing the function logs, as Lambda sets it up.',
-      },
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        reason:
-          'The AWS managed policy that lets Lambda create the network interfaces of a function in a VPC (needed to reach etcd).',
-      },
-    );
+    Validations.of(fn.role!).acknowledge(...iamAcks, {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason:
+        'The AWS managed policy that lets Lambda create the network interfaces of a function in a VPC (needed to reach etcd).',
+    });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -610,6 +729,30 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         'Scaling and lifecycle events go to EventBridge (rules to the lifecycle Lambda), not SNS notifications.',
     });
   }
+}
+
+/**
+ * The lifecycle Lambda's role: writing its own log group only (instead of the managed
+ * AWSLambdaBasicExecutionRole, which allows every log group), and the managed
+ * AWSLambdaVPCAccessExecutionRole that a function in a VPC needs (lambda.Function adds it only to a role
+ * it creates itself).
+ */
+function lifecycleFunctionRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
+  const role = new iam.Role(scope, 'LifecycleFunctionServiceRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'cdk-elastic-etcd lifecycle Lambda',
+    // The network interfaces of a function in a VPC (the EC2 actions involved need resource "*").
+    managedPolicies: [
+      iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+    ],
+  });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  return role;
 }
 
 /** Flattens a resolved CloudFormation value the way cdk-nag names a finding: Ref X becomes <X>. */

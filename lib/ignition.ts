@@ -22,6 +22,13 @@ export const DATA_MOUNT_UNIT = 'var-lib-etcd.mount';
 export const DATA_LABEL = 'etcd-data';
 /** Name of the drop-in added to Flatcar's etcd-member.service. */
 export const ETCD_MEMBER_DROPIN = '20-cdk-elastic-etcd.conf';
+/** Where the agent writes the member's TLS files on the host (ca.crt, member.crt, member.key 0600). */
+export const TLS_HOST_DIR = '/etc/etcd-tls';
+/**
+ * The same directory inside etcd's container: Flatcar's etcd-wrapper mounts the host's $ETCD_SSL_DIR
+ * read-only at /etc/ssl/certs, so the drop-in sets ETCD_SSL_DIR=TLS_HOST_DIR.
+ */
+export const TLS_ETCD_DIR = '/etc/ssl/certs';
 
 /** The agent's config file, exactly the fields the agent reads (lambda/agent/config.ts). */
 export interface AgentConfigFile {
@@ -39,6 +46,12 @@ export interface AgentConfigFile {
   readonly backupBucketFile?: string;
   readonly backupPrefix?: string;
   readonly restoreCommand?: string[];
+  /** TLS: the CA secret (ARN, may be a token) and where the member's certificate goes. */
+  readonly tls?: {
+    readonly caSecretId: string;
+    readonly certDir: string;
+    readonly etcdCertDir: string;
+  };
 }
 
 export interface IgnitionInput {
@@ -65,9 +78,22 @@ export interface IgnitionInput {
 /** Where the backup bucket's name is written (read by the agent's restore gate). */
 export const BACKUP_BUCKET_PATH = `${AGENT_CONFIG_DIR}/backup-bucket`;
 
-/** A `data:` URL (RFC 2397) with the text percent-encoded, as Ignition accepts for inline contents. */
+/** CDK's string token markers, e.g. `${Token[TOKEN.123]}`. */
+const TOKEN_MARKER = /\$\{Token\[[^\]]+\]\}/g;
+
+/**
+ * A `data:` URL (RFC 2397) with the text percent-encoded, as Ignition accepts for inline contents.
+ * Unresolved CDK tokens (e.g. a secret ARN) are kept as they are, so CloudFormation fills them in; their
+ * values (ARNs: letters, digits and `:/-_.`) need no escaping.
+ */
 export function dataUrl(text: string): string {
-  return 'data:,' + encodeURIComponent(text);
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(TOKEN_MARKER)) {
+    out += encodeURIComponent(text.slice(last, m.index)) + m[0];
+    last = m.index! + m[0].length;
+  }
+  return 'data:,' + out + encodeURIComponent(text.slice(last));
 }
 
 function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
@@ -82,6 +108,7 @@ function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
     '-v /run/metadata:/run/metadata:ro',
     // Backups: the restore gate runs the host's etcdutl (Flatcar ships it in /usr/bin).
     ...(input.backupBucket ? ['-v /usr/bin:/host/usr/bin:ro'] : []),
+    ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}`] : []),
     input.nodeImage,
     `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
   ].join(' ');
@@ -173,11 +200,15 @@ export function etcdMemberDropin(input: IgnitionInput): string {
     '',
     '[Service]',
     `Environment=ETCD_IMAGE=${input.etcdImage}`,
+    // etcd-wrapper mounts $ETCD_SSL_DIR at /etc/ssl/certs in etcd's container (read-only).
+    ...(input.agentConfig.tls ? [`Environment=ETCD_SSL_DIR=${TLS_HOST_DIR}`] : []),
     // '-': the file does not exist yet when the first ExecStartPre is spawned; systemd reads it again for
     // every command it spawns, so ExecStart sees what the join agent just wrote.
     `EnvironmentFile=-${ETCD_ENV_FILE}`,
     // The join agent runs before every start (first boot and every restart); a failed join fails the start.
     'ExecStartPre=/usr/bin/systemctl start etcd-join.service',
+    // etcd runs as the etcd user (etcd-wrapper): it must read the key the agent (root) wrote with mode 0600.
+    ...(input.agentConfig.tls ? [`ExecStartPre=/usr/bin/chown -R etcd:etcd ${TLS_HOST_DIR}`] : []),
     'ExecStartPost=/usr/bin/systemctl start --no-block etcd-promote.service',
     'Restart=always',
     'RestartSec=10s',

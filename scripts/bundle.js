@@ -3,6 +3,7 @@
  * Bundles the run-time code (lambda/) with esbuild into build/:
  *   build/agent/agent.js      the join agent: one self-contained file (Ignition fetches exactly this file)
  *   build/lambda/index.js     the lifecycle/reconcile Lambda handler (asset folder = build/lambda)
+ *   build/ca/index.js         the TLS material custom resource (CA and client identity; asset folder = build/ca)
  *   build/fleet/*.js          the local fleet's CLI and supervisor (bin/etcd-fleet.js loads the CLI)
  *
  * etcd3 loads its .proto files from disk at module load (`${__dirname}/../proto/rpc.proto`), which fails
@@ -76,6 +77,7 @@ async function main() {
   const results = await Promise.all([
     bundle('lambda/agent/main.ts', 'agent/agent.js'),
     bundle('lambda/lifecycle/index.ts', 'lambda/index.js'),
+    bundle('lambda/ca/index.ts', 'ca/index.js'),
     bundle('fleet/cli-main.ts', 'fleet/cli.js'),
     bundle('fleet/supervisor-main.ts', 'fleet/supervisor-main.js'),
   ]);

@@ -20,6 +20,7 @@ import { EC2_ACTIONS, EC2_VERSION, EC2_XMLNS } from './ec2';
 import { createImdsServer } from './imds';
 import { ApiError, StandInFaults, StandInInstance, StandInOptions } from './types';
 import { QueryParams, escapeXml, xml } from './wire';
+import { SECRETS_TARGET_PREFIX, SecretStore } from './secrets';
 
 export { ApiError } from './types';
 export type { StandInFaults, StandInInstance, StandInOptions } from './types';
@@ -52,6 +53,8 @@ export class AwsStandIn extends EventEmitter {
   private readonly ctx: ServiceContext;
   private readonly accountId: string;
   private readonly roleName: string;
+  /** Secrets Manager (GetSecretValue, PutSecretValue) on the same endpoint, told apart by X-Amz-Target. */
+  readonly secrets: SecretStore;
 
   constructor(private readonly opts: StandInOptions) {
     super();
@@ -66,6 +69,7 @@ export class AwsStandIn extends EventEmitter {
     };
     this.accountId = opts.accountId ?? '000000000000';
     this.roleName = opts.roleName ?? 'etcd-fleet-instance-role';
+    this.secrets = new SecretStore(opts.region, this.accountId);
     const retentionMs = (opts.terminatedRetentionSeconds ?? 3600) * 1000;
     const createdTime = new Date();
     this.ctx = {
@@ -211,11 +215,30 @@ export class AwsStandIn extends EventEmitter {
     );
   }
 
+  private handleJson(target: string, body: string, res: http.ServerResponse, requestId: string): void {
+    const action = target.slice(SECRETS_TARGET_PREFIX.length);
+    this.emit('request', { service: 'secretsmanager', action });
+    try {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body || '{}');
+      } catch {
+        throw new ApiError(400, 'SerializationException', 'request body is not JSON');
+      }
+      return sendJson(res, 200, requestId, this.secrets.call(action, parsed as Record<string, unknown>));
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError(500, 'InternalServiceError', String(err));
+      return sendJson(res, e.status, requestId, { __type: e.code, message: e.message }, e.code);
+    }
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = crypto.randomUUID();
     let service: Service = 'autoscaling';
     try {
       const body = await readBody(req);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (target.startsWith(SECRETS_TARGET_PREFIX)) return this.handleJson(target, body, res, requestId);
       const query = (req.url ?? '/').split('?')[1] ?? '';
       const params = new QueryParams(req.method === 'GET' ? query : body);
       const action = params.get('Action') ?? '';
@@ -290,6 +313,24 @@ export class AwsStandIn extends EventEmitter {
       return send(res, e.status, requestId, body);
     }
   }
+}
+
+/** Secrets Manager's JSON protocol: errors carry __type and the x-amzn-errortype header. */
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  requestId: string,
+  obj: unknown,
+  errorType?: string,
+): void {
+  const text = JSON.stringify(obj);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': requestId,
+    ...(errorType && { 'x-amzn-errortype': errorType }),
+  });
+  res.end(text);
 }
 
 function send(res: http.ServerResponse, status: number, requestId: string, body: string): void {

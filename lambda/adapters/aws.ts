@@ -151,6 +151,16 @@ export class InstanceMetadata {
     return res.text();
   }
 
+  /** The instance's private DNS name (meta-data/local-hostname), for its TLS certificate's SANs. */
+  async localHostname(): Promise<string> {
+    const token = await this.call('PUT', '/latest/api/token', {
+      'X-aws-ec2-metadata-token-ttl-seconds': '300',
+    });
+    return (
+      await this.call('GET', '/latest/meta-data/local-hostname', { 'X-aws-ec2-metadata-token': token })
+    ).trim();
+  }
+
   async identity(): Promise<InstanceIdentity> {
     const token = await this.call('PUT', '/latest/api/token', {
       'X-aws-ec2-metadata-token-ttl-seconds': '300',

@@ -37,6 +37,18 @@ export interface AgentConfig {
   readonly backupPrefix?: string;
   /** The snapshot restore command (argv), run as `<cmd> snapshot restore FILE ...`: etcdutl (3.5+) or etcdctl (3.4). */
   readonly restoreCommand?: readonly string[];
+  /** TLS for peers and clients (scheme must be https); absent: plain http. */
+  readonly tls?: AgentTlsConfig;
+}
+
+/** Where the agent gets the cluster CA and puts this member's certificate. */
+export interface AgentTlsConfig {
+  /** Secrets Manager secret (name or ARN) holding the CA as JSON {caCert, caKey} (PEM). */
+  readonly caSecretId: string;
+  /** Directory the agent writes ca.crt, member.crt and member.key (0600) to. */
+  readonly certDir: string;
+  /** The same directory as etcd sees it (etcd runs in a container on Flatcar). @default certDir */
+  readonly etcdCertDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -107,6 +119,21 @@ export function parseConfig(text: string): AgentConfig {
   }
   if (c.peerPort === c.clientPort && typeof c.peerPort === 'number')
     errors.push('peerPort: must differ from clientPort');
+  if (c.tls !== undefined) {
+    const t = c.tls as Record<string, unknown>;
+    if (!t || typeof t !== 'object' || Array.isArray(t)) errors.push('tls: must be an object');
+    else {
+      if (typeof t.caSecretId !== 'string' || t.caSecretId === '')
+        errors.push('tls.caSecretId: must be a secret name or ARN');
+      for (const field of ['certDir', 'etcdCertDir']) {
+        if (field === 'etcdCertDir' && t[field] === undefined) continue;
+        if (typeof t[field] !== 'string' || !(t[field] as string).startsWith('/'))
+          errors.push(`tls.${field}: must be an absolute path (got ${JSON.stringify(t[field])})`);
+      }
+      if (c.scheme !== 'https') errors.push('scheme: must be https when tls is set');
+      c.tls = { ...t, etcdCertDir: t.etcdCertDir ?? t.certDir };
+    }
+  } else if (c.scheme === 'https') errors.push('tls: required when scheme is https');
   if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
   return c as unknown as AgentConfig;
 }

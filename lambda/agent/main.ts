@@ -11,6 +11,7 @@ import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { commandRunner } from './restore';
 import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
+import { EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 
 const USAGE = 'usage: agent.js join|promote --config FILE';
 
@@ -18,9 +19,13 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), message, ...fields }) + '\n');
 }
 
-export function buildDeps(region: string | undefined, metadata: InstanceMetadata): AgentDeps {
+export function buildDeps(
+  region: string | undefined,
+  metadata: InstanceMetadata,
+  credentials?: EtcdCredentials,
+): AgentDeps {
   // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
-  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500 });
+  const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');
@@ -119,12 +124,28 @@ export async function main(argv: string[]): Promise<number> {
   );
   hardStop.unref();
   const metadata = new InstanceMetadata();
-  const deps = withRestoreDeps(cfg, buildDeps(process.env.AWS_REGION, metadata), metadata);
   const started = Date.now();
+  let tls: MemberTls | undefined;
+  if (cfg.tls) {
+    try {
+      tls = await memberTlsFromAws(cfg.tls, metadata, log);
+      log('member certificate', {
+        issued: tls.issued,
+        reason: tls.reason,
+        notAfter: tls.notAfter,
+        ms: Date.now() - started,
+      });
+    } catch (err) {
+      log(`${command} failed: ${(err as Error).message}`);
+      clearTimeout(hardStop);
+      return 1;
+    }
+  }
+  const deps = withRestoreDeps(cfg, buildDeps(process.env.AWS_REGION, metadata, tls?.credentials), metadata);
   try {
     if (command === 'join') {
       const result = await runJoin(cfg, deps);
-      writeSettings(cfg, result.settings);
+      writeSettings(cfg, tls ? { ...result.settings, tls: tls.etcdFiles } : result.settings);
       log('settings written', {
         step: result.step.kind,
         reason: result.step.reason,

@@ -12,6 +12,15 @@ export interface EtcdSettings {
   readonly clientURL: string;
   /** Extra listen URLs for clients (e.g. http://127.0.0.1:2379 on a real instance). */
   readonly extraListenClientURLs?: readonly string[];
+  /** TLS for clients and peers, with client-certificate authentication on both (paths as etcd sees them). */
+  readonly tls?: EtcdTlsFiles;
+}
+
+/** The member's TLS files as etcd sees them (one certificate serves clients and peers). */
+export interface EtcdTlsFiles {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 /** The settings as ordered [ETCD_* variable, value] pairs. */
@@ -30,6 +39,18 @@ export function settingsToVars(s: EtcdSettings): [string, string][] {
     ['ETCD_ADVERTISE_CLIENT_URLS', s.clientURL],
     ['ETCD_STRICT_RECONFIG_CHECK', 'true'],
   );
+  if (s.tls) {
+    vars.push(
+      ['ETCD_TRUSTED_CA_FILE', s.tls.caFile],
+      ['ETCD_CERT_FILE', s.tls.certFile],
+      ['ETCD_KEY_FILE', s.tls.keyFile],
+      ['ETCD_CLIENT_CERT_AUTH', 'true'],
+      ['ETCD_PEER_TRUSTED_CA_FILE', s.tls.caFile],
+      ['ETCD_PEER_CERT_FILE', s.tls.certFile],
+      ['ETCD_PEER_KEY_FILE', s.tls.keyFile],
+      ['ETCD_PEER_CLIENT_CERT_AUTH', 'true'],
+    );
+  }
   return vars;
 }
 

@@ -23,6 +23,11 @@ export interface LifecycleConfig {
   /** LAUNCH_HOOK_NAME / TERMINATE_HOOK_NAME: when set, actions of other hooks are ignored. @default - any hook */
   readonly launchHookName?: string;
   readonly terminateHookName?: string;
+  /**
+   * TLS_CLIENT_SECRET_ID: name or ARN of the client identity secret ({ca, cert, key} PEM) used towards
+   * etcd; required when SCHEME is https, not allowed otherwise.
+   */
+  readonly tlsClientSecretId?: string;
   /** Backups and restore (absent when BACKUP_BUCKET is not set: no backups, no restore). */
   readonly backup?: BackupConfig;
 }
@@ -82,6 +87,10 @@ export function readConfig(env: Env): LifecycleConfig {
   else if (!strategies.includes(strategy)) {
     errors.push(`STRATEGY: must be one of ${strategies.join(', ')} (got ${JSON.stringify(strategy)})`);
   }
+  const tlsClientSecretId = str('TLS_CLIENT_SECRET_ID');
+  if (scheme === 'https' && !tlsClientSecretId)
+    errors.push('TLS_CLIENT_SECRET_ID: required when SCHEME is https');
+  if (scheme === 'http' && tlsClientSecretId) errors.push('TLS_CLIENT_SECRET_ID: only with SCHEME https');
   if (clientPort === peerPort && errors.length === 0) {
     errors.push(`CLIENT_PORT and PEER_PORT must differ (both ${clientPort})`);
   }
@@ -98,6 +107,7 @@ export function readConfig(env: Env): LifecycleConfig {
     unstartedGraceSeconds,
     launchHookName: str('LAUNCH_HOOK_NAME'),
     terminateHookName: str('TERMINATE_HOOK_NAME'),
+    tlsClientSecretId,
   };
 }
 

@@ -8,6 +8,7 @@ import { openSnapshot, SnapshotStream } from '../adapters/etcd-snapshot';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { LifecycleConfig, readConfig } from './config';
 import { Logger } from './log';
+import type { EtcdCredentials } from './tls';
 import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
 
 /** The AWS calls the handler makes (FleetAdapter implements them). */
@@ -33,6 +34,8 @@ export interface LifecycleContext {
   readonly lockTimeoutMs: number;
   /** Interval of lifecycle heartbeats while a terminate action is being worked on. */
   readonly heartbeatIntervalMs: number;
+  /** The client identity towards etcd (TLS clusters); the reconcile also checks certificate expiry with it. */
+  readonly tls?: EtcdCredentials;
   /** Upper bound of observe → plan → act rounds of one invocation. */
   readonly maxRounds: number;
   /**
@@ -48,21 +51,30 @@ export interface LifecycleContext {
   readonly openSnapshot: (endpoint: string) => Promise<SnapshotStream>;
 }
 
-export type ContextFactory = (env: Readonly<Record<string, string | undefined>>) => LifecycleContext;
+export type ContextFactory = (
+  env: Readonly<Record<string, string | undefined>>,
+  /** etcd: false when the event will be ignored (no etcd call, so no client identity is needed). */
+  opts?: { readonly etcd?: boolean },
+) => LifecycleContext | Promise<LifecycleContext>;
 
 /** The production context: config from env (throws ConfigError), real SDK clients, a real etcd adapter. */
 export function createContext(
   env: Readonly<Record<string, string | undefined>>,
-  overrides: Partial<Omit<LifecycleContext, 'config'>> & { awsClients?: AwsClients } = {},
+  overrides: Partial<Omit<LifecycleContext, 'config'>> & {
+    awsClients?: AwsClients;
+    /** Client certificate for etcd (TLS clusters), from lifecycle/tls.ts. */
+    etcdCredentials?: EtcdCredentials;
+  } = {},
 ): LifecycleContext {
   const config = readConfig(env);
-  const { awsClients, ...rest } = overrides;
-  const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000 });
+  const { awsClients, etcdCredentials, ...rest } = overrides;
+  const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000, credentials: etcdCredentials });
   return {
     config,
     fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
     etcd: etcdAdapter,
     unstarted: new EtcdUnstartedStore(etcdAdapter),
+    tls: etcdCredentials,
     log: new Logger({ groupName: config.groupName }),
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -73,7 +85,7 @@ export function createContext(
     store: config.backup
       ? new SnapshotStore(createS3Client(config.region), config.backup.bucket, config.backup.prefix)
       : undefined,
-    openSnapshot: (endpoint) => openSnapshot(endpoint),
+    openSnapshot: (endpoint) => openSnapshot(endpoint, { credentials: etcdCredentials }),
     ...rest,
   };
 }

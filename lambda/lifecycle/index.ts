@@ -5,10 +5,11 @@
  *
  * Events that are not for this function (malformed, foreign source, another group or hook) and a bad
  * configuration are logged and answered normally, with no action: a throw would only make Lambda retry an
- * event that can never succeed. Unexpected failures while acting (AWS or etcd errors) are logged and
+ * event that can never succeed. Unexpected failures while setting up (reading the TLS client identity) or
+ * acting (AWS or etcd errors) are logged and
  * rethrown, so Lambda's asynchronous retries run the idempotent handler again.
  */
-import { ConfigError } from './config';
+import { ConfigError, readConfig } from './config';
 import { ContextFactory, createContext, LifecycleContext } from './context';
 import { parseEvent } from './events';
 import { onLaunch } from './launch';
@@ -18,36 +19,41 @@ import { onReconcile } from './reconcile';
 import { onRestore } from './restore';
 import type { HandlerResult } from './result';
 import { onTerminate } from './terminate';
+import { clientCredentials } from './tls';
 
 export type { HandlerResult } from './result';
 export type { ContextFactory, LifecycleContext } from './context';
 export { createContext } from './context';
 
-let contextFactory: ContextFactory = (env) => createContext(env);
+/** The production factory: with TLS, the client identity is read from Secrets Manager first. */
+const productionFactory: ContextFactory = async (env, opts) => {
+  readConfig(env); // a bad configuration is reported as such, before any secret is read
+  if (opts?.etcd === false) return createContext(env); // an event that is ignored reads no secret
+  return createContext(env, { etcdCredentials: await clientCredentials(env) });
+};
+let contextFactory: ContextFactory = productionFactory;
 
 /** Replaces the context factory (tests); without an argument, restores the production factory. */
 export function setContextFactory(factory?: ContextFactory): void {
-  contextFactory = factory ?? ((env) => createContext(env));
+  contextFactory = factory ?? productionFactory;
 }
 
 export async function handler(event: unknown): Promise<HandlerResult> {
   const bare = new Logger();
   let ctx: LifecycleContext;
+  const parsed = parseEvent(event);
   try {
-    ctx = contextFactory(process.env);
+    ctx = await contextFactory(process.env, { etcd: parsed.kind !== 'invalid' });
   } catch (err) {
     const reason = errorMessage(err);
-    bare.error(
-      err instanceof ConfigError
-        ? 'configuration error: no action taken'
-        : 'could not set up: no action taken',
-      {
-        reason,
-      },
-    );
+    if (!(err instanceof ConfigError)) {
+      // e.g. the client identity secret could not be read: transient, so Lambda's retries should run again
+      bare.error('could not set up: the event may be retried', { reason });
+      throw err;
+    }
+    bare.error('configuration error: no action taken', { reason });
     return { ok: false, kind: 'config', outcome: 'ignored', reason, removed: [] };
   }
-  const parsed = parseEvent(event);
   const ignore = (reason: string, fields: Record<string, unknown> = {}): HandlerResult => {
     ctx.log.warn('event ignored: no action taken', { reason, ...fields });
     return { ok: true, kind: 'invalid', outcome: 'ignored', reason, removed: [] };

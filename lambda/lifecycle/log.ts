@@ -21,6 +21,11 @@ export enum MetricName {
   BACKUP_FAILURES = 'BackupFailures',
   /** A restore record was written (a restore started). */
   RESTORES = 'Restores',
+  /**
+   * TLS clusters: whole days until the first of these expires: the CA, the Lambda's client identity, each
+   * member's served certificate (measured by the reconcile). Unit None.
+   */
+  CERTIFICATE_DAYS_LEFT = 'CertificateDaysLeft',
 }
 
 export const METRIC_NAMESPACE = 'CdkElasticEtcd';
@@ -57,7 +62,7 @@ export class Logger {
     value: number,
     groupName: string,
     fields: Readonly<Record<string, unknown>> = {},
-    unit: 'Count' | 'Seconds' = 'Count',
+    unit: 'Count' | 'Seconds' | 'None' = 'Count',
   ): void {
     this.sink(
       JSON.stringify({

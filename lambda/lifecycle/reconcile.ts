@@ -10,6 +10,7 @@ import { isStarted, planReconcile } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
 import { backoffMs, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
+import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
 import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
@@ -28,6 +29,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     removed,
   });
 
+  await reportCertificateExpiry(ctx, log);
   let failures = 0;
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {

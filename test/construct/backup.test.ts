@@ -124,10 +124,16 @@ describe('backup options', () => {
   test('disabled: no bucket, no schedule, no alarm, no backup settings', () => {
     const { cluster, template } = makeCluster({ backup: { enabled: false } });
     template.resourceCountIs('AWS::S3::Bucket', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'NewestSnapshotAgeSeconds' },
+      0,
+    );
     template.resourceCountIs('AWS::Events::Rule', 3);
     expect(cluster.backupBucket).toBeUndefined();
-    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.Environment?.Variables?.GROUP_NAME,
+    )!;
     expect(Object.keys(fn.Properties.Environment.Variables)).not.toContain('BACKUP_BUCKET');
     expect(ignitionOf(template).storage.files.map((x: { path: string }) => x.path)).not.toContain(
       '/etc/etcd-agent/backup-bucket',

@@ -67,13 +67,16 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricBackupFailures(),
       cluster.metricRestores(),
       cluster.metricNewestSnapshotAge(),
+      cluster.metricCertificateDaysLeft(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
     for (const m of metrics) {
       expect(m.namespace).toBe(lambdaNamespace);
       expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
-      // An age is a gauge (the freshest report counts); everything else is a count.
-      expect(m.statistic).toBe(m.metricName === 'NewestSnapshotAgeSeconds' ? 'Minimum' : 'Sum');
+      // Ages and days left are gauges (the freshest / lowest report counts); everything else is a count.
+      expect(m.statistic).toBe(
+        ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft'].includes(m.metricName) ? 'Minimum' : 'Sum',
+      );
     }
     // usable for an alarm in the user's stack
     const alarm = cluster
@@ -163,7 +166,14 @@ describe('EtcdCluster with defaults', () => {
     });
   });
 
-  test('instance role: exactly describe on *, lifecycle actions on this group, read of the agent object', () => {
+  const decryptStatement = {
+    Effect: 'Allow',
+    Action: 'kms:Decrypt',
+    Resource: expect.stringMatching(/^GETATT-EtcdTlsKey[0-9A-F]{8}\.Arn$/),
+    Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
+  };
+
+  test('instance role: exactly describe on *, lifecycle actions on this group, read of the agent object and the CA secret', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [
@@ -187,16 +197,38 @@ describe('EtcdCluster with defaults', () => {
         Action: 's3:GetBucketLocation',
         Resource: `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}`,
       },
+      {
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
+      },
+      decryptStatement,
       // Backups: read-only access to the snapshot bucket (the restore gate).
       { Effect: 'Allow', Action: 's3:GetObject', Resource: backupObjects },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },
     ]);
   });
 
-  test('Lambda role: exactly describe on * and lifecycle actions on this group', () => {
+  test('Lambda role: exactly its own log group, describe on *, lifecycle actions on this group, read of the client identity secret; only the VPC managed policy', () => {
+    const [role] = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) =>
+      id.startsWith('EtcdLifecycleFunctionServiceRole'),
+    );
+    expect(JSON.stringify(role[1].Properties.ManagedPolicyArns)).toContain('AWSLambdaVPCAccessExecutionRole');
+    expect(role[1].Properties.ManagedPolicyArns).toHaveLength(1);
     expect(policyStatements(template, 'EtcdLifecycleFunctionServiceRoleDefaultPolicy')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: expect.stringMatching(/^GETATT-EtcdLifecycleFunctionLogs[0-9A-F]{8}\.Arn$/),
+      },
       describeStatement,
       lifecycleStatement,
+      {
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: expect.stringMatching(/^REF-EtcdTlsClientSecret[0-9A-F]{8}$/),
+      },
+      decryptStatement,
       {
         Effect: 'Allow',
         Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
@@ -273,7 +305,7 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.autoScalingGroupName.length).toBeLessThanOrEqual(255);
   });
 
-  test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, plain config', () => {
+  test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, config with the client secret ARN only', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
@@ -288,7 +320,8 @@ describe('EtcdCluster with defaults', () => {
           GROUP_NAME: cluster.autoScalingGroupName,
           CLIENT_PORT: '2379',
           PEER_PORT: '2380',
-          SCHEME: 'http',
+          SCHEME: 'https',
+          TLS_CLIENT_SECRET_ID: { Ref: Match.stringLikeRegexp('^EtcdTlsClientSecret[0-9A-F]{8}$') },
           STRATEGY: 'replace',
           SIZE_CAP: '3',
           LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,

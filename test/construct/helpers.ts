@@ -43,10 +43,7 @@ export function resolveIntrinsics(value: unknown): string {
       )[v.Ref] ?? `REF-${v.Ref}`
     );
   }
-  if (Array.isArray(v['Fn::GetAtt'])) {
-    const [logicalId, attr] = v['Fn::GetAtt'] as [string, string];
-    return `GETATT-${logicalId}.${attr}`;
-  }
+  if (Array.isArray(v['Fn::GetAtt'])) return `GETATT-${(v['Fn::GetAtt'] as string[]).join('.')}`;
   if (typeof v['Fn::Sub'] === 'string') {
     return (v['Fn::Sub'] as string)
       .replace(/\$\{AWS::AccountId\}/g, ACCOUNT)

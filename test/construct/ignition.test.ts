@@ -84,7 +84,12 @@ describe('user data', () => {
       sizeCap: 3,
       peerPort: 2380,
       clientPort: 2379,
-      scheme: 'http',
+      scheme: 'https',
+      tls: {
+        caSecretId: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
+        certDir: '/etc/etcd-tls',
+        etcdCertDir: '/etc/ssl/certs',
+      },
       dataDir: '/var/lib/etcd',
       envFile: '/run/etcd/env',
       output: 'env',
@@ -136,7 +141,7 @@ describe('user data', () => {
     expect(directives(c, 'Service', 'ExecStart')).toEqual([
       '/usr/bin/docker run --rm --name etcd-agent-join --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
         '-v /etc/etcd-agent:/etc/etcd-agent:ro -v /run/etcd:/run/etcd -v /var/lib/etcd:/var/lib/etcd ' +
-        `-v /run/metadata:/run/metadata:ro -v /usr/bin:/host/usr/bin:ro ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
+        `-v /run/metadata:/run/metadata:ro -v /usr/bin:/host/usr/bin:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
     ]);
     expect(directives(c, 'Install', 'WantedBy')).toEqual(['multi-user.target']);
   });
@@ -167,6 +172,7 @@ describe('user data', () => {
     expect(directives(dropin.contents, 'Service', 'EnvironmentFile')).toEqual(['-/run/etcd/env']);
     expect(directives(dropin.contents, 'Service', 'ExecStartPre')).toEqual([
       '/usr/bin/systemctl start etcd-join.service',
+      '/usr/bin/chown -R etcd:etcd /etc/etcd-tls',
     ]);
     expect(directives(dropin.contents, 'Service', 'ExecStartPost')).toEqual([
       '/usr/bin/systemctl start --no-block etcd-promote.service',
@@ -174,6 +180,7 @@ describe('user data', () => {
     expect(directives(dropin.contents, 'Service', 'Restart')).toEqual(['always']);
     expect(directives(dropin.contents, 'Service', 'Environment')).toEqual([
       'ETCD_IMAGE=quay.io/coreos/etcd:v3.5.26',
+      'ETCD_SSL_DIR=/etc/etcd-tls',
     ]);
   });
 

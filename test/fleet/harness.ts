@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Etcd3 } from 'etcd3';
-import type { FleetStatus } from '../../fleet/supervisor';
+import type { FleetStatus, FleetTlsFiles } from '../../fleet/supervisor';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'etcd-fleet.js');
 
@@ -98,6 +98,11 @@ export class TestFleet {
 }
 
 /** Asserts the converged shape of FAILURE-SCENARIOS: voters == desired, all healthy, one cluster id. */
+/** etcdctl's TLS flags for a `--tls` fleet's client identity ([] without TLS). */
+export function etcdctlTls(tls?: FleetTlsFiles): string[] {
+  return tls ? ['--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key] : [];
+}
+
 export function expectConverged(s: StatusJson, desired: number): void {
   expect(s.converged).toBe(true);
   expect(s.desired).toBe(desired);
@@ -108,9 +113,17 @@ export function expectConverged(s: StatusJson, desired: number): void {
   expect(live.filter((i) => i.leader)).toHaveLength(1);
 }
 
-export function client(endpoints: string[]): Etcd3 {
+/** An etcd3 client; with `tls` (from `status --json` of a `--tls` fleet) it presents that client identity. */
+export function client(endpoints: string[], tls?: FleetTlsFiles): Etcd3 {
   return new Etcd3({
     hosts: endpoints,
+    ...(tls && {
+      credentials: {
+        rootCertificate: fs.readFileSync(tls.ca),
+        certChain: fs.readFileSync(tls.cert),
+        privateKey: fs.readFileSync(tls.key),
+      },
+    }),
     dialTimeout: 2000,
     defaultCallOptions: () => ({ deadline: Date.now() + 3000 }),
   });
@@ -138,8 +151,9 @@ export class Writer {
   }
 
   private async loop(): Promise<void> {
-    let endpoints = (await this.fleet.status()).endpoints;
-    let c = client(endpoints);
+    const first = await this.fleet.status();
+    let endpoints = first.endpoints;
+    let c = client(endpoints, first.tls);
     let n = 0;
     let sinceRefresh = 0;
     try {
@@ -159,7 +173,7 @@ export class Writer {
           if (s && s.endpoints.join() !== endpoints.join() && s.endpoints.length > 0) {
             c.close();
             endpoints = s.endpoints;
-            c = client(endpoints);
+            c = client(endpoints, s.tls);
           }
         }
         await new Promise((r) => setTimeout(r, this.intervalMs));
@@ -178,7 +192,7 @@ export class Writer {
 /** Every acknowledged key is readable with a linearizable read; returns the number checked. */
 export async function expectAllReadable(fleet: TestFleet, keys: string[], prefix: string): Promise<number> {
   const s = await fleet.status();
-  const c = client(s.endpoints);
+  const c = client(s.endpoints, s.tls);
   try {
     const all = await c.getAll().prefix(prefix).keys(); // linearizable range read (the etcd3 default)
     const have = new Set(all);

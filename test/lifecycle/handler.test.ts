@@ -172,7 +172,10 @@ test('terminate a healthy member of 3: removed under the lock, CONTINUE; a dupli
       ],
     },
   });
-  expect(decisions()).toEqual(['remove']);
+  // One decision, 'remove'; under load etcd's strict-reconfig guard ("unhealthy cluster" until every member
+  // has been connected for 5 s) can refuse the first tries, and each retry logs the same decision again.
+  expect(decisions().length).toBeGreaterThanOrEqual(1);
+  expect(new Set(decisions())).toEqual(new Set(['remove']));
 
   // The same event again (EventBridge delivers at least once): member gone → absent; the action is no longer
   // active → the completion error is swallowed.

@@ -1,0 +1,138 @@
+/*
+ * The cluster's TLS material at deploy time: a KMS key, the CA secret (generated, or brought by the
+ * user), the client identity secret and the custom resource (lambda/ca, bundled to build/ca) that fills
+ * them. Synth-time only. Not part of the public (jsii) API except through EtcdCluster's props and members.
+ */
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { CA_BUNDLE_DIR } from './assets';
+
+export interface ClusterTlsProps {
+  /** A CA brought by the user: SecretString JSON {caCert, caKey} (PEM; ECDSA P-256 key, PKCS#8). */
+  readonly caSecret?: secretsmanager.ISecret;
+  readonly description: string;
+}
+
+/** kms:Decrypt of secrets encrypted with `key`, only through Secrets Manager in this region. */
+export function decryptViaSecretsManager(key: kms.IKey, region: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['kms:Decrypt'],
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+  });
+}
+
+export class ClusterTls extends Construct {
+  /** The key that encrypts the generated secrets (customer managed, rotated yearly). */
+  readonly key: kms.Key;
+  /** The CA: {caCert, caKey}. Read by the members (their agent signs the member certificate). */
+  readonly caSecret: secretsmanager.ISecret;
+  /** A client identity {ca, cert, key}: for the lifecycle Lambda and consumers (grantClientAccess). */
+  readonly clientSecret: secretsmanager.Secret;
+  /** The custom resource; depend on it to start members only once the CA exists. */
+  readonly material: CustomResource;
+
+  constructor(scope: Construct, id: string, props: ClusterTlsProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+    this.key = new kms.Key(this, 'Key', {
+      description: `${props.description}: encrypts the cluster CA and client identity secrets`,
+      enableKeyRotation: true,
+      // It encrypts only this cluster's two secrets, which are deleted with the stack too.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    const generate = !props.caSecret;
+    this.caSecret =
+      props.caSecret ??
+      new secretsmanager.Secret(this, 'CaSecret', {
+        description: `${props.description}: cluster CA {caCert, caKey} (written by the TLS material custom resource)`,
+        encryptionKey: this.key,
+      });
+    this.clientSecret = new secretsmanager.Secret(this, 'ClientSecret', {
+      description: `${props.description}: etcd client identity {ca, cert, key} (written by the TLS material custom resource)`,
+      encryptionKey: this.key,
+    });
+
+    // A role of its own with exactly what the function does (no managed policy): write its log group,
+    // read/write the two secrets, and the key operations Secrets Manager makes on its behalf.
+    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(this, 'FunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description}: TLS material custom resource`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        resources: [this.clientSecret.secretArn, ...(generate ? [this.caSecret.secretArn] : [])],
+      }),
+    );
+    if (!generate) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.caSecret.secretArn],
+        }),
+      );
+      if (this.caSecret.encryptionKey)
+        role.addToPrincipalPolicy(decryptViaSecretsManager(this.caSecret.encryptionKey, region));
+    }
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+      }),
+    );
+    const fn = new lambda.Function(this, 'Function', {
+      description: `${props.description}: TLS material (cluster CA and client identity)`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      code: lambda.Code.fromAsset(CA_BUNDLE_DIR),
+      handler: 'index.handler',
+      timeout: Duration.minutes(2),
+      memorySize: 256,
+      role,
+      logGroup,
+    });
+    // CloudFormation invokes the function directly (no provider framework): the function answers on the
+    // pre-signed response URL itself. Properties are ARNs only.
+    this.material = new CustomResource(this, 'Material', {
+      serviceToken: fn.functionArn,
+      resourceType: 'Custom::EtcdTlsMaterial',
+      properties: {
+        CaSecretId: this.caSecret.secretArn,
+        ClientSecretId: this.clientSecret.secretArn,
+        GenerateCa: String(generate),
+      },
+    });
+    this.material.node.addDependency(role);
+
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to Node.js 22, the runtime the TLS material bundle is built and tested for (supported until 2027); ' +
+        'raised deliberately with the bundle target.',
+    });
+    const rotationReason =
+      'Not rotated by a Secrets Manager rotation function: the CA is long-lived (10 years) and replacing it means ' +
+      're-issuing every member certificate (a rolling replacement, see README "Certificate rotation"); the client ' +
+      'identity is renewed by the custom resource on deployment when fewer than 90 days remain.';
+    if (generate)
+      Validations.of(this.caSecret).acknowledge({ id: 'AwsSolutions-SMG4', reason: rotationReason });
+    Validations.of(this.clientSecret).acknowledge({ id: 'AwsSolutions-SMG4', reason: rotationReason });
+  }
+}
