@@ -13,6 +13,7 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { blockFor, s3Address } from '../../fleet/addresses';
 import { BACKUP_BUCKET } from '../../fleet/backup';
+import { Etcd3 } from 'etcd3';
 import { client, expectConverged, StatusJson, TestFleet } from './harness';
 
 jest.setTimeout(400_000);
@@ -42,8 +43,12 @@ async function keysUnder(s3: S3Client, prefix: string): Promise<string[]> {
 }
 
 /** Writes `n` keys `<prefix><i>` sequentially; returns key → [value, revision of its put]. */
-async function write(endpoints: string[], prefix: string, n: number): Promise<Map<string, [string, number]>> {
-  const c = client(endpoints);
+async function write(
+  endpoints: string[],
+  prefix: string,
+  n: number,
+  c = client(endpoints),
+): Promise<Map<string, [string, number]>> {
   const out = new Map<string, [string, number]>();
   try {
     for (let i = 0; i < n; i++) {
@@ -58,8 +63,7 @@ async function write(endpoints: string[], prefix: string, n: number): Promise<Ma
   return out;
 }
 
-async function readAll(endpoints: string[]): Promise<Record<string, string>> {
-  const c = client(endpoints);
+async function readAll(endpoints: string[], c = client(endpoints)): Promise<Record<string, string>> {
   try {
     return await c.getAll().prefix('dr/').strings(); // linearizable
   } finally {
@@ -256,5 +260,43 @@ describe('scenario 8: quorum loss, automatic restore policy', () => {
     } finally {
       s3.destroy();
     }
+  });
+});
+
+describe('scenario 8 with TLS (etcd-fleet up --tls)', () => {
+  const fleet = new TestFleet('dr-tls');
+  afterAll(() => fleet.down());
+
+  it('the snapshot uses the Lambda client identity; the restored cluster serves TLS with the keys back', async () => {
+    const s = await fleet.up('--size', '3', '--tls');
+    expectConverged(s, 3);
+    const tls = (s as StatusJson & { tls: { ca: string; cert: string; key: string } }).tls;
+    const tlsClient = (endpoints: string[]) =>
+      new Etcd3({
+        hosts: endpoints,
+        credentials: {
+          rootCertificate: fs.readFileSync(tls.ca),
+          certChain: fs.readFileSync(tls.cert),
+          privateKey: fs.readFileSync(tls.key),
+        },
+        dialTimeout: 2000,
+        defaultCallOptions: () => ({ deadline: Date.now() + 3000 }),
+      });
+    const written = await write(s.endpoints, 'dr/t/', 15, tlsClient(s.endpoints));
+    const backup = JSON.parse(await fleet.ok('backup')) as BackupResult;
+    expect(backup).toMatchObject({ ok: true, outcome: 'stored' });
+    await killTwo(fleet, s);
+    const r = JSON.parse(await fleet.ok('restore')) as BackupResult;
+    expect(r.outcome).toBe('restore-started');
+    const after = JSON.parse(await fleet.ok('wait', '--timeout', '180', '--json')) as StatusJson;
+    expectConverged(after, 3);
+    expect(after.clusterId).not.toBe(s.clusterId);
+    expect(after.endpoints.every((e) => e.startsWith('https://'))).toBe(true);
+    const bound = expectBound(
+      await readAll(after.endpoints, tlsClient(after.endpoints)),
+      written,
+      backup.snapshot!.revision,
+    );
+    expect(bound).toEqual({ back: 15, lost: 0 });
   });
 });
