@@ -16,7 +16,8 @@
  * After each round: `etcd-fleet wait` converged within --converge-timeout, one cluster id (the one from
  * `up`), and no write-refusal window longer than --grace while a quorum of the current voters was
  * running and not frozen (what this script killed, froze, rebooted or terminated counts as down; after a
- * fault on the leader, the first ELECTION_ALLOWANCE_MS count as the election's, not as quorum up). At the
+ * fault on the leader, and around any change of leader the status sampler saw, ELECTION_ALLOWANCE_MS
+ * count as the election's, not as quorum up). At the
  * end every acknowledged key is read back with linearizable reads. Exit 0 only if every check passed.
  * Report: --report (default bench/chaos-report.json). On a failed round, or one slower to converge than
  * --slow S (default 30), the fleet's logs are copied to an artifacts dir (printed, and in the report)
@@ -311,6 +312,7 @@ class Poller {
             this.samples.push({
               t: Math.round((t0 + t1) / 2),
               voters: s.instances.filter((i) => i.role === 'voter').map((i) => i.id),
+              leader: (s.instances.find((i) => i.leader) || {}).id || '',
               ids: s.instances.map((i) => i.id),
               terminating: s.instances
                 .filter((i) => i.lifecycleState.startsWith('Terminating'))
@@ -466,8 +468,7 @@ function quorumUp(t, samples, disruptions) {
   // A fault on the leader (freeze, kill, reboot, terminate) leaves the cluster without a leader until the
   // others' election timeout (randomized 1-2 s in etcd) runs out and an election completes: that wait is
   // the fault's, not the automation's, so no quorum counts as serving during it.
-  if (disruptions.some((d) => d.leader && d.from <= t && t < d.from + ELECTION_ALLOWANCE_MS))
-    return { up: false, voters: 0, running: 0, election: true };
+  if (inElection(t, samples, disruptions)) return { up: false, voters: 0, running: 0, election: true };
   let s;
   for (let i = samples.length - 1; i >= 0; i--) {
     if (samples[i].t <= t && samples[i].voters.length > 0) {
@@ -485,6 +486,25 @@ function quorumUp(t, samples, disruptions) {
 
 /** etcd's 2x election timeout (2 s at the default 1 s) plus one campaign round (0.5 s, generous on 2 cores). */
 const ELECTION_ALLOWANCE_MS = 2500;
+
+/**
+ * Is t inside a leader election? Two kinds are the fault's or etcd's, not the automation's: the one a fault
+ * on the leader forces (a freeze, kill or reboot stops it at once), and any change of leader the status
+ * sampler saw, e.g. when the lifecycle Lambda removed a terminated or scaled-in leader's member. The sampler
+ * sees a change only to its resolution (about 1 s): from the last sample with the old leader to the first
+ * with another, plus the allowance.
+ */
+function inElection(t, samples, disruptions) {
+  if (disruptions.some((d) => d.leader && d.from <= t && t < d.from + ELECTION_ALLOWANCE_MS)) return true;
+  let prev;
+  for (const x of samples) {
+    if (x.voters.length === 0) continue; // no member list in this sample
+    if (prev && prev.leader !== x.leader && prev.t <= t && t < x.t + ELECTION_ALLOWANCE_MS) return true;
+    if (x.t > t) break;
+    prev = x;
+  }
+  return false;
+}
 
 /**
  * Write-refusal windows: a window opens at the start of a failed write and closes at the end of the next

@@ -10,10 +10,68 @@ import * as path from 'path';
 
 const SCRIPT = path.join(__dirname, '..', '..', 'bench', 'chaos.js');
 
+interface Sample {
+  t: number;
+  voters: string[];
+  leader: string;
+  ids: string[];
+  terminating: string[];
+}
+interface Disruption {
+  id: string;
+  ip: string;
+  leader: boolean;
+  from: number;
+  to: number;
+}
 const chaos = require(SCRIPT) as {
   makePlan(seed: number, rounds: number): unknown[];
   planFingerprint(plan: unknown[]): string;
+  quorumUpStretch(
+    w: { from: number; to: number },
+    samples: Sample[],
+    disruptions: Disruption[],
+  ): { ms: number; voters: number; running: number };
 };
+
+describe('chaos: refused-write windows against the quorum (the check that fails a round)', () => {
+  const sample = (t: number, voters: string[], leader: string): Sample => ({
+    t,
+    voters,
+    leader,
+    ids: voters,
+    terminating: [],
+  });
+  // A 3-member cluster, sampled every second; the leader is a until t=5000.
+  const steady = [0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000].map((t) =>
+    sample(t, ['a', 'b', 'c'], 'a'),
+  );
+
+  it('counts a refusal with all voters up and no election as quorum up', () => {
+    const r = chaos.quorumUpStretch({ from: 2000, to: 6000 }, steady, []);
+    expect(r.ms).toBe(4000);
+    expect(r).toMatchObject({ voters: 3, running: 3 });
+  });
+
+  it('does not count the election after a fault on the leader (2.5 s from the fault)', () => {
+    const d: Disruption = { id: 'a', ip: '', leader: true, from: 2000, to: 3000 };
+    const r = chaos.quorumUpStretch({ from: 2000, to: 6000 }, steady, [d]);
+    expect(r.ms).toBe(1500); // 4.5 s .. 6 s
+  });
+
+  it('does not count a leader change the sampler saw (the Lambda removed the leader later)', () => {
+    // a's member removed between the samples at 3000 and 4000; b leads from 4000 on.
+    const samples = steady.map((x) => (x.t >= 4000 ? sample(x.t, ['b', 'c'], 'b') : x));
+    const r = chaos.quorumUpStretch({ from: 3500, to: 8000 }, samples, []);
+    expect(r.ms).toBe(1500); // 3 s .. 6.5 s is the election's; 6.5 s .. 8 s counts
+    expect(r).toMatchObject({ voters: 2, running: 2 });
+  });
+
+  it('does not count time when fewer than a quorum of voters run', () => {
+    const ds: Disruption[] = ['b', 'c'].map((id) => ({ id, ip: '', leader: false, from: 1000, to: 9000 }));
+    expect(chaos.quorumUpStretch({ from: 2000, to: 6000 }, steady, ds).ms).toBe(0);
+  });
+});
 
 describe('chaos run (bench/chaos.js)', () => {
   it('the fault plan replays identically from the seed', () => {
