@@ -19,6 +19,11 @@ export function standInAddress(block: number): string {
   return `127.${block}.0.1`;
 }
 
+/** The fleet's local S3 (fleet/s3.ts). */
+export function s3Address(block: number): string {
+  return `127.${block}.0.2`;
+}
+
 /** The lowest free instance address of the block, in the look-alike order above. */
 export function allocateAddress(block: number, used: ReadonlySet<string>): string {
   for (const h of HOSTS) {

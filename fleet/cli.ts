@@ -3,6 +3,8 @@
  *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S] [--tls]
  *   etcd-fleet status [--json] | scale N | terminate ID | kill ID [--wipe] | freeze ID | thaw ID
  *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
+ *   etcd-fleet up ... [--restore manual|automatic] [--backup-interval S]
+ *   etcd-fleet backup | restore                               (backups and disaster recovery)
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -22,10 +24,15 @@ const USAGE = `usage: etcd-fleet <command> [options]
   down [--dir DIR]                                         stop every process it started, remove DIR
   fault lose-add-reply [--dir DIR]                         the next launched instance's member add loses its reply
   fault drop-terminate-event [--dir DIR]                   the next terminate lifecycle event is never delivered
+  backup [--dir DIR]                                       take a snapshot now through the same code path; return when stored
+  restore [--dir DIR]                                      the manual restore trigger (restores only after quorum loss)
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
          --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
          --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
          --break-boot N (up: the first N instances never boot),
+         --restore manual|automatic (up: restore policy, default manual),
+         --backup-interval S (up: seconds between scheduled backups, default 0 = none),
+         --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20),
          --tls (up: https on client and peer ports with client-certificate auth; status --json adds
                 "tls": {"ca", "cert", "key"}, a client identity for etcdctl --cacert/--cert/--key)`;
 
@@ -110,6 +117,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     maxSize: 9,
     lifecycleHandler: p.flags['no-handler'] !== true,
     breakBoot: num(p.flags, 'break-boot', 0),
+    backup: backupOptions(p),
     tls: p.flags.tls === true,
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
@@ -128,6 +136,27 @@ async function up(dir: string, p: Parsed): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return waitCmd(dir, 'wait', {}, num(p.flags, 'timeout', 180), p.flags.json === true);
+}
+
+function backupOptions(p: Parsed): Record<string, unknown> {
+  const policy = p.flags.restore ?? 'manual';
+  if (policy !== 'manual' && policy !== 'automatic')
+    throw new UsageError('--restore must be manual or automatic');
+  return {
+    restorePolicy: policy,
+    backupIntervalSeconds: num(p.flags, 'backup-interval', 0),
+    restoreAfterSeconds: num(p.flags, 'restore-after', 20),
+  };
+}
+
+/** backup / restore: the Lambda's result as one JSON line; exit 1 when it did not do its job. */
+async function lambdaCmd(dir: string, cmd: 'backup' | 'restore', timeout: number): Promise<number> {
+  const r = await call(dir, { cmd }, (timeout + 30) * 1000);
+  if (!r.ok) throw new Error(r.error);
+  const data = r.data as { ok?: boolean; reason?: string };
+  console.log(JSON.stringify(data));
+  if (!data.ok) console.error(`etcd-fleet ${cmd}: ${data.reason ?? 'failed'}`);
+  return data.ok ? 0 : 1;
 }
 
 async function waitCmd(
@@ -270,6 +299,9 @@ export async function main(argv: string[]): Promise<number> {
         console.log(JSON.stringify(r.data));
         return 0;
       }
+      case 'backup':
+      case 'restore':
+        return await lambdaCmd(dir, p.cmd, timeout);
       case 'kill':
       case 'freeze':
       case 'thaw': {

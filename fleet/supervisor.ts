@@ -17,6 +17,7 @@ import { parseEnvFile } from '../lambda/agent/output';
 import type { Member } from '../lambda/core/types';
 import { AwsStandIn, StandInInstance } from './standin';
 import { allocateAddress, blockFor, standInAddress } from './addresses';
+import { FleetBackup, FleetBackupOptions } from './backup';
 import { serve } from './control';
 import { FleetTls, setUpFleetTls } from './tls';
 
@@ -38,6 +39,8 @@ export interface FleetOptions {
   readonly lifecycleHandler?: boolean;
   /** The first N instances launched never boot (die before etcd starts: FAILURE-SCENARIOS 2). */
   readonly breakBoot?: number;
+  /** Backups and restore (fleet/backup.ts): restore policy, backup schedule. */
+  readonly backup?: FleetBackupOptions;
   /** TLS for peers and clients with client-certificate auth, CA in the stand-in's Secrets Manager (`up --tls`). */
   readonly tls?: boolean;
 }
@@ -73,6 +76,8 @@ interface Instance {
   /** Last launch-hook heartbeat (or the launch): the hook's timeout counts from here. */
   lastBeat: number;
   bootFailures: number;
+  /** Incremented by every boot: a boot superseded by a reboot stops acting. */
+  bootSeq?: number;
 }
 
 export interface InstanceStatus {
@@ -115,6 +120,7 @@ export class Fleet {
   private seq = 0;
   private armedFault?: string;
   private dropTerminateEvents = 0;
+  readonly backup: FleetBackup;
 
   constructor(readonly opts: FleetOptions) {
     this.block = blockFor(opts.dir);
@@ -130,6 +136,7 @@ export class Fleet {
       maxSize: opts.maxSize,
     });
     this.logStream = fs.createWriteStream(path.join(opts.dir, 'supervisor.log'), { flags: 'a' });
+    this.backup = new FleetBackup(this, opts.backup ?? {});
   }
 
   log(message: string, fields: Record<string, unknown> = {}): void {
@@ -145,7 +152,7 @@ export class Fleet {
       AWS_SECRET_ACCESS_KEY: 'fleet',
     };
     if (instanceId) env.AWS_EC2_METADATA_SERVICE_ENDPOINT = this.standIn.metadataEndpointFor(instanceId);
-    return env;
+    return { ...env, ...this.backup.env() };
   }
 
   /** Scheme of every peer and client URL. */
@@ -155,6 +162,7 @@ export class Fleet {
 
   async start(): Promise<void> {
     await this.standIn.start();
+    await this.backup.start();
     if (this.opts.tls) {
       this.tls = await setUpFleetTls(this.opts.dir, this.standIn);
       this.etcd = new EtcdAdapter({ callTimeoutMs: 1500, credentials: this.tls.credentials });
@@ -174,7 +182,13 @@ export class Fleet {
         this.opts.reconcileIntervalSeconds * 1000,
       );
     }
+    this.backup.startSchedule();
     this.log('fleet started', { block: this.block, standIn: this.standIn.endpoint, size: this.opts.size });
+  }
+
+  /** The lifecycle Lambda bundle's handler, when loaded (fleet/backup.ts invokes it). */
+  get loadedHandler(): LifecycleHandler | undefined {
+    return this.handler;
   }
 
   /** The lifecycle Lambda bundle, loaded as Lambda would load it, its SDK calls answered by the stand-in. */
@@ -188,6 +202,7 @@ export class Fleet {
       SCHEME: this.scheme,
       STRATEGY: this.opts.strategy,
       UNSTARTED_GRACE_SECONDS: '60',
+      ...this.backup.handlerEnv(),
       ...(this.tls && { TLS_CLIENT_SECRET_ID: this.tls.clientSecretArn }),
     });
 
@@ -294,6 +309,7 @@ export class Fleet {
           deadlineSeconds: Math.max(30, this.opts.launchTimeoutSeconds),
           heartbeatSeconds: 5,
           retryDelayMs: 200,
+          ...this.backup.agentConfig(),
         },
         null,
         2,
@@ -327,11 +343,13 @@ export class Fleet {
   /** Agent (join) → etcd → agent (promote), as the instance's systemd units would run them. */
   private async boot(inst: Instance): Promise<void> {
     inst.phase = 'booting';
+    const seq = (inst.bootSeq = (inst.bootSeq ?? 0) + 1);
     if (this.seqOf(inst) <= (this.opts.breakBoot ?? 0)) {
       this.log('boot broken on purpose', { id: inst.id });
       return;
     }
     const code = await this.runAgent(inst, 'join');
+    if (inst.bootSeq !== seq) return; // rebooted meanwhile: that boot acts now
     if (inst.stopping || (inst.phase as Instance['phase']) === 'gone') return;
     if (code !== 0) {
       inst.bootFailures++;
@@ -634,8 +652,10 @@ export class Fleet {
   async down(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.backup.stopSchedule();
     await Promise.all([...this.instances.values()].map((i) => this.stopInstance(i, 'SIGKILL')));
     await this.standIn.stop();
+    await this.backup.stop();
     this.log('fleet down');
   }
 
@@ -697,6 +717,10 @@ export async function runSupervisor(opts: FleetOptions): Promise<void> {
       case 'reconcile':
         await fleet.reconcile();
         return { reconciled: true };
+      case 'backup':
+        return fleet.backup.invoke('backup');
+      case 'restore':
+        return fleet.backup.invoke('restore');
       case 'pids':
         return { supervisor: process.pid, children: fleet.pids() };
       case 'down':

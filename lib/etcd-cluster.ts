@@ -13,7 +13,9 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from './assets';
+import { checkBackupOptions, EtcdBackupOptions, prepareBackups, wireBackups } from './backup';
 import { chooseFlatcarImage } from './flatcar-ami';
 import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
 import { JoinStrategy } from './join-strategy';
@@ -175,6 +177,14 @@ export interface EtcdClusterProps {
   readonly lifecycleHeartbeatTimeout?: Duration;
 
   /**
+   * Snapshots to S3 and the restore after quorum loss (README: Backups and disaster recovery).
+   *
+   * @default - backups on: a new bucket, a snapshot every 30 minutes and before each member removal,
+   * kept 30 days, restore policy MANUAL
+   */
+  readonly backup?: EtcdBackupOptions;
+
+  /**
    * TLS on etcd's client and peer ports, with client-certificate authentication on both
    * (`--client-cert-auth`, `--peer-client-cert-auth`). Each member issues its own certificate from the
    * cluster CA at boot. Turning it off leaves the cluster readable and writable by anything that reaches
@@ -225,6 +235,12 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly joinStrategy: JoinStrategy;
   /** The etcd container image the members run. */
   public readonly etcdImage: string;
+  /** The bucket of snapshots and restore records (undefined when backups are disabled). */
+  public readonly backupBucket?: s3.IBucket;
+  /** Key prefix of the snapshots and restore records in `backupBucket`. */
+  public readonly backupPrefix: string = '';
+  /** Alarm on the age of the newest complete snapshot (undefined when backups are disabled). */
+  public readonly snapshotAgeAlarm?: cloudwatch.Alarm;
   /** Whether peers and clients use TLS with client-certificate authentication. */
   public readonly tlsEnabled: boolean;
   /** The cluster CA secret (`{caCert, caKey}`); undefined without TLS. */
@@ -271,7 +287,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       etcdImage: props.etcdImage,
       nodeImage,
     });
-    const errors = [...checked.errors];
+    const errors = [...checked.errors, ...checkBackupOptions(props.backup ?? {})];
     if (!tlsEnabled && props.caSecret) errors.push('caSecret: only with tls enabled (tls is false)');
     let machineImage = props.machineImage;
     if (!machineImage) {
@@ -356,6 +372,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [agent.bucket.bucketArn] }),
     );
     const agentSha512 = crypto.createHash('sha512').update(fs.readFileSync(AGENT_BUNDLE)).digest('hex');
+    const backup = prepareBackups(this, props.backup ?? {});
 
     // ---- TLS material ----------------------------------------------------------------------------
     // The members read the CA and sign their own certificate at boot (they already hold all the data,
@@ -397,11 +414,13 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         output: 'env',
         launchHookName: LAUNCH_HOOK_NAME,
         deadlineSeconds: AGENT_DEADLINE_SECONDS,
+        ...(backup?.agentConfig ?? {}),
       },
       nodeImage,
       etcdImage: this.etcdImage,
       dataDevice: DATA_DEVICE,
       agentTimeoutSeconds: AGENT_DEADLINE_SECONDS + IMAGE_PULL_ALLOWANCE_SECONDS,
+      backupBucket: backup?.bucket.bucketName,
     });
     const volume = (sizeGiB: number) =>
       ec2.BlockDeviceVolume.ebs(sizeGiB, {
@@ -494,8 +513,9 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       runtime: lambda.Runtime.NODEJS_22_X,
       code: lambda.Code.fromAsset(LAMBDA_BUNDLE_DIR),
       handler: 'index.handler',
-      timeout: Duration.minutes(2),
-      memorySize: 256,
+      // Backups stream snapshots through the function (before removals too): more time and memory for them.
+      timeout: backup ? Duration.minutes(10) : Duration.minutes(2),
+      memorySize: backup ? 512 : 256,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [fnSg],
@@ -512,6 +532,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
         TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
         UNSTARTED_GRACE_SECONDS: String(unstartedGrace.toSeconds()),
+        ...(backup?.environment ?? {}),
       },
     });
     for (const statement of lifecycleStatements(groupArn)) fn.addToRolePolicy(statement);
@@ -563,7 +584,39 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       });
     }
 
+    if (backup) {
+      this.backupBucket = backup.bucket;
+      this.backupPrefix = backup.prefix;
+      this.snapshotAgeAlarm = wireBackups(this, {
+        wiring: backup,
+        options: props.backup ?? {},
+        fn,
+        instanceRole: role,
+        groupName: this.autoScalingGroupName,
+        snapshotAge: this.metricNewestSnapshotAge(),
+      });
+    }
+
     this.acknowledgeNagFindings(groupArn);
+  }
+
+  /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). */
+  public metricBackupFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupFailures', props);
+  }
+
+  /** Restores started (a restore record written): the cluster was replaced from a snapshot. */
+  public metricRestores(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Restores', props);
+  }
+
+  /** Seconds since the newest complete snapshot was taken, reported by every backup run (Minimum over 5 minutes). */
+  public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('NewestSnapshotAgeSeconds', {
+      statistic: 'Minimum',
+      unit: cloudwatch.Unit.SECONDS,
+      ...props,
+    });
   }
 
   /**
@@ -638,7 +691,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
           'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeAutoScalingInstances and ec2:DescribeInstances ' +
-          'support no resource-level permissions; "*" is the only resource they accept.',
+          'support no resource-level permissions; "*" is the only resource they accept. ' +
+          'ec2:RebootInstances (lifecycle Lambda, backups on) is limited by the condition on the group tag.',
       },
       {
         id: groupArnFinding,
@@ -647,6 +701,15 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
           'the ARN is pinned to this group by its name.',
       },
     ];
+    if (this.backupBucket) {
+      const objects = this.backupBucket.arnForObjects(`${this.backupPrefix}*`);
+      iamAcks.push({
+        id: `AwsSolutions-IAM5[Resource::${flattenForNag(Stack.of(this).resolve(objects))}]`,
+        reason:
+          "Snapshots and restore records are objects under this cluster's prefix of the backup bucket, named by " +
+          'time and generation at run time; the grant is limited to that prefix.',
+      });
+    }
     Validations.of(this.role).acknowledge(...iamAcks);
     const fn = this.lifecycleFunction as lambda.Function;
     Validations.of(fn.role!).acknowledge(...iamAcks, {
@@ -698,6 +761,7 @@ function flattenForNag(value: unknown): string {
   if (value && typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (typeof v.Ref === 'string') return `<${v.Ref}>`;
+    if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
     if (Array.isArray(v['Fn::Join'])) {
       const [delimiter, parts] = v['Fn::Join'] as [string, unknown[]];
       return parts.map(flattenForNag).join(delimiter);

@@ -42,6 +42,10 @@ export interface AgentConfigFile {
   readonly output: string;
   readonly launchHookName: string;
   readonly deadlineSeconds: number;
+  /** Backups (lib/backup.ts): the file holding the bucket name (BACKUP_BUCKET_PATH), prefix, restore command. */
+  readonly backupBucketFile?: string;
+  readonly backupPrefix?: string;
+  readonly restoreCommand?: string[];
   /** TLS: the CA secret (ARN, may be a token) and where the member's certificate goes. */
   readonly tls?: {
     readonly caSecretId: string;
@@ -64,7 +68,15 @@ export interface IgnitionInput {
   readonly dataDevice: string;
   /** TimeoutStartSec of the two agent units (pull of the Node image + the agent's deadline). */
   readonly agentTimeoutSeconds: number;
+  /**
+   * Name of the backup bucket (usually a token). Written to its own file, not into the JSON config: the
+   * config is percent-encoded into a data URL, which would break a token's markers.
+   */
+  readonly backupBucket?: string;
 }
+
+/** Where the backup bucket's name is written (read by the agent's restore gate). */
+export const BACKUP_BUCKET_PATH = `${AGENT_CONFIG_DIR}/backup-bucket`;
 
 /** CDK's string token markers, e.g. `${Token[TOKEN.123]}`. */
 const TOKEN_MARKER = /\$\{Token\[[^\]]+\]\}/g;
@@ -94,6 +106,8 @@ function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
     `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
     `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
     '-v /run/metadata:/run/metadata:ro',
+    // Backups: the restore gate runs the host's etcdutl (Flatcar ships it in /usr/bin).
+    ...(input.backupBucket ? ['-v /usr/bin:/host/usr/bin:ro'] : []),
     ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}`] : []),
     input.nodeImage,
     `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
@@ -223,6 +237,17 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
           overwrite: true,
           contents: { source: dataUrl(JSON.stringify(input.agentConfig)) },
         },
+        // A bucket name is [a-z0-9.-] only: valid in a data URL as is, and a token stays intact.
+        ...(input.backupBucket
+          ? [
+              {
+                path: BACKUP_BUCKET_PATH,
+                mode: 0o644,
+                overwrite: true,
+                contents: { source: `data:,${input.backupBucket}` },
+              },
+            ]
+          : []),
         {
           path: AGENT_PATH,
           mode: 0o644,

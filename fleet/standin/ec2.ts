@@ -19,7 +19,33 @@ type Handler = (ctx: ServiceContext, p: QueryParams) => Ec2Result;
 
 export const EC2_ACTIONS: Record<string, Handler> = {
   DescribeInstances: describeInstances,
+  RebootInstances: rebootInstances,
 };
+
+/**
+ * RebootInstances: every id must be a live instance of the group (else InvalidInstanceID.NotFound, as EC2);
+ * emits 'reboot-instances' with the ids, which the fleet turns into reboots. Answers `return true`.
+ */
+function rebootInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
+  const ids = p.list('InstanceId');
+  if (ids.length === 0)
+    throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter InstanceId');
+  for (const id of ids) {
+    if (!/^i-[0-9a-f]{8,17}$/.test(id))
+      throw new ApiError(400, 'InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+  }
+  const live = new Set(ctx.members().map((i) => i.instanceId));
+  const missing = ids.filter((id) => !live.has(id));
+  if (missing.length > 0) {
+    throw new ApiError(
+      400,
+      'InvalidInstanceID.NotFound',
+      `The instance IDs '${missing.join(', ')}' do not exist`,
+    );
+  }
+  ctx.emit('reboot-instances', { instanceIds: ids });
+  return { return: true };
+}
 
 interface Row {
   inst: StandInInstance;

@@ -1,6 +1,6 @@
 /*
  * A small local stand-in for the AWS APIs the join agent and the lifecycle Lambda call: AutoScaling (awsQuery),
- * EC2 DescribeInstances (ec2Query) and one instance metadata service (IMDSv2) per simulated instance. The real
+ * EC2 DescribeInstances and RebootInstances (ec2Query) and one instance metadata service (IMDSv2) per simulated instance. The real
  * AWS SDK v3 clients reach it through AWS_ENDPOINT_URL (both services POST to '/', told apart by Version and
  * Action) and AWS_EC2_METADATA_SERVICE_ENDPOINT. Signatures are accepted and not checked. Node built-ins only.
  *

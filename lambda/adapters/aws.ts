@@ -10,7 +10,7 @@ import {
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
+import { EC2Client, paginateDescribeInstances, RebootInstancesCommand } from '@aws-sdk/client-ec2';
 import type { GroupInstance } from '../core/types';
 
 export interface AwsClients {
@@ -106,6 +106,12 @@ export class FleetAdapter {
         LifecycleActionToken: token,
       }),
     );
+  }
+
+  /** EC2 RebootInstances: the restore trigger reboots the group so every agent runs again at boot. */
+  async rebootInstances(instanceIds: readonly string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.clients.ec2.send(new RebootInstancesCommand({ InstanceIds: [...instanceIds] }));
   }
 }
 

@@ -29,6 +29,14 @@ export interface AgentConfig {
   readonly heartbeatSeconds: number;
   /** Back-off between observations while the plan says wait (first value; doubles up to 8x). */
   readonly retryDelayMs: number;
+  /** S3 bucket of snapshots and restore records; '' = no restore gate. */
+  readonly backupBucket?: string;
+  /** A file holding the bucket name (the construct writes it: a name in the JSON would break its token). */
+  readonly backupBucketFile?: string;
+  /** Key prefix inside backupBucket. */
+  readonly backupPrefix?: string;
+  /** The snapshot restore command (argv), run as `<cmd> snapshot restore FILE ...`: etcdutl (3.5+) or etcdctl (3.4). */
+  readonly restoreCommand?: readonly string[];
   /** TLS for peers and clients (scheme must be https); absent: plain http. */
   readonly tls?: AgentTlsConfig;
 }
@@ -52,6 +60,9 @@ const DEFAULTS = {
   deadlineSeconds: 900,
   heartbeatSeconds: 60,
   retryDelayMs: 500,
+  backupBucket: '',
+  backupPrefix: '',
+  restoreCommand: ['etcdutl'],
 } as const;
 
 /** Validates the parsed config; every problem is reported, each naming its field. */
@@ -95,6 +106,17 @@ export function parseConfig(text: string): AgentConfig {
     errors.push(`output: must be one of ${outputs.join(', ')} (got ${JSON.stringify(c.output)})`);
   }
   if (typeof c.launchHookName !== 'string') errors.push('launchHookName: must be a string');
+  if (typeof c.backupBucket !== 'string') errors.push('backupBucket: must be a string');
+  if (
+    c.backupBucketFile !== undefined &&
+    (typeof c.backupBucketFile !== 'string' || !c.backupBucketFile.startsWith('/'))
+  )
+    errors.push(`backupBucketFile: must be an absolute path (got ${JSON.stringify(c.backupBucketFile)})`);
+  if (typeof c.backupPrefix !== 'string') errors.push('backupPrefix: must be a string');
+  const rc = c.restoreCommand;
+  if (!Array.isArray(rc) || rc.length === 0 || rc.some((a) => typeof a !== 'string' || a === '')) {
+    errors.push(`restoreCommand: must be a non-empty array of strings (got ${JSON.stringify(rc)})`);
+  }
   if (c.peerPort === c.clientPort && typeof c.peerPort === 'number')
     errors.push('peerPort: must differ from clientPort');
   if (c.tls !== undefined) {

@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aws';
 import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { AgentConfig, ConfigError, parseConfig } from './config';
+import { createS3Client, SnapshotStore } from '../adapters/s3';
+import { commandRunner } from './restore';
 import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
 import { EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 
@@ -53,6 +55,32 @@ export function buildDeps(
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => Date.now(),
     loseAddReply: process.env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY === '1',
+  };
+}
+
+/** Backups configured (backupBucket): the join runs behind the restore gate, with S3 read access. */
+function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMetadata): AgentDeps {
+  const bucket = cfg.backupBucketFile
+    ? fs.readFileSync(cfg.backupBucketFile, 'utf8').trim()
+    : cfg.backupBucket;
+  if (!bucket) return deps;
+  let store: SnapshotStore | undefined;
+  const storeOf = async () => {
+    store ??= new SnapshotStore(
+      createS3Client(process.env.AWS_REGION || (await metadata.identity()).region),
+      bucket,
+      cfg.backupPrefix ?? '',
+    );
+    return store;
+  };
+  return {
+    ...deps,
+    restore: {
+      latestRestore: async () => (await storeOf()).latestRestore(),
+      download: async (snapshot, file) => (await storeOf()).download(snapshot, file),
+      runRestore: commandRunner(cfg.restoreCommand ?? ['etcdutl']),
+      log,
+    },
   };
 }
 
@@ -113,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const deps = buildDeps(process.env.AWS_REGION, metadata, tls?.credentials);
+  const deps = withRestoreDeps(cfg, buildDeps(process.env.AWS_REGION, metadata, tls?.credentials), metadata);
   try {
     if (command === 'join') {
       const result = await runJoin(cfg, deps);

@@ -12,6 +12,7 @@ import type { MemberListResult } from '../adapters/etcd';
 import { isNotInSync, isTooManyLearners, isUnhealthyCluster } from '../adapters/etcd';
 import { AgentConfig } from './config';
 import { EtcdSettings, renderSettings } from './output';
+import { RestoreDeps, restoreGate, writeGeneration } from './restore';
 
 export interface AgentDeps {
   readonly identity: () => Promise<{ instanceId: string; privateIp: string }>;
@@ -35,6 +36,8 @@ export interface AgentDeps {
   readonly now: () => number;
   /** Test hook for FAILURE-SCENARIOS 3: the add commits but its reply is lost. */
   readonly loseAddReply?: boolean;
+  /** The restore gate's S3 and restore-command access; undefined when backups are not configured. */
+  readonly restore?: RestoreDeps;
 }
 
 export class AgentError extends Error {}
@@ -144,7 +147,47 @@ async function beat(
   return deps.now();
 }
 
+/**
+ * The join, behind the restore gate (lambda/agent/restore.ts): the seed of a restore starts a one-member
+ * cluster from the snapshot; an instance with data of an older cluster wipes it first. The data dir is then
+ * marked with the newest restore generation, so a later reboot keeps it.
+ */
 export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinResult> {
+  if (!deps.restore) return runPlainJoin(cfg, deps);
+  const { self } = await resolveSelf(cfg, deps);
+  const restore = deps.restore;
+  // S3 must answer: without the newest restore record, old data could rejoin an old cluster. Retried, then
+  // the join fails (etcd-member.service restarts it).
+  const gate = await restoreGate(cfg, self, {
+    ...restore,
+    latestRestore: () => retrying('restore record (S3)', deps, () => restore.latestRestore()),
+  });
+  if (gate.role.kind === 'seed') {
+    return {
+      step: {
+        kind: 'bootstrap-new',
+        reason: gate.role.reason,
+        initialCluster: [{ name: self.name, peerURL: self.peerURL }],
+        token: gate.record!.clusterToken,
+      },
+      steps: 0,
+      settings: settingsFor(
+        cfg,
+        self,
+        renderInitialCluster([{ name: self.name, peerURL: self.peerURL }]),
+        'new',
+        gate.record!.clusterToken,
+      ),
+    };
+  }
+  // After a restore the group's cluster is the restored one: never bootstrap another (it would be empty,
+  // beside the seed's).
+  const result = await runPlainJoin(cfg, deps, gate.generation > 0);
+  writeGeneration(cfg.dataDir, gate.generation);
+  return result;
+}
+
+async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = false): Promise<JoinResult> {
   const deadline = deps.now() + cfg.deadlineSeconds * 1000;
   const { self, groupName } = await resolveSelf(cfg, deps);
   deps.log('identity', { instanceId: self.instanceId, ip: self.privateIp, group: groupName });
@@ -187,6 +230,13 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
       });
       switch (step.kind) {
         case 'bootstrap-new':
+          if (noBootstrap) {
+            lastWait =
+              'a restore record exists: waiting for the restored cluster, never bootstrapping a new one';
+            await deps.sleep(delay + Math.floor(Math.random() * delay));
+            delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
+            continue;
+          }
           return {
             step,
             steps,

@@ -7,3 +7,4 @@ export * from './join';
 export * from './promote';
 export * from './termination';
 export * from './reconcile';
+export * from './restore';

@@ -2,6 +2,7 @@
  * The handler's configuration, read from the environment at invocation time (never at module load: the
  * local fleet sets process.env after loading the bundle's host process and before the first call).
  */
+import { RestorePolicy } from '../core/restore';
 import { JoinStrategy } from '../core/types';
 
 export interface LifecycleConfig {
@@ -27,6 +28,21 @@ export interface LifecycleConfig {
    * etcd; required when SCHEME is https, not allowed otherwise.
    */
   readonly tlsClientSecretId?: string;
+  /** Backups and restore (absent when BACKUP_BUCKET is not set: no backups, no restore). */
+  readonly backup?: BackupConfig;
+}
+
+export interface BackupConfig {
+  /** BACKUP_BUCKET: the S3 bucket of snapshots and restore records. */
+  readonly bucket: string;
+  /** BACKUP_PREFIX: key prefix inside the bucket. @default '' */
+  readonly prefix: string;
+  /** RESTORE_POLICY: manual | automatic. @default manual */
+  readonly restorePolicy: RestorePolicy;
+  /** RESTORE_AFTER_SECONDS: how long quorum must be lost for good before an automatic restore. @default 300 */
+  readonly restoreAfterSeconds: number;
+  /** SNAPSHOT_BEFORE_REMOVAL: take a snapshot before each member removal (true | false). @default true */
+  readonly snapshotBeforeRemoval: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -78,8 +94,10 @@ export function readConfig(env: Env): LifecycleConfig {
   if (clientPort === peerPort && errors.length === 0) {
     errors.push(`CLIENT_PORT and PEER_PORT must differ (both ${clientPort})`);
   }
+  const backup = readBackupConfig(str, int, errors);
   if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
   return {
+    ...(backup ? { backup } : {}),
     groupName,
     region,
     clientPort,
@@ -90,5 +108,30 @@ export function readConfig(env: Env): LifecycleConfig {
     launchHookName: str('LAUNCH_HOOK_NAME'),
     terminateHookName: str('TERMINATE_HOOK_NAME'),
     tlsClientSecretId,
+  };
+}
+
+function readBackupConfig(
+  str: (name: string) => string | undefined,
+  int: (name: string, dflt: number, min: number, max: number) => number,
+  errors: string[],
+): BackupConfig | undefined {
+  const bucket = str('BACKUP_BUCKET');
+  if (bucket === undefined) return undefined;
+  const policies = Object.values(RestorePolicy) as string[];
+  const policy = str('RESTORE_POLICY') ?? RestorePolicy.MANUAL;
+  if (!policies.includes(policy)) {
+    errors.push(`RESTORE_POLICY: must be one of ${policies.join(', ')} (got ${JSON.stringify(policy)})`);
+  }
+  const before = str('SNAPSHOT_BEFORE_REMOVAL') ?? 'true';
+  if (before !== 'true' && before !== 'false') {
+    errors.push(`SNAPSHOT_BEFORE_REMOVAL: must be true or false (got ${JSON.stringify(before)})`);
+  }
+  return {
+    bucket,
+    prefix: str('BACKUP_PREFIX') ?? '',
+    restorePolicy: policy as RestorePolicy,
+    restoreAfterSeconds: int('RESTORE_AFTER_SECONDS', 300, 0, 7 * 24 * 3600),
+    snapshotBeforeRemoval: before === 'true',
   };
 }

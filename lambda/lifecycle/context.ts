@@ -4,6 +4,8 @@
  */
 import { AwsClients, createAwsClients, FleetAdapter } from '../adapters/aws';
 import { EtcdAdapter } from '../adapters/etcd';
+import { openSnapshot, SnapshotStream } from '../adapters/etcd-snapshot';
+import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { LifecycleConfig, readConfig } from './config';
 import { Logger } from './log';
 import type { EtcdCredentials } from './tls';
@@ -12,7 +14,7 @@ import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
 /** The AWS calls the handler makes (FleetAdapter implements them). */
 export type FleetPort = Pick<
   FleetAdapter,
-  'describeGroup' | 'privateIps' | 'completeLifecycleAction' | 'heartbeat'
+  'describeGroup' | 'privateIps' | 'completeLifecycleAction' | 'heartbeat' | 'rebootInstances'
 >;
 
 /** The etcd calls the handler makes (EtcdAdapter implements them). */
@@ -43,6 +45,10 @@ export interface LifecycleContext {
    * steps find the end of that window within a quarter second; 8 rounds wait up to 15.75 s in all.
    */
   readonly retryDelayMs: number;
+  /** Snapshots and restore records in S3; undefined when backups are not configured (no BACKUP_BUCKET). */
+  readonly store?: SnapshotStore;
+  /** A snapshot stream of the member at this client URL. */
+  readonly openSnapshot: (endpoint: string) => Promise<SnapshotStream>;
 }
 
 export type ContextFactory = (
@@ -76,6 +82,10 @@ export function createContext(
     heartbeatIntervalMs: 30_000,
     maxRounds: 8,
     retryDelayMs: 250,
+    store: config.backup
+      ? new SnapshotStore(createS3Client(config.region), config.backup.bucket, config.backup.prefix)
+      : undefined,
+    openSnapshot: (endpoint) => openSnapshot(endpoint, { credentials: etcdCredentials }),
     ...rest,
   };
 }

@@ -32,6 +32,10 @@ export type ParsedEvent =
   | ({ readonly kind: 'terminate' } & LifecycleAction)
   | ({ readonly kind: 'launch' } & LifecycleAction)
   | { readonly kind: 'reconcile'; readonly eventId?: string }
+  /** {"kind":"backup"}: a snapshot to S3 now (the backup schedule's constant input, or by hand). */
+  | { readonly kind: 'backup'; readonly eventId?: string }
+  /** {"kind":"restore"}: the manual restore trigger (README: Backups and disaster recovery). */
+  | { readonly kind: 'restore'; readonly eventId?: string }
   /** Not an event this function handles: logged, no action, no throw. */
   | { readonly kind: 'invalid'; readonly reason: string };
 
@@ -48,6 +52,8 @@ function optString(v: unknown): string | undefined {
 export function parseEvent(event: unknown): ParsedEvent {
   if (!isRecord(event)) return { kind: 'invalid', reason: 'event is not a JSON object' };
   if (event.kind === 'reconcile') return { kind: 'reconcile' };
+  if (event.kind === 'backup') return { kind: 'backup' };
+  if (event.kind === 'restore') return { kind: 'restore' };
   const detailType = event['detail-type'];
   const eventId = optString(event.id);
   if (detailType === SCHEDULED_DETAIL_TYPE && event.source === 'aws.events') {

@@ -14,7 +14,9 @@ import { ContextFactory, createContext, LifecycleContext } from './context';
 import { parseEvent } from './events';
 import { onLaunch } from './launch';
 import { errorMessage, Logger } from './log';
+import { onBackup } from './backup';
 import { onReconcile } from './reconcile';
+import { onRestore } from './restore';
 import type { HandlerResult } from './result';
 import { onTerminate } from './terminate';
 import { clientCredentials } from './tls';
@@ -60,6 +62,8 @@ export async function handler(event: unknown): Promise<HandlerResult> {
 
   try {
     if (parsed.kind === 'reconcile') return await onReconcile(ctx, parsed.eventId);
+    if (parsed.kind === 'backup') return await onBackup(ctx, parsed.eventId);
+    if (parsed.kind === 'restore') return await onRestore(ctx, true, parsed.eventId);
     const { config } = ctx;
     if (parsed.groupName !== config.groupName) {
       return ignore(`lifecycle action of group ${parsed.groupName}, not ${config.groupName}`, {

@@ -15,6 +15,12 @@ export enum MetricName {
   RECONCILE_REMOVALS = 'ReconcileRemovals',
   /** The scheduled reconcile found a started learner that is not promoted. */
   STUCK_LEARNERS = 'StuckLearners',
+  /** Seconds since the newest complete snapshot in S3 was taken (unit Seconds), emitted by every backup run. */
+  NEWEST_SNAPSHOT_AGE = 'NewestSnapshotAgeSeconds',
+  /** A backup run failed (no snapshot stored). */
+  BACKUP_FAILURES = 'BackupFailures',
+  /** A restore record was written (a restore started). */
+  RESTORES = 'Restores',
   /**
    * TLS clusters: whole days until the first of these expires: the CA, the Lambda's client identity, each
    * member's served certificate (measured by the reconcile). Unit None.
@@ -56,7 +62,7 @@ export class Logger {
     value: number,
     groupName: string,
     fields: Readonly<Record<string, unknown>> = {},
-    unit: 'Count' | 'None' = 'Count',
+    unit: 'Count' | 'Seconds' | 'None' = 'Count',
   ): void {
     this.sink(
       JSON.stringify({

@@ -9,11 +9,13 @@
 import { isStarted, planReconcile } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
 import { backoffMs, removeUnderLock } from './act';
+import { snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
 import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 import type { HandlerResult } from './result';
+import { onRestore } from './restore';
 
 export async function onReconcile(ctx: LifecycleContext, eventId?: string): Promise<HandlerResult> {
   const { config } = ctx;
@@ -32,6 +34,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx);
+    if (round === 1 && ctx.store) await restoreCheck(ctx, log, obs);
     if (!obs.members) {
       const reason =
         obs.probeEndpoints.length === 0
@@ -61,6 +64,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     }
     log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
     let outcome;
+    await snapshotBeforeRemoval(ctx, log, obs, next.memberId);
     try {
       outcome = await removeUnderLock(ctx, log, actionEndpoints(obs, next.memberId), next.memberId, (fresh) =>
         plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
@@ -168,4 +172,18 @@ async function unstartedAges(
       Object.entries(firstSeen).map(([id, t]) => [id, Math.max(0, Math.floor((now - t) / 1000))]),
     );
   };
+}
+
+/**
+ * Backups configured: a reconcile that finds no quorum asks the restore trigger (automatic policy: restores
+ * once the loss held for RESTORE_AFTER_SECONDS; manual: logs what to do). With a quorum it clears the
+ * quorum-lost record. Errors are logged: the reconcile goes on.
+ */
+async function restoreCheck(ctx: LifecycleContext, log: Logger, obs: Observation): Promise<void> {
+  try {
+    const r = await onRestore(ctx, false, undefined, obs);
+    if (r.outcome === 'restore-started') log.warn('reconcile started a restore', { reason: r.reason });
+  } catch (err) {
+    log.error('restore check failed', { error: errorMessage(err) });
+  }
 }

@@ -2,10 +2,30 @@
 export interface HandlerResult {
   /** false when the invocation could not do its job (bad configuration, etcd unreachable, ...). */
   readonly ok: boolean;
-  readonly kind: 'terminate' | 'launch' | 'reconcile' | 'invalid' | 'config';
+  readonly kind: 'terminate' | 'launch' | 'reconcile' | 'invalid' | 'config' | 'backup' | 'restore';
   /** CONTINUE / ABANDON for a terminate action; 'ignored', 'logged', 'reconciled', 'not-reconciled' otherwise. */
-  readonly outcome: 'CONTINUE' | 'ABANDON' | 'ignored' | 'logged' | 'reconciled' | 'not-reconciled';
+  readonly outcome:
+    | 'CONTINUE'
+    | 'ABANDON'
+    | 'ignored'
+    | 'logged'
+    | 'reconciled'
+    | 'not-reconciled'
+    | 'stored'
+    | 'failed'
+    | 'no-restore'
+    | 'fenced'
+    | 'restore-started';
   readonly reason: string;
   /** Ids (decimal) of the members this invocation removed, in order. */
   readonly removed: readonly string[];
+  /** backup: the snapshot stored. */
+  readonly snapshot?: { key: string; revision: number; clusterId: string; sha256: string; size: number };
+  /** restore: the record written (generation, seed, candidates) and the data-loss bound of its newest candidate. */
+  readonly restore?: {
+    generation: number;
+    seedInstanceId: string;
+    snapshotKey: string;
+    restoredUpToRevision: number;
+  };
 }

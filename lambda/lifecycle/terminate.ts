@@ -21,6 +21,7 @@
 import { peerURLFor, planTermination } from '../core';
 import type { TerminationStep } from '../core/types';
 import { backoffMs, completeAction, removeUnderLock, startHeartbeats } from './act';
+import { snapshotBeforeRemoval } from './backup';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
 import { errorMessage, Logger, MetricName } from './log';
@@ -128,6 +129,7 @@ async function terminate(
       case 'remove':
       case 'remove-dead-first': {
         let outcome;
+        await snapshotBeforeRemoval(ctx, log, obs, step.memberId);
         try {
           outcome = await removeUnderLock(
             ctx,

@@ -38,6 +38,8 @@ describe('EtcdCluster with defaults', () => {
     ],
     Resource: '*',
   };
+  const backupBucketArn = expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn$/);
+  const backupObjects = expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/\*$/);
   const lifecycleStatement = {
     Effect: 'Allow',
     Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
@@ -62,13 +64,19 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricRetainedTerminations(),
       cluster.metricReconcileRemovals(),
       cluster.metricStuckLearners(),
+      cluster.metricBackupFailures(),
+      cluster.metricRestores(),
+      cluster.metricNewestSnapshotAge(),
       cluster.metricCertificateDaysLeft(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
     for (const m of metrics) {
       expect(m.namespace).toBe(lambdaNamespace);
       expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
-      expect(m.statistic).toBe(m.metricName === 'CertificateDaysLeft' ? 'Minimum' : 'Sum');
+      // Ages and days left are gauges (the freshest / lowest report counts); everything else is a count.
+      expect(m.statistic).toBe(
+        ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft'].includes(m.metricName) ? 'Minimum' : 'Sum',
+      );
     }
     // usable for an alarm in the user's stack
     const alarm = cluster
@@ -195,6 +203,9 @@ describe('EtcdCluster with defaults', () => {
         Resource: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
       },
       decryptStatement,
+      // Backups: read-only access to the snapshot bucket (the restore gate).
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: backupObjects },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },
     ]);
   });
 
@@ -218,6 +229,20 @@ describe('EtcdCluster with defaults', () => {
         Resource: expect.stringMatching(/^REF-EtcdTlsClientSecret[0-9A-F]{8}$/),
       },
       decryptStatement,
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        Resource: backupObjects,
+      },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },
+      {
+        Effect: 'Allow',
+        Action: 'ec2:RebootInstances',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': cluster.autoScalingGroupName },
+        },
+      },
     ]);
   });
 
@@ -302,6 +327,11 @@ describe('EtcdCluster with defaults', () => {
           LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
           TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
           UNSTARTED_GRACE_SECONDS: '1200',
+          BACKUP_BUCKET: { Ref: Match.stringLikeRegexp('^EtcdBackupBucket') },
+          BACKUP_PREFIX: '',
+          RESTORE_POLICY: 'manual',
+          RESTORE_AFTER_SECONDS: '600',
+          SNAPSHOT_BEFORE_REMOVAL: 'true',
         },
       },
     });
@@ -327,11 +357,15 @@ describe('EtcdCluster with defaults', () => {
       ScheduleExpression: 'rate(5 minutes)',
       Targets: [Match.objectLike({ Arn: fnArn, Input: '{"kind":"reconcile"}' })],
     });
-    template.resourceCountIs('AWS::Events::Rule', 3);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(30 minutes)',
+      Targets: [Match.objectLike({ Arn: fnArn, Input: '{"kind":"backup"}' })],
+    });
+    template.resourceCountIs('AWS::Events::Rule', 4);
     template.resourcePropertiesCountIs(
       'AWS::Lambda::Permission',
       { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com' },
-      3,
+      4,
     );
   });
 });

@@ -78,7 +78,9 @@ describe('example stack', () => {
         'AwsSolutions-IAM4',
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5',
+        'AwsSolutions-IAM5', // the backup bucket's objects (lib/backup.ts)
         'AwsSolutions-L1',
+        'AwsSolutions-S1',
         'AwsSolutions-SMG4',
       ].sort(),
     );

@@ -95,8 +95,17 @@ describe('user data', () => {
       output: 'env',
       launchHookName: 'cdk-elastic-etcd-launch',
       deadlineSeconds: 900,
+      backupBucketFile: '/etc/etcd-agent/backup-bucket',
+      backupPrefix: '',
+      restoreCommand: ['/host/usr/bin/etcdutl'],
     });
     expect(() => parseConfig(text)).not.toThrow();
+  });
+
+  test('writes the backup bucket name to its own file, the token intact (not percent-encoded)', () => {
+    expect(file('/etc/etcd-agent/backup-bucket').contents.source).toMatch(
+      /^data:,REF-EtcdBackupBucket[0-9A-F]{8}$/,
+    );
   });
 
   test('formats the data volume (xfs, labelled) and mounts it at /var/lib/etcd with a mount unit', () => {
@@ -132,7 +141,7 @@ describe('user data', () => {
     expect(directives(c, 'Service', 'ExecStart')).toEqual([
       '/usr/bin/docker run --rm --name etcd-agent-join --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
         '-v /etc/etcd-agent:/etc/etcd-agent:ro -v /run/etcd:/run/etcd -v /var/lib/etcd:/var/lib/etcd ' +
-        `-v /run/metadata:/run/metadata:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
+        `-v /run/metadata:/run/metadata:ro -v /usr/bin:/host/usr/bin:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
     ]);
     expect(directives(c, 'Install', 'WantedBy')).toEqual(['multi-user.target']);
   });

@@ -160,7 +160,7 @@ describe('TLS off', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.resourceCountIs('Custom::EtcdTlsMaterial', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'CertificateDaysLeft' }, 0);
     const [, fn] = only(template, 'AWS::Lambda::Function', 'EtcdLifecycleFunction');
     expect(fn.Properties.Environment.Variables.SCHEME).toBe('http');
     expect(fn.Properties.Environment.Variables.TLS_CLIENT_SECRET_ID).toBeUndefined();

@@ -1,0 +1,104 @@
+/*
+ * The fleet's backups and restore: the local S3 (fleet/s3.ts) with the backup bucket, the environment that
+ * points the agents and the lifecycle Lambda bundle at it, the backup schedule, the `backup` / `restore`
+ * commands (the same Lambda code path as on AWS: {"kind":"backup"} / {"kind":"restore"}), and EC2
+ * RebootInstances answered by rebooting the fleet's instances.
+ */
+import * as path from 'path';
+import { s3Address } from './addresses';
+import { LocalS3 } from './s3';
+import type { Fleet } from './supervisor';
+
+export interface FleetBackupOptions {
+  /** manual | automatic (the Lambda's RESTORE_POLICY). @default manual */
+  readonly restorePolicy?: string;
+  /** Seconds between scheduled backups; 0 = none. @default 0 */
+  readonly backupIntervalSeconds?: number;
+  /** The Lambda's RESTORE_AFTER_SECONDS (automatic policy). @default 20 */
+  readonly restoreAfterSeconds?: number;
+}
+
+export const BACKUP_BUCKET = 'etcd-fleet-backups';
+const S3_PORT = 9000;
+/** The fleet's credentials (fleet/supervisor.ts awsEnv), accepted by the local S3. */
+const FLEET_KEY = 'fleet';
+
+export class FleetBackup {
+  readonly s3: LocalS3;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    private readonly fleet: Fleet,
+    readonly opts: FleetBackupOptions,
+  ) {
+    this.s3 = new LocalS3({
+      host: s3Address(fleet.block),
+      port: S3_PORT,
+      directory: path.join(fleet.opts.dir, 's3'),
+      buckets: [BACKUP_BUCKET],
+      credentials: [{ accessKeyId: FLEET_KEY, secretAccessKey: FLEET_KEY }],
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.s3.start();
+    this.fleet.standIn.on('reboot-instances', (e: { instanceIds: string[] }) => {
+      for (const id of e.instanceIds) {
+        this.fleet.log('RebootInstances: rebooting', { id });
+        this.fleet
+          .reboot(id)
+          .catch((err: Error) => this.fleet.log('reboot failed', { id, error: err.message }));
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.s3.stop();
+  }
+
+  /** Reaches every process that talks to AWS (agents, the Lambda bundle): S3 path-style on the local server. */
+  env(): Record<string, string> {
+    return { AWS_ENDPOINT_URL_S3: this.s3.endpoint };
+  }
+
+  handlerEnv(): Record<string, string> {
+    return {
+      BACKUP_BUCKET,
+      RESTORE_POLICY: this.opts.restorePolicy ?? 'manual',
+      RESTORE_AFTER_SECONDS: String(this.opts.restoreAfterSeconds ?? 20),
+      SNAPSHOT_BEFORE_REMOVAL: 'true',
+    };
+  }
+
+  /** The agent's config fields: the bucket, and etcd 3.4's restore command (etcdutl exists from 3.5 on). */
+  agentConfig(): Record<string, unknown> {
+    return { backupBucket: BACKUP_BUCKET, backupPrefix: '', restoreCommand: ['etcdctl'] };
+  }
+
+  startSchedule(): void {
+    const every = this.opts.backupIntervalSeconds ?? 0;
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = true;
+      void this.invoke('backup')
+        .then((r) => this.fleet.log('scheduled backup', { result: r }))
+        .finally(() => (this.running = false));
+    }, every * 1000);
+  }
+
+  stopSchedule(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** {"kind":"backup"} or {"kind":"restore"} through the lifecycle Lambda bundle; returns its result. */
+  async invoke(kind: 'backup' | 'restore'): Promise<unknown> {
+    const handler = this.fleet.loadedHandler;
+    if (!handler)
+      throw new Error(`${kind} needs the lifecycle Lambda bundle (npm run build; not --no-handler)`);
+    const result = await handler({ kind });
+    this.fleet.log(`${kind} invoked`, { result });
+    return result;
+  }
+}

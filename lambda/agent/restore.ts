@@ -1,0 +1,162 @@
+/*
+ * The agent's restore gate, run at boot before the normal join (README: Backups and disaster recovery).
+ * It reads the newest restore record from S3 and asks the pure core (planRestoreRole) what this instance does:
+ *   none           → the normal join path.
+ *   seed           → restore the newest verified snapshot (sha256 checked while downloading; a corrupt one is
+ *                    refused with a clear error and the next older one is tried) into a fresh data dir with
+ *                    `etcdutl snapshot restore` (`etcdctl snapshot restore` on 3.4), and start a one-member
+ *                    cluster; the others join it as learners.
+ *   wipe-and-join  → the data dir belongs to the cluster before the restore: wiped, so it can never rejoin
+ *                    the old cluster or split the brain; then the normal join path.
+ *   join           → empty data dir: the normal join path.
+ * The restore generation of the data dir is kept in `<dataDir>/.restore-generation`, written after every
+ * successful join decision, so a member of the restored cluster that reboots keeps its data.
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { chooseSnapshot, planRestoreRole, RestoreRecord, RestoreRole, SnapshotInfo } from '../core/restore';
+import type { Self } from '../core/types';
+import { AgentConfig } from './config';
+
+export const GENERATION_FILE = '.restore-generation';
+
+export interface RestoreDeps {
+  readonly latestRestore: () => Promise<RestoreRecord | undefined>;
+  /** Downloads and verifies (sha256) a snapshot; throws SnapshotIntegrityError when it does not verify. */
+  readonly download: (snapshot: SnapshotInfo, file: string) => Promise<void>;
+  /** Runs `<restoreCommand> snapshot restore ...`; resolves when it exited 0. */
+  readonly runRestore: (args: readonly string[]) => Promise<void>;
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export function localGeneration(dataDir: string): number {
+  try {
+    const n = Number(fs.readFileSync(path.join(dataDir, GENERATION_FILE), 'utf8').trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function writeGeneration(dataDir: string, generation: number): void {
+  if (generation <= 0) return;
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(path.join(dataDir, GENERATION_FILE), `${generation}\n`);
+}
+
+const WORK_DIR = '.restore-work';
+
+function wipe(dataDir: string, keep?: string): void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  for (const entry of fs.readdirSync(dataDir)) {
+    if (entry !== keep) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
+  }
+}
+
+export interface GateResult {
+  readonly role: RestoreRole;
+  /** The newest record's generation (0 without one): written to the data dir once the join decided. */
+  readonly generation: number;
+  readonly record?: RestoreRecord;
+  /** Seed only: the snapshot restored. */
+  readonly restored?: SnapshotInfo;
+}
+
+export async function restoreGate(cfg: AgentConfig, self: Self, deps: RestoreDeps): Promise<GateResult> {
+  const record = await deps.latestRestore();
+  const role = planRestoreRole({
+    record,
+    instanceId: self.instanceId,
+    localGeneration: localGeneration(cfg.dataDir),
+    hasData: fs.existsSync(path.join(cfg.dataDir, 'member')),
+  });
+  deps.log('restore gate', { role: role.kind, reason: role.reason, generation: record?.generation ?? 0 });
+  const generation = record?.generation ?? 0;
+  if (role.kind === 'none' || role.kind === 'join') return { role, generation, record };
+  if (role.kind === 'wipe-and-join') {
+    wipe(cfg.dataDir);
+    writeGeneration(cfg.dataDir, generation);
+    return { role, generation, record };
+  }
+  const restored = await restoreAsSeed(cfg, self, record!, deps);
+  return { role, generation, record, restored };
+}
+
+async function restoreAsSeed(
+  cfg: AgentConfig,
+  self: Self,
+  record: RestoreRecord,
+  deps: RestoreDeps,
+): Promise<SnapshotInfo> {
+  // Inside the data dir (the data volume): the restored member dir is moved into place by a rename.
+  const work = path.join(cfg.dataDir, WORK_DIR);
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  const refused: Record<string, string> = {};
+  try {
+    for (;;) {
+      const snap = chooseSnapshot(record.snapshots, refused);
+      if (!snap) {
+        throw new Error(
+          `no snapshot of restore generation ${record.generation} verified: ${Object.values(refused).join('; ')}`,
+        );
+      }
+      const file = path.join(work, 'snapshot.db');
+      try {
+        await deps.download(snap, file);
+      } catch (err) {
+        refused[snap.key] = (err as Error).message;
+        deps.log('snapshot refused, trying the next older one', { key: snap.key, error: refused[snap.key] });
+        continue;
+      }
+      const target = path.join(work, 'data');
+      await deps.runRestore([
+        'snapshot',
+        'restore',
+        file,
+        '--name',
+        self.name,
+        '--initial-cluster',
+        `${self.name}=${self.peerURL}`,
+        '--initial-advertise-peer-urls',
+        self.peerURL,
+        '--initial-cluster-token',
+        record.clusterToken,
+        '--data-dir',
+        target,
+      ]);
+      // Swap in the restored member dir only now: a failure above leaves the old data dir as it was.
+      wipe(cfg.dataDir, WORK_DIR);
+      fs.renameSync(path.join(target, 'member'), path.join(cfg.dataDir, 'member'));
+      writeGeneration(cfg.dataDir, record.generation);
+      deps.log('snapshot restored: starting a one-member cluster', {
+        generation: record.generation,
+        key: snap.key,
+        revision: snap.revision,
+        sha256: snap.sha256,
+        token: record.clusterToken,
+      });
+      return snap;
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Runs the configured restore command (argv[0] from PATH), output to the agent's stderr. */
+export function commandRunner(command: readonly string[]): (args: readonly string[]) => Promise<void> {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(command[0], [...command.slice(1), ...args], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, ETCDCTL_API: '3' },
+      });
+      child.on('error', (err) => reject(new Error(`${command[0]}: ${err.message}`)));
+      child.on('exit', (code, signal) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(`${[...command, ...args.slice(0, 2)].join(' ')} exited ${code ?? signal}`)),
+      );
+    });
+}

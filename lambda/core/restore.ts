@@ -1,0 +1,330 @@
+/*
+ * Backups and disaster recovery, the pure part: snapshot naming, which snapshot to restore, whether a
+ * restore is due, the restore record (the fence) and what each instance's agent does with it, and the
+ * data-loss bound. No I/O, no SDK imports.
+ *
+ * The flow (README "Backups and disaster recovery"):
+ *  1. Backups: the lifecycle Lambda streams `maintenance.snapshot()` of a healthy voter to S3 under
+ *     snapshotKey(); revision, cluster id, time and sha256 go into the key and the object metadata.
+ *  2. Restore trigger (the Lambda: a manual `{"kind":"restore"}` invocation, or the scheduled reconcile under
+ *     the `automatic` policy when planRestoreTrigger says so) writes the restore record of generation N+1
+ *     with a conditional write (S3 If-None-Match: *) to restoreRecordKey(N+1). The record names the seed and
+ *     the candidate snapshots. Two triggers racing compute the same N+1: S3 accepts exactly one write, the
+ *     other gets 412 and does nothing. So there is never more than one record per generation, hence never
+ *     more than one seed per generation, hence two restores can never run at once.
+ *  3. The trigger reboots the group's instances. At boot every agent reads the newest record and
+ *     planRestoreRole() decides: the seed restores the newest verified snapshot into a fresh data dir and
+ *     starts a one-member cluster; every other instance whose data dir is older than the record's generation
+ *     wipes it and joins the restored cluster as a learner, as any new instance does.
+ */
+import { hasQuorum, isHealthy, quorum, voters } from './quorum';
+import type { GroupInstance, Member } from './types';
+
+export enum RestorePolicy {
+  /** Nothing is restored until an operator triggers it (`{"kind":"restore"}` / `etcd-fleet restore`). */
+  MANUAL = 'manual',
+  /** The scheduled reconcile triggers the restore once the quorum-loss condition held for the bound. */
+  AUTOMATIC = 'automatic',
+}
+
+export interface SnapshotInfo {
+  readonly key: string;
+  /** Epoch ms when the snapshot was started. */
+  readonly time: number;
+  /** The etcd revision read just before the snapshot: every write acknowledged at or below it is included. */
+  readonly revision: number;
+  /** Hex cluster id of the cluster the snapshot was taken from. */
+  readonly clusterId: string;
+  /** Hex sha256 of the snapshot bytes, from the object metadata (undefined when missing). */
+  readonly sha256?: string;
+  readonly size?: number;
+}
+
+/** Fixed-width, UTC, no separators that need escaping: lexical order = time order. */
+function compactTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('.', '');
+}
+
+/** `<prefix>snapshots/20261121T201500123Z-r00000000000000001234-<clusterId>.db` (sortable by time). */
+export function snapshotKey(prefix: string, time: number, revision: number, clusterId: string): string {
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new Error(`bad revision ${revision}`);
+  if (!/^[0-9a-f]+$/.test(clusterId)) throw new Error(`bad cluster id ${clusterId}`);
+  return `${prefix}snapshots/${compactTime(time)}-r${String(revision).padStart(20, '0')}-${clusterId}.db`;
+}
+
+const KEY_RE = /snapshots\/(\d{8})T(\d{6})(\d{3})Z-r(\d{20})-([0-9a-f]+)\.db$/;
+
+/** The time, revision and cluster id encoded in a snapshot key, or undefined when it is not one. */
+export function parseSnapshotKey(
+  key: string,
+): Pick<SnapshotInfo, 'key' | 'time' | 'revision' | 'clusterId'> | undefined {
+  const m = KEY_RE.exec(key);
+  if (!m) return undefined;
+  const [, d, t, ms, rev, clusterId] = m;
+  const iso = `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4, 6)}.${ms}Z`;
+  const time = Date.parse(iso);
+  if (!Number.isFinite(time)) return undefined;
+  return { key, time, revision: Number(rev), clusterId };
+}
+
+/** Restore candidates, newest first (time, then revision); objects without a sha256 are never candidates. */
+export function restoreCandidates(snapshots: readonly SnapshotInfo[]): SnapshotInfo[] {
+  return snapshots
+    .filter((s) => typeof s.sha256 === 'string' && /^[0-9a-f]{64}$/.test(s.sha256))
+    .sort((a, b) => b.time - a.time || b.revision - a.revision || (a.key < b.key ? 1 : -1));
+}
+
+/**
+ * The snapshot to restore: the first candidate (newest first) that was not found corrupt. `refused` maps keys
+ * to the reason they were refused (sha256 mismatch, unreadable).
+ */
+export function chooseSnapshot(
+  candidates: readonly SnapshotInfo[],
+  refused: Readonly<Record<string, string>>,
+): SnapshotInfo | undefined {
+  return restoreCandidates(candidates).find((s) => refused[s.key] === undefined);
+}
+
+/** Age in seconds of the newest snapshot that carries a sha256 (the metric NewestSnapshotAgeSeconds). */
+export function newestSnapshotAgeSeconds(
+  snapshots: readonly SnapshotInfo[],
+  now: number,
+): number | undefined {
+  const newest = restoreCandidates(snapshots)[0];
+  return newest ? Math.max(0, Math.round((now - newest.time) / 1000)) : undefined;
+}
+
+// ---- Restore trigger -------------------------------------------------------------------------------------
+
+export interface QuorumLossInput {
+  /** The member list from any endpoint, or null when no endpoint answered. */
+  readonly members: readonly Member[] | null;
+  readonly health: Readonly<Record<string, boolean>>;
+  readonly instances: readonly GroupInstance[];
+  readonly peerPort: number;
+  readonly scheme: 'http' | 'https';
+  readonly desiredCapacity: number;
+}
+
+export type QuorumVerdict =
+  | { readonly kind: 'quorum'; readonly reason: string }
+  /** No quorum now, but enough voters may come back with their data (a reboot, a frozen process): wait. */
+  | { readonly kind: 'degraded'; readonly reason: string }
+  /** No quorum, and the voters that could still come back cannot make one: only a restore helps. */
+  | { readonly kind: 'lost'; readonly reason: string };
+
+const LIVE_STATES = /^(Pending|Pending:Wait|Pending:Proceed|InService|Standby|Warmed:.*)$/;
+
+function ipOf(peerURL: string): string | undefined {
+  const m = /^https?:\/\/([^:/]+):\d+$/.exec(peerURL);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Whether the cluster lost its quorum for good. A voter is recoverable when it is healthy, or when a live
+ * instance of the group still holds its address (it may come back with its data dir, e.g. after a reboot).
+ * Voters whose instance left the group are gone with their data (on AWS the root volume goes with it).
+ * Lost: healthy voters < quorum AND recoverable voters < quorum. When no endpoint answers at all and the
+ * group wants instances, nothing of the cluster is reachable: lost too (a full-cluster loss).
+ */
+export function classifyQuorum(input: QuorumLossInput): QuorumVerdict {
+  if (input.members === null) {
+    if (input.desiredCapacity === 0) return { kind: 'degraded', reason: 'the group is scaled to 0' };
+    const live = input.instances.filter((i) => LIVE_STATES.test(i.lifecycleState)).length;
+    return live === 0
+      ? { kind: 'degraded', reason: 'no live instance in the group yet' }
+      : { kind: 'lost', reason: `no etcd endpoint of ${live} live instance(s) answers` };
+  }
+  if (hasQuorum(input.members, input.health)) return { kind: 'quorum', reason: 'the cluster has a quorum' };
+  const vs = voters(input.members);
+  const q = quorum(vs.length);
+  const liveIps = new Set(
+    input.instances.filter((i) => i.privateIp && LIVE_STATES.test(i.lifecycleState)).map((i) => i.privateIp!),
+  );
+  const healthy = vs.filter((m) => isHealthy(m, input.health));
+  const recoverable = vs.filter(
+    (m) => isHealthy(m, input.health) || m.peerURLs.some((u) => liveIps.has(ipOf(u) ?? '')),
+  );
+  const facts = `${healthy.length} healthy and ${recoverable.length} recoverable of ${vs.length} voters, quorum ${q}`;
+  return recoverable.length >= q
+    ? { kind: 'degraded', reason: `no quorum, but voters may come back with their data: ${facts}` }
+    : { kind: 'lost', reason: `quorum lost for good: ${facts}` };
+}
+
+export interface RestoreTriggerInput {
+  readonly policy: RestorePolicy;
+  /** A manual trigger (`{"kind":"restore"}`): acts under either policy. */
+  readonly manual: boolean;
+  readonly verdict: QuorumVerdict;
+  /** Epoch ms since when the verdict has been `lost` without a break (undefined: not recorded yet). */
+  readonly lostSince?: number;
+  readonly now: number;
+  /** How long `lost` must hold before the automatic policy restores. */
+  readonly boundSeconds: number;
+  /** createdAt of the newest restore record: a restore still coming up looks like a lost quorum. */
+  readonly lastRestoreAt?: number;
+}
+
+export type RestoreTrigger =
+  { readonly kind: 'restore'; readonly reason: string } | { readonly kind: 'none'; readonly reason: string };
+
+/**
+ * A restore coming up (instances rebooting, the seed restoring) looks like a lost quorum for a moment: no new
+ * restore within this many seconds (or the bound, if longer) of the last one.
+ */
+export const RESTORE_SETTLE_SECONDS = 60;
+
+/** Whether this invocation should write a restore record. */
+export function planRestoreTrigger(input: RestoreTriggerInput): RestoreTrigger {
+  const { verdict } = input;
+  if (verdict.kind !== 'lost') {
+    return {
+      kind: 'none',
+      reason: `${input.manual ? 'manual restore refused' : 'no restore'}: ${verdict.reason}`,
+    };
+  }
+  const settle = Math.max(input.boundSeconds, RESTORE_SETTLE_SECONDS);
+  if (input.lastRestoreAt !== undefined && input.now - input.lastRestoreAt < settle * 1000) {
+    return {
+      kind: 'none',
+      reason: `a restore started ${Math.round((input.now - input.lastRestoreAt) / 1000)} s ago (less than ${settle} s): waiting for it to come up`,
+    };
+  }
+  if (input.manual) return { kind: 'restore', reason: `manual restore: ${verdict.reason}` };
+  if (input.policy === RestorePolicy.MANUAL) {
+    return {
+      kind: 'none',
+      reason: `${verdict.reason}; restore policy is manual: invoke the restore trigger to recover`,
+    };
+  }
+  const since = input.lostSince ?? input.now;
+  const heldMs = input.now - since;
+  if (heldMs < input.boundSeconds * 1000) {
+    return {
+      kind: 'none',
+      reason: `${verdict.reason}; held ${Math.round(heldMs / 1000)} s of ${input.boundSeconds} s before an automatic restore`,
+    };
+  }
+  return {
+    kind: 'restore',
+    reason: `automatic restore: ${verdict.reason} for ${Math.round(heldMs / 1000)} s`,
+  };
+}
+
+// ---- The restore record (the fence) ----------------------------------------------------------------------
+
+export interface RestoreRecord {
+  readonly generation: number;
+  /** The instance that restores; every other instance wipes and joins. */
+  readonly seedInstanceId: string;
+  /** Candidates newest first; the seed uses the first whose sha256 verifies. */
+  readonly snapshots: readonly SnapshotInfo[];
+  /** --initial-cluster-token of the restored cluster (distinct per generation). */
+  readonly clusterToken: string;
+  readonly createdAt: number;
+  readonly reason: string;
+}
+
+/** `<prefix>restores/g0000000042.json`: lexical order = generation order. */
+export function restoreRecordKey(prefix: string, generation: number): string {
+  return `${prefix}restores/g${String(generation).padStart(10, '0')}.json`;
+}
+
+export function parseRestoreRecordKey(key: string): number | undefined {
+  const m = /restores\/g(\d{10})\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The seed: a live instance of the group with an address, lowest instance id first (deterministic, so two
+ * triggers that race usually even agree; the fence makes it irrelevant whether they do).
+ */
+export function chooseSeed(instances: readonly GroupInstance[]): GroupInstance | undefined {
+  return [...instances]
+    .filter((i) => i.privateIp && LIVE_STATES.test(i.lifecycleState))
+    .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0))[0];
+}
+
+export function buildRestoreRecord(
+  latestGeneration: number,
+  seed: GroupInstance,
+  snapshots: readonly SnapshotInfo[],
+  now: number,
+  reason: string,
+): RestoreRecord {
+  const generation = latestGeneration + 1;
+  return {
+    generation,
+    seedInstanceId: seed.instanceId,
+    snapshots: restoreCandidates(snapshots),
+    clusterToken: `cdk-elastic-etcd-restore-${generation}-${now.toString(36)}`,
+    createdAt: now,
+    reason,
+  };
+}
+
+// ---- What an agent does with the newest record at boot ---------------------------------------------------
+
+export interface RestoreRoleInput {
+  /** The newest restore record, or undefined when there has never been a restore. */
+  readonly record?: RestoreRecord;
+  readonly instanceId: string;
+  /** The restore generation the local data dir belongs to (0: made before any restore, or empty). */
+  readonly localGeneration: number;
+  readonly hasData: boolean;
+}
+
+export type RestoreRole =
+  /** No restore newer than the local data: the normal join path. */
+  | { readonly kind: 'none'; readonly reason: string }
+  /** Restore the record's snapshot into a fresh data dir and start a one-member cluster. */
+  | { readonly kind: 'seed'; readonly reason: string }
+  /** The local data dir belongs to an older cluster: wipe it, then the normal join path (as a learner). */
+  | { readonly kind: 'wipe-and-join'; readonly reason: string }
+  /** Empty data dir: mark it as of the record's generation, then the normal join path. */
+  | { readonly kind: 'join'; readonly reason: string };
+
+export function planRestoreRole(input: RestoreRoleInput): RestoreRole {
+  const { record } = input;
+  if (!record || input.localGeneration >= record.generation) {
+    return {
+      kind: 'none',
+      reason: record
+        ? `data dir is of restore generation ${input.localGeneration}, the newest is ${record.generation}`
+        : 'no restore record',
+    };
+  }
+  if (record.seedInstanceId === input.instanceId) {
+    return { kind: 'seed', reason: `this instance is the seed of restore generation ${record.generation}` };
+  }
+  return input.hasData
+    ? {
+        kind: 'wipe-and-join',
+        reason: `data dir is of generation ${input.localGeneration}, older than restore generation ${record.generation}: it must never rejoin the old cluster`,
+      }
+    : {
+        kind: 'join',
+        reason: `empty data dir: joins the cluster of restore generation ${record.generation}`,
+      };
+}
+
+/**
+ * The data-loss bound of a restore from `snapshot`: every write acknowledged at a revision <= the snapshot's
+ * revision is restored; writes after it (at most `lastRevision - snapshot.revision` revisions, and at most the
+ * time between the snapshot and the quorum loss) may be lost.
+ */
+export function dataLossBound(
+  snapshot: SnapshotInfo,
+  lastRevision?: number,
+  lostAt?: number,
+): { restoredUpToRevision: number; maxLostRevisions?: number; maxLostSeconds?: number } {
+  return {
+    restoredUpToRevision: snapshot.revision,
+    ...(lastRevision !== undefined
+      ? { maxLostRevisions: Math.max(0, lastRevision - snapshot.revision) }
+      : {}),
+    ...(lostAt !== undefined
+      ? { maxLostSeconds: Math.max(0, Math.round((lostAt - snapshot.time) / 1000)) }
+      : {}),
+  };
+}

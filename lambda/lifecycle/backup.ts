@@ -1,0 +1,133 @@
+/*
+ * Backups: a snapshot of one healthy voter streamed to S3 (lambda/adapters/s3.ts), on the backup schedule
+ * ({"kind":"backup"}), by hand, and before each member removal the handler makes.
+ *
+ * Why the Lambda and not the leader instance: it already runs on a schedule in the VPC with the etcd
+ * endpoints, it must take the pre-removal snapshot anyway (it makes the removals), it has no state to lose,
+ * and instances then need no S3 write permission (they only read snapshots and restore records). The
+ * member snapshotted is a healthy started voter, the leader first: the snapshot is a stream from that one
+ * member, bounded by Lambda's 15 min and /tmp-free streaming (nothing is buffered beyond one 8 MB part).
+ */
+import type { StoredSnapshot } from '../adapters/s3';
+import { isHealthyStartedVoter, newestSnapshotAgeSeconds } from '../core';
+import type { LifecycleContext } from './context';
+import { errorMessage, Logger, MetricName } from './log';
+import { observe, Observation } from './observe';
+import type { HandlerResult } from './result';
+
+/** Client URLs of the healthy started voters. */
+function snapshotEndpoints(obs: Observation): string[] {
+  const voters = (obs.members ?? []).filter(
+    (m) => isHealthyStartedVoter(m, obs.health) && m.clientURLs.length > 0,
+  );
+  return voters.map((m) => m.clientURLs[0]);
+}
+
+/** Takes one snapshot and stores it; throws when no healthy voter could be snapshotted. */
+export async function takeSnapshot(
+  ctx: LifecycleContext,
+  log: Logger,
+  reason: string,
+  obs?: Observation,
+): Promise<StoredSnapshot> {
+  const store = ctx.store;
+  if (!store) throw new Error('backups are not configured (no BACKUP_BUCKET)');
+  const o = obs ?? (await observe(ctx));
+  const endpoints = snapshotEndpoints(o);
+  if (endpoints.length === 0) throw new Error('no healthy started voter to take a snapshot from');
+  const errors: string[] = [];
+  for (const endpoint of endpoints) {
+    const started = ctx.now();
+    let snap;
+    try {
+      snap = await ctx.openSnapshot(endpoint);
+    } catch (err) {
+      errors.push(`${endpoint}: ${errorMessage(err)}`);
+      continue;
+    }
+    try {
+      const stored = await store.upload(snap.stream, {
+        time: started,
+        revision: snap.revision,
+        clusterId: snap.clusterId,
+      });
+      log.info('snapshot stored', {
+        reason,
+        endpoint,
+        key: stored.key,
+        revision: stored.revision,
+        clusterId: stored.clusterId,
+        sha256: stored.sha256,
+        bytes: stored.size,
+        ms: ctx.now() - started,
+      });
+      return stored;
+    } catch (err) {
+      errors.push(`${endpoint}: ${errorMessage(err)}`);
+    } finally {
+      snap.close();
+    }
+  }
+  throw new Error(`snapshot failed on every healthy voter: ${errors.join('; ')}`);
+}
+
+/** Emits the age of the newest complete snapshot (the alarm's metric). Never throws. */
+export async function reportSnapshotAge(ctx: LifecycleContext, log: Logger): Promise<number | undefined> {
+  try {
+    const age = newestSnapshotAgeSeconds((await ctx.store?.list()) ?? [], ctx.now());
+    if (age !== undefined) {
+      log.metric(MetricName.NEWEST_SNAPSHOT_AGE, age, ctx.config.groupName, {}, 'Seconds');
+    }
+    return age;
+  } catch (err) {
+    log.warn('could not list snapshots for the age metric', { error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+export async function onBackup(ctx: LifecycleContext, eventId?: string): Promise<HandlerResult> {
+  const log = ctx.log.child({ event: 'backup', ...(eventId ? { eventId } : {}) });
+  const base = { kind: 'backup' as const, removed: [] };
+  if (!ctx.store) {
+    const reason = 'backups are not configured (no BACKUP_BUCKET): nothing done';
+    log.warn('decision', { decision: 'no-backup', reason });
+    return { ...base, ok: false, outcome: 'ignored', reason };
+  }
+  try {
+    const s = await takeSnapshot(ctx, log, 'scheduled or requested backup');
+    log.metric(MetricName.NEWEST_SNAPSHOT_AGE, 0, ctx.config.groupName, { key: s.key }, 'Seconds');
+    return {
+      ...base,
+      ok: true,
+      outcome: 'stored',
+      reason: `snapshot at revision ${s.revision} stored as ${s.key}`,
+      snapshot: { key: s.key, revision: s.revision, clusterId: s.clusterId, sha256: s.sha256, size: s.size },
+    };
+  } catch (err) {
+    const reason = errorMessage(err);
+    log.error('backup failed', { error: reason });
+    log.metric(MetricName.BACKUP_FAILURES, 1, ctx.config.groupName);
+    await reportSnapshotAge(ctx, log);
+    return { ...base, ok: false, outcome: 'failed', reason };
+  }
+}
+
+/**
+ * Before a member removal (SNAPSHOT_BEFORE_REMOVAL): the state just before it is restorable. A failed
+ * snapshot is logged and counted (BackupFailures) but does not block the removal: the instance is leaving
+ * either way, and refusing would only retain it.
+ */
+export async function snapshotBeforeRemoval(
+  ctx: LifecycleContext,
+  log: Logger,
+  obs: Observation,
+  memberId: string,
+): Promise<void> {
+  if (!ctx.store || !ctx.config.backup?.snapshotBeforeRemoval) return;
+  try {
+    await takeSnapshot(ctx, log, `before removal of member ${memberId}`, obs);
+  } catch (err) {
+    log.error('snapshot before removal failed: removing anyway', { memberId, error: errorMessage(err) });
+    log.metric(MetricName.BACKUP_FAILURES, 1, ctx.config.groupName, { memberId });
+  }
+}

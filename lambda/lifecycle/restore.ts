@@ -1,0 +1,138 @@
+/*
+ * The restore trigger: a manual {"kind":"restore"} invocation, or the scheduled reconcile under the
+ * `automatic` policy. Every decision is lambda/core/restore.ts's; this module observes, keeps the time since
+ * when the quorum is lost (in S3: etcd has no quorum to keep it), writes the fenced restore record and reboots
+ * the group's instances, whose agents then restore (the seed) or wipe and join (the others) at boot.
+ */
+import {
+  buildRestoreRecord,
+  chooseSeed,
+  classifyQuorum,
+  dataLossBound,
+  planRestoreTrigger,
+  restoreCandidates,
+} from '../core';
+import type { LifecycleContext } from './context';
+import { errorMessage, Logger, MetricName } from './log';
+import { observe, Observation } from './observe';
+import type { HandlerResult } from './result';
+
+interface LostState {
+  readonly since: number;
+}
+
+const lostKey = (prefix: string) => `${prefix}state/quorum-lost.json`;
+
+export async function onRestore(
+  ctx: LifecycleContext,
+  manual: boolean,
+  eventId?: string,
+  observed?: Observation,
+): Promise<HandlerResult> {
+  const log = ctx.log.child({ event: manual ? 'restore' : 'restore-check', ...(eventId ? { eventId } : {}) });
+  const base = { kind: 'restore' as const, removed: [] };
+  const { store } = ctx;
+  const backup = ctx.config.backup;
+  if (!store || !backup) {
+    const reason = 'backups are not configured (no BACKUP_BUCKET): nothing to restore from';
+    log.warn('decision', { decision: 'no-restore', reason });
+    return { ...base, ok: false, outcome: 'ignored', reason };
+  }
+  const obs = observed ?? (await observe(ctx));
+  const verdict = classifyQuorum({
+    members: obs.members,
+    health: obs.health,
+    instances: obs.group.instances,
+    peerPort: ctx.config.peerPort,
+    scheme: ctx.config.scheme,
+    desiredCapacity: obs.group.desiredCapacity,
+  });
+  const now = ctx.now();
+  let lostSince: number | undefined;
+  if (verdict.kind === 'lost') {
+    lostSince = (await store.getJson<LostState>(lostKey(backup.prefix)))?.since;
+    if (lostSince === undefined) {
+      await store.putJson(lostKey(backup.prefix), { since: now, reason: verdict.reason });
+      lostSince = now;
+    }
+  } else if (!manual) {
+    // The scheduled check with a quorum (or one that may come back): clear the record, nothing to log.
+    if (await store.exists(lostKey(backup.prefix))) await store.delete(lostKey(backup.prefix));
+    return { ...base, ok: true, outcome: 'no-restore', reason: verdict.reason };
+  }
+  const latest = await store.latestRestore();
+  const trigger = planRestoreTrigger({
+    policy: backup.restorePolicy,
+    manual,
+    verdict,
+    lostSince,
+    now,
+    boundSeconds: backup.restoreAfterSeconds,
+    lastRestoreAt: latest?.createdAt,
+  });
+  log.info('decision', { decision: trigger.kind, verdict: verdict.kind, reason: trigger.reason });
+  if (trigger.kind === 'none') {
+    return { ...base, ok: !manual, outcome: 'no-restore', reason: trigger.reason };
+  }
+  return startRestore(ctx, log, obs, latest?.generation ?? 0, trigger.reason);
+}
+
+async function startRestore(
+  ctx: LifecycleContext,
+  log: Logger,
+  obs: Observation,
+  latestGeneration: number,
+  why: string,
+): Promise<HandlerResult> {
+  const store = ctx.store!;
+  const base = { kind: 'restore' as const, removed: [] };
+  const snapshots = restoreCandidates(await store.list());
+  if (snapshots.length === 0) {
+    const reason = `no complete snapshot in s3://${store.bucket}/${store.prefix}snapshots/: cannot restore`;
+    log.error('decision', { decision: 'no-snapshot', reason });
+    return { ...base, ok: false, outcome: 'failed', reason };
+  }
+  const seed = chooseSeed(obs.group.instances);
+  if (!seed) {
+    const reason = 'no live instance with an address in the group to be the seed: try again when one runs';
+    log.error('decision', { decision: 'no-seed', reason });
+    return { ...base, ok: false, outcome: 'failed', reason };
+  }
+  const record = buildRestoreRecord(latestGeneration, seed, snapshots, ctx.now(), why);
+  if (!(await store.claimRestore(record))) {
+    const reason = `restore generation ${record.generation} was claimed by another trigger first: nothing done here`;
+    log.info('decision', { decision: 'fenced', generation: record.generation, reason });
+    return { ...base, ok: true, outcome: 'fenced', reason };
+  }
+  const bound = dataLossBound(snapshots[0]);
+  log.warn('restore started', {
+    generation: record.generation,
+    seed: seed.instanceId,
+    snapshot: snapshots[0].key,
+    restoredUpToRevision: bound.restoredUpToRevision,
+    reason: why,
+  });
+  log.metric(MetricName.RESTORES, 1, ctx.config.groupName, { generation: record.generation });
+  try {
+    await store.delete(`${store.prefix}state/quorum-lost.json`);
+  } catch (err) {
+    log.warn('could not clear the quorum-lost record', { error: errorMessage(err) });
+  }
+  const ids = obs.group.instances
+    .filter((i) => i.privateIp && !/^(Terminat|Warmed)/.test(i.lifecycleState))
+    .map((i) => i.instanceId);
+  await ctx.fleet.rebootInstances(ids);
+  log.info('instances rebooted: their agents restore (seed) or wipe and join', { instanceIds: ids });
+  return {
+    ...base,
+    ok: true,
+    outcome: 'restore-started',
+    reason: why,
+    restore: {
+      generation: record.generation,
+      seedInstanceId: seed.instanceId,
+      snapshotKey: snapshots[0].key,
+      restoredUpToRevision: bound.restoredUpToRevision,
+    },
+  };
+}

@@ -1,0 +1,288 @@
+/*
+ * Backups and disaster recovery of an EtcdCluster (synth time only): the snapshot bucket, the backup
+ * schedule, the Lambda's backup/restore settings and permissions, the instances' read access, the snapshot
+ * age alarm. The run-time side is lambda/lifecycle/backup.ts, restore.ts and lambda/agent/restore.ts.
+ */
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { BACKUP_BUCKET_PATH } from './ignition';
+
+/** What happens after the cluster lost its quorum for good (the members that made it are gone with their data). */
+export enum RestorePolicy {
+  /**
+   * Nothing is restored until an operator invokes the lifecycle function with `{"kind":"restore"}`.
+   * The default: a restore discards every write after the newest snapshot and replaces the cluster
+   * (new cluster id), which a human should decide.
+   */
+  MANUAL = 'manual',
+  /** The scheduled reconcile restores by itself once the quorum was lost for `restoreAfter`. */
+  AUTOMATIC = 'automatic',
+}
+
+/** Backups of an {@link EtcdCluster} to S3, and the restore after quorum loss. */
+export interface EtcdBackupOptions {
+  /**
+   * Take backups, and allow restores. Without backups nothing can be restored after a quorum loss.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Bring your own bucket for the snapshots and restore records. It should be encrypted, versioned,
+   * private and TLS-only; `retention` and `removalPolicy` do not apply to it.
+   *
+   * @default - a new bucket: SSE-S3 encrypted, versioned, public access blocked, TLS only, snapshots
+   * expired after `retention`
+   */
+  readonly bucket?: s3.IBucket;
+
+  /**
+   * Key prefix of everything this cluster writes in the bucket (so clusters can share a bucket). Empty,
+   * or ending with "/".
+   *
+   * @default ''
+   */
+  readonly prefix?: string;
+
+  /**
+   * How often a snapshot is taken. A whole number of minutes, 5 to 1440.
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly backupInterval?: Duration;
+
+  /**
+   * How long snapshots are kept in the created bucket (a lifecycle rule; whole days, at least 1).
+   *
+   * @default Duration.days(30)
+   */
+  readonly retention?: Duration;
+
+  /**
+   * What happens to the created bucket when it leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Take a snapshot before each member removal the lifecycle function makes, so the state just before
+   * the removal is restorable.
+   *
+   * @default true
+   */
+  readonly snapshotBeforeMembershipChange?: boolean;
+
+  /**
+   * What happens after a quorum loss.
+   *
+   * @default RestorePolicy.MANUAL
+   */
+  readonly restorePolicy?: RestorePolicy;
+
+  /**
+   * `RestorePolicy.AUTOMATIC`: how long the quorum must have been lost for good before the restore.
+   * 1 minute to 1 day.
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly restoreAfter?: Duration;
+
+  /**
+   * The snapshot age alarm fires when the newest complete snapshot is older than this.
+   *
+   * @default - twice `backupInterval` plus 10 minutes
+   */
+  readonly snapshotAgeAlarmThreshold?: Duration;
+}
+
+/** Validates the backup options; every message names its prop. Token-safe. */
+export function checkBackupOptions(o: EtcdBackupOptions): string[] {
+  const errors: string[] = [];
+  const minutes = (d: Duration | undefined, name: string, min: number, max: number) => {
+    if (!d || Token.isUnresolved(d.toSeconds())) return;
+    const s = d.toSeconds();
+    if (s % 60 !== 0 || s < min * 60 || s > max * 60) {
+      errors.push(
+        `backup.${name}: must be a whole number of minutes from ${min} to ${max} (got ${d.toHumanString()})`,
+      );
+    }
+  };
+  minutes(o.backupInterval, 'backupInterval', 5, 1440);
+  minutes(o.restoreAfter, 'restoreAfter', 1, 1440);
+  minutes(o.snapshotAgeAlarmThreshold, 'snapshotAgeAlarmThreshold', 5, 7 * 1440);
+  if (o.retention && !Token.isUnresolved(o.retention.toSeconds())) {
+    const s = o.retention.toSeconds();
+    if (s % 86400 !== 0 || s < 86400) {
+      errors.push(
+        `backup.retention: must be a whole number of days, at least 1 (got ${o.retention.toHumanString()})`,
+      );
+    }
+  }
+  if (o.prefix !== undefined && !Token.isUnresolved(o.prefix)) {
+    if (o.prefix !== '' && (!/^[A-Za-z0-9!_.*'()\-/]+\/$/.test(o.prefix) || o.prefix.startsWith('/'))) {
+      errors.push(
+        `backup.prefix: must be empty or end with "/", without a leading "/" (got ${JSON.stringify(o.prefix)})`,
+      );
+    }
+  }
+  if (o.bucket && (o.retention || o.removalPolicy)) {
+    errors.push(
+      'backup.retention / backup.removalPolicy: apply only to the created bucket, not to backup.bucket',
+    );
+  }
+  return errors;
+}
+
+/** Everything the construct wires for backups; undefined when disabled. */
+export interface BackupWiring {
+  readonly bucket: s3.IBucket;
+  readonly prefix: string;
+  /** Settings for the agent config (the restore gate). */
+  readonly agentConfig: { backupBucketFile: string; backupPrefix: string; restoreCommand: string[] };
+  /** Environment of the lifecycle function. */
+  readonly environment: Record<string, string>;
+}
+
+/**
+ * The bucket (created or given) and the settings; call {@link wireBackups} once the function and role exist.
+ * On Flatcar the agent runs in the Node container: the restore runs the host's `etcdutl` (3.5+, statically
+ * linked in etcd's release builds), mounted read-only at /host/usr/bin (lib/ignition.ts).
+ */
+export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWiring | undefined {
+  if (o.enabled === false) return undefined;
+  const prefix = o.prefix ?? '';
+  let bucket = o.bucket;
+  if (!bucket) {
+    const retention = o.retention ?? Duration.days(30);
+    const created = new s3.Bucket(scope, 'BackupBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: o.removalPolicy ?? RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'snapshot-retention',
+          prefix: `${prefix}snapshots/`,
+          expiration: retention,
+          noncurrentVersionExpiration: Duration.days(7),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        { id: 'old-versions', noncurrentVersionExpiration: Duration.days(30) },
+      ],
+    });
+    Validations.of(created).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        "Snapshot bucket written and read only by this cluster's roles; access is in CloudTrail. Bring your own " +
+        'bucket (backup.bucket) to add server access logs.',
+    });
+    bucket = created;
+  }
+  return {
+    bucket,
+    prefix,
+    agentConfig: {
+      backupBucketFile: BACKUP_BUCKET_PATH,
+      backupPrefix: prefix,
+      restoreCommand: ['/host/usr/bin/etcdutl'],
+    },
+    environment: {
+      BACKUP_BUCKET: bucket.bucketName,
+      BACKUP_PREFIX: prefix,
+      RESTORE_POLICY: o.restorePolicy ?? RestorePolicy.MANUAL,
+      RESTORE_AFTER_SECONDS: String((o.restoreAfter ?? Duration.minutes(10)).toSeconds()),
+      SNAPSHOT_BEFORE_REMOVAL: String(o.snapshotBeforeMembershipChange ?? true),
+    },
+  };
+}
+
+export interface WireBackupsInput {
+  readonly wiring: BackupWiring;
+  readonly options: EtcdBackupOptions;
+  readonly fn: lambda.IFunction;
+  readonly instanceRole: iam.IRole;
+  readonly groupName: string;
+  readonly snapshotAge: cloudwatch.Metric;
+}
+
+/** Least-privilege grants, the backup schedule, the age alarm. Returns the alarm. */
+export function wireBackups(scope: Construct, input: WireBackupsInput): cloudwatch.Alarm {
+  const { wiring, options, fn } = input;
+  const { bucket, prefix } = wiring;
+  const objects = bucket.arnForObjects(`${prefix}*`);
+  const listCondition = prefix ? { StringLike: { 's3:prefix': [`${prefix}*`] } } : undefined;
+  // Lambda: write snapshots (multipart), the sha256 sidecars, restore records and the quorum-lost record.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resources: [objects],
+    }),
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: listCondition,
+    }),
+  );
+  // The restore trigger reboots the group's instances (their agents then restore or wipe and join).
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ec2:RebootInstances'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': input.groupName } },
+    }),
+  );
+  // Instances: read only (the restore gate reads restore records and downloads snapshots).
+  input.instanceRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }),
+  );
+  input.instanceRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: listCondition,
+    }),
+  );
+  if (bucket.encryptionKey) {
+    bucket.encryptionKey.grantEncryptDecrypt(fn);
+    bucket.encryptionKey.grantDecrypt(input.instanceRole);
+  }
+
+  const interval = options.backupInterval ?? Duration.minutes(30);
+  new events.Rule(scope, 'BackupSchedule', {
+    description: `cdk-elastic-etcd: snapshot of ${input.groupName} to S3`,
+    schedule: events.Schedule.rate(interval),
+    targets: [
+      new targets.LambdaFunction(fn, { event: events.RuleTargetInput.fromObject({ kind: 'backup' }) }),
+    ],
+  });
+
+  const threshold = options.snapshotAgeAlarmThreshold ?? Duration.seconds(interval.toSeconds() * 2 + 600);
+  // Every backup run reports the age (0 after a success). The freshest age over two intervals: one good run
+  // in the window keeps it low; no report at all in the window (schedule or function broken) is missing data,
+  // treated as breaching.
+  const period = Duration.seconds(Math.min(interval.toSeconds() * 2, 86400));
+  const alarm = new cloudwatch.Alarm(scope, 'SnapshotAgeAlarm', {
+    alarmDescription:
+      `cdk-elastic-etcd: the newest complete snapshot of ${input.groupName} is older than ` +
+      `${threshold.toHumanString()}, or no backup run reported within ${period.toHumanString()}: a restore ` +
+      'would lose more writes than planned',
+    metric: input.snapshotAge.with({ statistic: 'Minimum', period }),
+    threshold: threshold.toSeconds(),
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+  });
+  return alarm;
+}

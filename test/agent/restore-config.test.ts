@@ -1,0 +1,59 @@
+/* Backup settings of the agent config and of the lifecycle function's environment: defaults and errors naming the field. */
+import { parseConfig } from '../../lambda/agent/config';
+import { RestorePolicy } from '../../lambda/core/restore';
+import { readConfig } from '../../lambda/lifecycle/config';
+
+const agent = {
+  strategy: 'replace',
+  sizeCap: 3,
+  peerPort: 2380,
+  clientPort: 2379,
+  scheme: 'http',
+  dataDir: '/var/lib/etcd',
+  envFile: '/run/etcd/env',
+  output: 'env',
+  launchHookName: 'launch',
+  deadlineSeconds: 900,
+};
+
+describe('agent config: restore gate', () => {
+  it('defaults: no bucket (no gate), etcdutl', () => {
+    const c = parseConfig(JSON.stringify(agent));
+    expect(c.backupBucket).toBe('');
+    expect(c.backupBucketFile).toBeUndefined();
+    expect(c.restoreCommand).toEqual(['etcdutl']);
+  });
+  it.each([
+    [{ restoreCommand: [] }, /restoreCommand: must be a non-empty array of strings/],
+    [{ restoreCommand: 'etcdutl' }, /restoreCommand: must be a non-empty array of strings/],
+    [{ restoreCommand: ['etcdutl', ''] }, /restoreCommand/],
+    [{ backupBucket: 3 }, /backupBucket: must be a string/],
+    [{ backupBucketFile: 'relative' }, /backupBucketFile: must be an absolute path/],
+    [{ backupPrefix: null }, /backupPrefix: must be a string/],
+  ])('rejects %j', (extra, message) => {
+    expect(() => parseConfig(JSON.stringify({ ...agent, ...extra }))).toThrow(message);
+  });
+});
+
+describe('lifecycle function environment: backups', () => {
+  const env = { GROUP_NAME: 'g', AWS_REGION: 'us-east-1', STRATEGY: 'replace' };
+  it('no BACKUP_BUCKET: no backups', () => {
+    expect(readConfig(env).backup).toBeUndefined();
+  });
+  it('defaults with a bucket: manual, 300 s, snapshot before removal', () => {
+    expect(readConfig({ ...env, BACKUP_BUCKET: 'b' }).backup).toEqual({
+      bucket: 'b',
+      prefix: '',
+      restorePolicy: RestorePolicy.MANUAL,
+      restoreAfterSeconds: 300,
+      snapshotBeforeRemoval: true,
+    });
+  });
+  it.each([
+    [{ RESTORE_POLICY: 'sometimes' }, /RESTORE_POLICY: must be one of manual, automatic/],
+    [{ RESTORE_AFTER_SECONDS: '-1' }, /RESTORE_AFTER_SECONDS: must be an integer/],
+    [{ SNAPSHOT_BEFORE_REMOVAL: 'yes' }, /SNAPSHOT_BEFORE_REMOVAL: must be true or false/],
+  ])('rejects %j', (extra, message) => {
+    expect(() => readConfig({ ...env, BACKUP_BUCKET: 'b', ...extra })).toThrow(message);
+  });
+});
