@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { EtcdCredentials } from '../lambda/agent/tls';
 import { generateCa, issueClientIdentity } from '../lambda/certs/x509';
 import type { AwsStandIn } from './standin';
 import type { FleetTlsFiles } from './supervisor';
@@ -18,7 +19,7 @@ export interface FleetTls {
   readonly caSecretArn: string;
   readonly clientSecretArn: string;
   readonly files: FleetTlsFiles;
-  readonly credentials: { rootCertificate: Buffer; certChain: Buffer; privateKey: Buffer };
+  readonly credentials: EtcdCredentials;
 }
 
 export async function setUpFleetTls(dir: string, standIn: AwsStandIn): Promise<FleetTls> {

@@ -194,14 +194,7 @@ export class SnapshotStore {
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-      }),
-    );
+    await this.s3.send(this.jsonPut(key, value));
   }
 
   async delete(key: string): Promise<void> {
@@ -214,20 +207,22 @@ export class SnapshotStore {
    */
   async putIfAbsent(key: string, value: unknown): Promise<boolean> {
     try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: JSON.stringify(value),
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      );
+      await this.s3.send(this.jsonPut(key, value, { IfNoneMatch: '*' }));
       return true;
     } catch (err) {
       if (isPreconditionFailed(err)) return false;
       throw err;
     }
+  }
+
+  private jsonPut(key: string, value: unknown, extra: { IfNoneMatch?: string } = {}): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: JSON.stringify(value),
+      ContentType: 'application/json',
+      ...extra,
+    });
   }
 
   async exists(key: string): Promise<boolean> {

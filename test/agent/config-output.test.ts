@@ -4,22 +4,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConfigError, OutputFormat, parseConfig } from '../../lambda/agent/config';
 import { EtcdSettings, parseEnvFile, renderSettings } from '../../lambda/agent/output';
+import { VALID_AGENT_CONFIG } from './fixtures';
 
 const AGENT = path.join(__dirname, '..', '..', 'build', 'agent', 'agent.js');
 const GOLDEN = path.join(__dirname, 'golden');
 
-const valid = {
-  strategy: 'replace',
-  sizeCap: 3,
-  peerPort: 2380,
-  clientPort: 2379,
-  scheme: 'http',
-  dataDir: '/var/lib/etcd',
-  envFile: '/run/etcd/env',
-  output: 'env',
-  launchHookName: 'launch',
-  deadlineSeconds: 900,
-};
+const valid = VALID_AGENT_CONFIG;
 
 describe('agent config', () => {
   it('accepts the config the construct writes, with defaults for the optional fields', () => {

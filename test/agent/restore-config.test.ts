@@ -2,19 +2,9 @@
 import { parseConfig } from '../../lambda/agent/config';
 import { RestorePolicy } from '../../lambda/core/restore';
 import { readConfig } from '../../lambda/lifecycle/config';
+import { VALID_AGENT_CONFIG } from './fixtures';
 
-const agent = {
-  strategy: 'replace',
-  sizeCap: 3,
-  peerPort: 2380,
-  clientPort: 2379,
-  scheme: 'http',
-  dataDir: '/var/lib/etcd',
-  envFile: '/run/etcd/env',
-  output: 'env',
-  launchHookName: 'launch',
-  deadlineSeconds: 900,
-};
+const agent = VALID_AGENT_CONFIG;
 
 describe('agent config: restore gate', () => {
   it('defaults: no bucket (no gate), etcdutl', () => {

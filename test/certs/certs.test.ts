@@ -137,25 +137,7 @@ describe('issuance (checked with Node/OpenSSL)', () => {
     );
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as { port: number }).port;
-    const attempt = (id?: { cert: string; key: string }) =>
-      new Promise<string>((resolve) => {
-        const s = tls.connect({
-          host: '127.0.0.1',
-          port,
-          ca: ca.caCert,
-          cert: id?.cert,
-          key: id?.key,
-          timeout: 5000,
-        });
-        let data = '';
-        s.on('data', (d) => (data += d));
-        s.on('end', () => resolve(data || 'closed'));
-        s.on('error', (e) => resolve(`error: ${e.message}`));
-        s.on('timeout', () => {
-          s.destroy();
-          resolve('timeout');
-        });
-      });
+    const attempt = (id?: { cert: string; key: string }) => connectAndRead(port, ca.caCert, id);
     try {
       expect(await attempt(good)).toBe('ok');
       expect(await attempt(foreign)).not.toBe('ok');
@@ -198,6 +180,25 @@ describe('issuance (checked with Node/OpenSSL)', () => {
   });
 });
 
+/** A TLS client on 127.0.0.1:port: what the server sent before closing, or 'error: …' / 'timeout'. */
+function connectAndRead(
+  port: number,
+  ca: string | string[],
+  id?: { cert: string; key: string },
+): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, cert: id?.cert, key: id?.key, timeout: 5000 });
+    let data = '';
+    s.on('data', (d) => (data += d));
+    s.on('end', () => resolve(data || 'closed'));
+    s.on('error', (e) => resolve(`error: ${e.message}`));
+    s.on('timeout', () => {
+      s.destroy();
+      resolve('timeout');
+    });
+  });
+}
+
 /** mTLS between a server identity and a client identity, each with its own trust bundle. */
 async function handshake(
   server: { cert: string; key: string },
@@ -218,24 +219,7 @@ async function handshake(
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
   try {
-    return await new Promise<string>((resolve) => {
-      const s = tls.connect({
-        host: '127.0.0.1',
-        port,
-        ca: splitPem(clientTrust),
-        cert: clientId.cert,
-        key: clientId.key,
-        timeout: 5000,
-      });
-      let data = '';
-      s.on('data', (d) => (data += d));
-      s.on('end', () => resolve(data || 'closed'));
-      s.on('error', (e) => resolve(`error: ${e.message}`));
-      s.on('timeout', () => {
-        s.destroy();
-        resolve('timeout');
-      });
-    });
+    return await connectAndRead(port, splitPem(clientTrust), clientId);
   } finally {
     await new Promise((r) => srv.close(r));
   }

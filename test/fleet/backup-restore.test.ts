@@ -13,7 +13,6 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { blockFor, s3Address } from '../../fleet/addresses';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { Etcd3 } from 'etcd3';
 import { client, expectConverged, StatusJson, TestFleet } from './harness';
 
 jest.setTimeout(400_000);
@@ -270,18 +269,8 @@ describe('scenario 8 with TLS (etcd-fleet up --tls)', () => {
   it('the snapshot uses the Lambda client identity; the restored cluster serves TLS with the keys back', async () => {
     const s = await fleet.up('--size', '3', '--tls');
     expectConverged(s, 3);
-    const tls = (s as StatusJson & { tls: { ca: string; cert: string; key: string } }).tls;
-    const tlsClient = (endpoints: string[]) =>
-      new Etcd3({
-        hosts: endpoints,
-        credentials: {
-          rootCertificate: fs.readFileSync(tls.ca),
-          certChain: fs.readFileSync(tls.cert),
-          privateKey: fs.readFileSync(tls.key),
-        },
-        dialTimeout: 2000,
-        defaultCallOptions: () => ({ deadline: Date.now() + 3000 }),
-      });
+    expect(s.tls).toBeDefined();
+    const tlsClient = (endpoints: string[]) => client(endpoints, s.tls);
     const written = await write(s.endpoints, 'dr/t/', 15, tlsClient(s.endpoints));
     const backup = JSON.parse(await fleet.ok('backup')) as BackupResult;
     expect(backup).toMatchObject({ ok: true, outcome: 'stored' });

@@ -5,6 +5,7 @@ import {
   client,
   expectAllReadable,
   expectConverged,
+  live,
   StatusJson,
   StatusSampler,
   TestFleet,
@@ -12,10 +13,6 @@ import {
 } from './harness';
 
 jest.setTimeout(400_000);
-
-function live(s: StatusJson) {
-  return s.instances.filter((i) => i.lifecycleState === 'InService');
-}
 
 describe('scenario 7: a dead member is still registered when its replacement boots', () => {
   for (const strategy of ['replace', 'prune']) {

@@ -97,20 +97,33 @@ export class TestFleet {
   }
 }
 
-/** Asserts the converged shape of FAILURE-SCENARIOS: voters == desired, all healthy, one cluster id. */
 /** etcdctl's TLS flags for a `--tls` fleet's client identity ([] without TLS). */
 export function etcdctlTls(tls?: FleetTlsFiles): string[] {
   return tls ? ['--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key] : [];
 }
 
+/** The instances of a status that are InService. */
+export function live(s: StatusJson): StatusJson['instances'] {
+  return s.instances.filter((i) => i.lifecycleState === 'InService');
+}
+
+/** The JSON lines of an agent or supervisor log. */
+export function logLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Asserts the converged shape of FAILURE-SCENARIOS: voters == desired, all healthy, one cluster id. */
 export function expectConverged(s: StatusJson, desired: number): void {
   expect(s.converged).toBe(true);
   expect(s.desired).toBe(desired);
-  const live = s.instances.filter((i) => i.lifecycleState === 'InService');
-  expect(live).toHaveLength(desired);
-  expect(live.every((i) => i.role === 'voter' && i.healthy)).toBe(true);
+  const inService = live(s);
+  expect(inService).toHaveLength(desired);
+  expect(inService.every((i) => i.role === 'voter' && i.healthy)).toBe(true);
   expect(s.clusterId).toMatch(/^[0-9a-f]+$/);
-  expect(live.filter((i) => i.leader)).toHaveLength(1);
+  expect(inService.filter((i) => i.leader)).toHaveLength(1);
 }
 
 /** An etcd3 client; with `tls` (from `status --json` of a `--tls` fleet) it presents that client identity. */

@@ -8,6 +8,8 @@ import {
   client,
   expectAllReadable,
   expectConverged,
+  live,
+  logLines,
   StatusJson,
   StatusSampler,
   TestFleet,
@@ -15,15 +17,6 @@ import {
 } from './harness';
 
 jest.setTimeout(400_000);
-
-const live = (s: StatusJson) => s.instances.filter((i) => i.lifecycleState === 'InService');
-
-function logLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('scenario 6: the group replaces 1 of 3 through the terminate lifecycle hook', () => {
   const fleet = new TestFleet('replace');

@@ -21,6 +21,8 @@ import {
   etcdctlTls,
   expectAllReadable,
   expectConverged,
+  live,
+  logLines,
   StatusJson,
   StatusSampler,
   TestFleet,
@@ -28,15 +30,6 @@ import {
 } from './harness';
 
 jest.setTimeout(400_000);
-
-const live = (s: StatusJson) => s.instances.filter((i) => i.lifecycleState === 'InService');
-
-function logLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 function etcdctl(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
