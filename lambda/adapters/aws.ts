@@ -130,9 +130,14 @@ export interface InstanceIdentity {
 /**
  * IMDSv2: a session token (PUT), then the identity paths. The endpoint is the SDK's variable
  * AWS_EC2_METADATA_SERVICE_ENDPOINT when set (the local fleet), else 169.254.169.254.
+ * One agent process asks for its identity more than once (member certificate, restore gate, join): the
+ * token is reused while it is fresh, and the identity document, which does not change while the instance
+ * runs, is fetched once (a failed fetch is not kept, so callers can retry).
  */
 export class InstanceMetadata {
   private readonly endpoint: string;
+  private token?: { value: string; until: number };
+  private identityOnce?: Promise<InstanceIdentity>;
 
   constructor(
     endpoint = process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT || 'http://169.254.169.254',
@@ -151,20 +156,34 @@ export class InstanceMetadata {
     return res.text();
   }
 
-  /** The instance's private DNS name (meta-data/local-hostname), for its TLS certificate's SANs. */
-  async localHostname(): Promise<string> {
-    const token = await this.call('PUT', '/latest/api/token', {
+  /** A session token (TTL 300 s), reused for up to 240 s. */
+  private async sessionToken(): Promise<string> {
+    if (this.token && Date.now() < this.token.until) return this.token.value;
+    const value = await this.call('PUT', '/latest/api/token', {
       'X-aws-ec2-metadata-token-ttl-seconds': '300',
     });
+    this.token = { value, until: Date.now() + 240_000 };
+    return value;
+  }
+
+  /** The instance's private DNS name (meta-data/local-hostname), for its TLS certificate's SANs. */
+  async localHostname(): Promise<string> {
+    const token = await this.sessionToken();
     return (
       await this.call('GET', '/latest/meta-data/local-hostname', { 'X-aws-ec2-metadata-token': token })
     ).trim();
   }
 
-  async identity(): Promise<InstanceIdentity> {
-    const token = await this.call('PUT', '/latest/api/token', {
-      'X-aws-ec2-metadata-token-ttl-seconds': '300',
+  identity(): Promise<InstanceIdentity> {
+    this.identityOnce ??= this.fetchIdentity().catch((err: unknown) => {
+      this.identityOnce = undefined;
+      throw err;
     });
+    return this.identityOnce;
+  }
+
+  private async fetchIdentity(): Promise<InstanceIdentity> {
+    const token = await this.sessionToken();
     const doc = JSON.parse(
       await this.call('GET', '/latest/dynamic/instance-identity/document', {
         'X-aws-ec2-metadata-token': token,
