@@ -146,15 +146,15 @@ export interface BackupWiring {
   readonly bucket: s3.IBucket;
   readonly prefix: string;
   /** Settings for the agent config (the restore gate). */
-  readonly agentConfig: { backupBucketFile: string; backupPrefix: string; restoreCommand: string[] };
+  readonly agentConfig: { backupBucketFile: string; backupPrefix: string };
   /** Environment of the lifecycle function. */
   readonly environment: Record<string, string>;
 }
 
 /**
  * The bucket (created or given) and the settings; call {@link wireBackups} once the function and role exist.
- * On Flatcar the agent runs in the Node container: the restore runs the host's `etcdutl` (3.5+, statically
- * linked in etcd's release builds), mounted read-only at /host/usr/bin (lib/ignition.ts).
+ * The agent's restore command is set with the units (lib/ignition.ts, restoreCommand): the etcd image's own
+ * static `etcdutl` (`etcdctl` for 3.4), copied out of the image at boot.
  */
 export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWiring | undefined {
   if (o.enabled === false) return undefined;
@@ -194,7 +194,6 @@ export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWi
     agentConfig: {
       backupBucketFile: BACKUP_BUCKET_PATH,
       backupPrefix: prefix,
-      restoreCommand: ['/host/usr/bin/etcdutl'],
     },
     environment: {
       BACKUP_BUCKET: bucket.bucketName,
