@@ -31,6 +31,13 @@ export interface EtcdExampleStackProps extends StackProps {
    * @default - a new VPC with 3 AZs (2 when environment-agnostic), one NAT gateway and flow logs
    */
   readonly vpcId?: string;
+
+  /**
+   * etcd release of the cluster (EtcdCluster's `etcdVersion`).
+   *
+   * @default - EtcdCluster's default
+   */
+  readonly etcdVersion?: string;
 }
 
 export class EtcdExampleStack extends Stack {
@@ -60,7 +67,7 @@ export class EtcdExampleStack extends Stack {
       );
     }
 
-    this.cluster = new EtcdCluster(this, 'Etcd', { vpc, machineImage });
+    this.cluster = new EtcdCluster(this, 'Etcd', { vpc, machineImage, etcdVersion: props.etcdVersion });
 
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.cluster.autoScalingGroupName });
     new CfnOutput(this, 'ClusterSecurityGroupId', { value: this.cluster.securityGroup.securityGroupId });
