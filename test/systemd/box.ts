@@ -15,7 +15,14 @@ import * as os from 'os';
 import * as path from 'path';
 
 export const STANDINS = path.join(__dirname, 'box');
-const IGNITION = '/usr/lib/dracut/modules.d/30ignition/ignition';
+/** Debian's `ignition` package installs the binary for its dracut module only: found in its file list. */
+function ignitionBinary(): string {
+  const r = spawnSync('dpkg', ['-L', 'ignition'], { encoding: 'utf8' });
+  const bin = (r.stdout ?? '').split('\n').find((f) => /\/ignition$/.test(f) && fs.statSync(f).isFile());
+  if (!bin)
+    throw new Error('systemd box: Debian package ignition is not installed (apt-get install ignition)');
+  return bin;
+}
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libstdc++6'];
 /** The host's binaries that the docker stand-in runs for the images (bound read-only into every box). */
 export const HOST_BINARIES = ['/usr/bin/node', '/usr/bin/etcd', '/usr/bin/etcdctl'];
@@ -68,7 +75,8 @@ export function checkHost(): void {
   const missing = ['systemd-nspawn', 'debootstrap', 'nsenter', 'etcdctl'].filter(
     (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0,
   );
-  for (const f of [IGNITION, ...HOST_BINARIES]) if (!fs.existsSync(f)) missing.push(f);
+  if (spawnSync('dpkg', ['-s', 'ignition']).status !== 0) missing.push('ignition (Debian package)');
+  for (const f of HOST_BINARIES) if (!fs.existsSync(f)) missing.push(f);
   if (process.getuid?.() !== 0) missing.push('root');
   if (missing.length) {
     throw new Error(
@@ -145,10 +153,11 @@ export async function runIgnition(config: string, root: string, work: string): P
   fs.writeFileSync(path.join(selinux, 'config'), 'SELINUX=disabled\nSELINUXTYPE=targeted\n');
   let output = '';
   let ok = true;
+  const ignition = ignitionBinary();
   try {
     for (const stage of ['fetch', 'files']) {
       const r = await runAsync(
-        IGNITION,
+        ignition,
         [
           '-platform',
           'file',

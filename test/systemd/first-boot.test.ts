@@ -383,6 +383,10 @@ describe('first boot under a real systemd, from the real Ignition', () => {
       expect((await box.exec(['systemctl', 'is-active', 'etcd-member.service'])).stdout.trim()).toBe(
         'active',
       );
+      // The data dir is the shipped mount unit's mount (here a bind of the data-volume stand-in).
+      const mnt = await box.exec(['findmnt', '-n', '-o', 'SOURCE', '/var/lib/etcd']);
+      expect(mnt.stdout).toContain('/var/lib/etcd-volume');
+      expect(box.exists('/var/lib/etcd-volume/member/snap')).toBe(true);
       expect(await starts(box, 'etcd-join.service')).toBe(1);
       expect(await starts(box, 'etcd-promote.service')).toBe(1);
       expect((await box.exec(['systemctl', 'is-enabled', 'etcd-join.service'])).stdout.trim()).toBe('static');
