@@ -26,7 +26,10 @@ function ignitionBinary(): string {
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'libstdc++6'];
 /** The host's binaries that the docker stand-in runs for the images (bound read-only into every box). */
 export const HOST_BINARIES = ['/usr/bin/node', '/usr/bin/etcd', '/usr/bin/etcdctl'];
-const CGROUP_HIERARCHIES = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'];
+/** Where nspawn makes its cgroups: the hybrid layout's name=systemd and unified trees, or a pure cgroup v2. */
+const CGROUP_HIERARCHIES = fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
+  ? ['/sys/fs/cgroup']
+  : ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'];
 
 export interface Ran {
   readonly status: number | null;
