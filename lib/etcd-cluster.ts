@@ -20,7 +20,7 @@ import { chooseFlatcarImage } from './flatcar-ami';
 import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
 import { JoinStrategy } from './join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from './tls';
-import { checkProps } from './validation';
+import { checkEtcdArchitecture, checkProps } from './validation';
 
 /** The etcd release used when neither `etcdVersion` nor `etcdImage` is given (a pinned 3.5 patch release). */
 export const DEFAULT_ETCD_VERSION = '3.5.26';
@@ -43,8 +43,13 @@ export const TERMINATE_HOOK_NAME = 'cdk-elastic-etcd-terminate';
 const AGENT_DEADLINE_SECONDS = 900;
 /** Extra start time the agent units get on top of the deadline, mostly for pulling the Node image. */
 const IMAGE_PULL_ALLOWANCE_SECONDS = 300;
-/** Block device name of the data volume (Flatcar links the NVMe device of an EBS volume to this name). */
-const DATA_DEVICE = '/dev/xvdb';
+/**
+ * Block device name of the data volume (Flatcar's udev rules link the NVMe device of an EBS volume to the
+ * name in the block device mapping). From AWS's recommended range for EBS volumes (/dev/sd[f-p],
+ * /dev/xvd[f-p]): the Flatcar AMIs map an instance-store volume (ephemeral0) to /dev/xvdb, and
+ * /dev/xvd[b-e] is the range EC2 uses for instance store. The mount unit finds the volume by its label.
+ */
+const DATA_DEVICE = '/dev/xvdf';
 /** Root device name of the Flatcar AMIs. */
 const ROOT_DEVICE = '/dev/xvda';
 
@@ -287,7 +292,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       etcdImage: props.etcdImage,
       nodeImage,
     });
-    const errors = [...checked.errors, ...checkBackupOptions(props.backup ?? {})];
+    const errors = [
+      ...checked.errors,
+      ...checkEtcdArchitecture(props.etcdVersion, instanceType),
+      ...checkBackupOptions(props.backup ?? {}),
+    ];
     if (!tlsEnabled && props.caSecret) errors.push('caSecret: only with tls enabled (tls is false)');
     let machineImage = props.machineImage;
     if (!machineImage) {
@@ -443,9 +452,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     });
 
     // ---- Auto Scaling group ----------------------------------------------------------------------
+    const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const groupSubnets = props.vpc.selectSubnets(vpcSubnets);
     const group = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets,
       launchTemplate,
       autoScalingGroupName: this.autoScalingGroupName,
       minCapacity: size,
@@ -491,6 +502,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     // Instances boot only once the role's policy (lifecycle + S3 permissions) exists, and with TLS once
     // the CA is in its secret.
     group.node.addDependency(role);
+    // ... and only once their subnets' default routes (NAT) exist: on a first deploy with a new VPC an
+    // instance could otherwise boot before it can reach S3, Ignition's fetch of the agent would fail, and
+    // the launch hook would abandon it after its timeout. (Empty for an imported VPC.)
+    group.node.addDependency(groupSubnets.internetConnectivityEstablished);
     if (tls) group.node.addDependency(tls.material);
     this.autoScalingGroup = group;
 

@@ -260,7 +260,7 @@ describe('EtcdCluster with defaults', () => {
             Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' },
           },
           {
-            DeviceName: '/dev/xvdb',
+            DeviceName: '/dev/xvdf',
             Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' },
           },
         ],
@@ -396,7 +396,7 @@ describe('EtcdCluster props', () => {
       LaunchTemplateData: Match.objectLike({
         InstanceType: 'm7g.large',
         BlockDeviceMappings: Match.arrayWith([
-          Match.objectLike({ DeviceName: '/dev/xvdb', Ebs: Match.objectLike({ VolumeSize: 100 }) }),
+          Match.objectLike({ DeviceName: '/dev/xvdf', Ebs: Match.objectLike({ VolumeSize: 100 }) }),
         ]),
       }),
     });
