@@ -144,7 +144,7 @@ describe('logs, keys, launch template, group, functions, bucket', () => {
     /^EtcdKey[0-9A-F]{8}$/.test(id),
   );
 
-  test('log groups: kept one year, encrypted with the data key (CT.CLOUDWATCH.PR.2, PR.5)', () => {
+  test('log groups: kept one year, encrypted with the data key (CT.CLOUDWATCH.PR.2, PR.3)', () => {
     const groups = clusterResources(template, 'AWS::Logs::LogGroup');
     expect(groups.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'EtcdLifecycleFunctionLogs',
@@ -209,7 +209,7 @@ describe('logs, keys, launch template, group, functions, bucket', () => {
     }
   });
 
-  test('launch template: detailed monitoring (ec2_launch_template_monitoring_enabled_check)', () => {
+  test('launch template: detailed monitoring (CT.EC2.PR.10)', () => {
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
       LaunchTemplateData: Match.objectLike({ Monitoring: { Enabled: true } }),
     });
