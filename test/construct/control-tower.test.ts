@@ -15,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cxapi from 'aws-cdk-lib/cx-api';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { EtcdExampleStack } from '../../bin/example-stack';
 import { EtcdCluster, EtcdClusterProps } from '../../lib';
 import { ACCOUNT, makeCluster, REGION, TEST_AMI } from './helpers';
@@ -86,6 +87,13 @@ describe('AWS Control Tower proactive controls (cfn-guard) on the example stack'
       expect(v.acknowledgedAt).toMatch(/^EtcdExampleStack\/Etcd\//);
       expect(v.reason.length).toBeGreaterThan(80);
     }
+  });
+
+  test('the app wiring of bin/app.ts (cdk-nag and the Control Tower plugin) synthesizes without a failure', () => {
+    const app = new App({ context: cdkJsonContext() });
+    new EtcdExampleStack(app, 'EtcdExampleStack');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new CfnGuardValidator());
+    expect(() => app.synth()).not.toThrow();
   });
 
   test('the plugin on its own (no acknowledgements applied) fails on exactly those controls: the check can fail', () => {
