@@ -111,7 +111,7 @@ describe('user data', () => {
   test('formats the data volume (xfs, labelled) and mounts it at /var/lib/etcd with a mount unit', () => {
     expect(ign.storage.filesystems).toEqual([
       {
-        device: '/dev/xvdb',
+        device: '/dev/xvdf',
         format: 'xfs',
         label: 'etcd-data',
         path: '/var/lib/etcd',
