@@ -417,7 +417,10 @@ class Writer {
   }
 }
 
-/** Every key 0 .. n-1 under the prefix, read back with linearizable range reads in pages. */
+/**
+ * Every key 0 .. n-1 under the prefix, read back with linearizable range reads in pages: key i must hold
+ * exactly String(i) (the writer's value); a key with another value counts as lost like a missing one.
+ */
 async function readBack(prefix, endpoints, n) {
   const { Etcd3 } = require('etcd3');
   const c = new Etcd3({
@@ -428,33 +431,36 @@ async function readBack(prefix, endpoints, n) {
   const PAGE = 10_000;
   const missing = [];
   let present = 0;
+  let wrongValues = 0;
   try {
     for (let lo = 0; lo < n; lo += PAGE) {
       const hi = Math.min(n, lo + PAGE);
       const k = (i) => `${prefix}/${String(i).padStart(8, '0')}`;
-      let keys;
+      let got;
       for (let attempt = 1; ; attempt++) {
         try {
-          keys = await c
+          got = await c
             .getAll()
             .inRange({ start: k(lo), end: k(hi) })
-            .keys(); // linearizable (etcd3 default)
+            .strings(); // linearizable (etcd3 default)
           break;
         } catch (err) {
           if (attempt >= 5) throw err;
           await sleep(1000);
         }
       }
-      const have = new Set(keys);
       for (let i = lo; i < hi; i++) {
-        if (have.has(k(i))) present++;
-        else if (missing.length < 20) missing.push(k(i));
+        if (got[k(i)] === String(i)) present++;
+        else {
+          if (k(i) in got) wrongValues++;
+          if (missing.length < 20) missing.push(k(i) in got ? `${k(i)}=${JSON.stringify(got[k(i)])}` : k(i));
+        }
       }
     }
   } finally {
     c.close();
   }
-  return { checked: n, present, missingCount: n - present, missingSample: missing };
+  return { checked: n, present, missingCount: n - present, wrongValues, missingSample: missing };
 }
 
 // ------------------------------------------------------------------------------------- quorum checking
@@ -964,6 +970,7 @@ async function main() {
 }
 
 module.exports = {
+  readBack,
   refusalWindows,
   fleetBlock,
   busyBlocks,

@@ -599,7 +599,6 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         // The secret's ARN, not its value: the function reads the identity at run time.
         ...(tls && { TLS_CLIENT_SECRET_ID: tls.clientSecret.secretArn }),
         STRATEGY: strategy,
-        SIZE_CAP: String(size),
         LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
         TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
         UNSTARTED_GRACE_SECONDS: String(unstartedGrace.toSeconds()),

@@ -3,6 +3,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { JoinStrategy as CoreJoinStrategy } from '../../lambda/core/types';
+import { readConfig } from '../../lambda/lifecycle/config';
 import { METRIC_NAMESPACE as lambdaNamespace, MetricName } from '../../lambda/lifecycle/log';
 import {
   DEFAULT_NODE_IMAGE,
@@ -50,10 +51,26 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.clientPort).toBe(2379);
     expect(cluster.peerPort).toBe(2380);
     expect(cluster.autoScalingGroupName).toMatch(/^TestStackEtcd[0-9A-F]{8}$/);
-    expect(cluster.autoScalingGroup.autoScalingGroupName).toBeDefined();
-    expect(cluster.lifecycleFunction.functionArn).toBeDefined();
-    expect(cluster.securityGroup.securityGroupId).toBeDefined();
-    expect(cluster.role.roleArn).toBeDefined();
+    // Each token is the resource that does the job: the group with the hooks, the function every rule
+    // targets, the security group and the role (through its instance profile) of the launch template.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+    const ofType = (t: string) => Object.entries(resources).filter(([, r]) => r.Type === t);
+    const [[groupId, group]] = ofType('AWS::AutoScaling::AutoScalingGroup');
+    expect(group.Properties.AutoScalingGroupName).toBe(cluster.autoScalingGroupName);
+    expect(stack.resolve(cluster.autoScalingGroup.autoScalingGroupName)).toEqual({ Ref: groupId });
+    const rules = ofType('AWS::Events::Rule');
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    for (const [, rule] of rules) {
+      expect(rule.Properties.Targets.map((t: { Arn: unknown }) => t.Arn)).toEqual([
+        stack.resolve(cluster.lifecycleFunction.functionArn),
+      ]);
+    }
+    const [[, launchTemplate]] = ofType('AWS::EC2::LaunchTemplate');
+    const data = launchTemplate.Properties.LaunchTemplateData;
+    expect(data.SecurityGroupIds).toEqual([stack.resolve(cluster.securityGroup.securityGroupId)]);
+    const profileId = data.IamInstanceProfile.Arn['Fn::GetAtt'][0];
+    expect(resources[profileId].Properties.Roles).toEqual([stack.resolve(cluster.role.roleName)]);
     expect(cluster.connections.defaultPort?.toString()).toBe('2379');
     expect(cluster.joinStrategy).toBe(JoinStrategy.REPLACE);
   });
@@ -314,6 +331,30 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.autoScalingGroupName.length).toBeLessThanOrEqual(255);
   });
 
+  test('every variable of the Lambda environment is read by the Lambda (lambda/lifecycle/config.ts)', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (r) => r.Properties?.Environment?.Variables?.GROUP_NAME !== undefined,
+    )!.Properties;
+    const env = Object.fromEntries(
+      Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [
+        k,
+        resolveIntrinsics(v),
+      ]),
+    );
+    const read = new Set<string>();
+    const recording = new Proxy(
+      { ...env, AWS_REGION: REGION },
+      {
+        get: (t, k) => {
+          if (typeof k === 'string') read.add(k);
+          return (t as Record<string | symbol, unknown>)[k];
+        },
+      },
+    );
+    expect(readConfig(recording)).toMatchObject({ groupName: cluster.autoScalingGroupName });
+    expect(Object.keys(env).filter((k) => !read.has(k))).toEqual([]);
+  });
+
   test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, config with the client secret ARN only', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
@@ -332,7 +373,6 @@ describe('EtcdCluster with defaults', () => {
           SCHEME: 'https',
           TLS_CLIENT_SECRET_ID: { Ref: Match.stringLikeRegexp('^EtcdTlsClientSecret[0-9A-F]{8}$') },
           STRATEGY: 'replace',
-          SIZE_CAP: '3',
           LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
           TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
           UNSTARTED_GRACE_SECONDS: '1200',
@@ -413,7 +453,6 @@ describe('EtcdCluster props', () => {
       Environment: {
         Variables: Match.objectLike({
           STRATEGY: 'prune',
-          SIZE_CAP: '5',
           CLIENT_PORT: '12379',
           PEER_PORT: '12380',
           UNSTARTED_GRACE_SECONDS: '1800',

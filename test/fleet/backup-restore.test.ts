@@ -13,7 +13,7 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { blockFor, s3Address } from '../../fleet/addresses';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { client, expectConverged, StatusJson, TestFleet } from './harness';
+import { client, expectConverged, logLines, StatusJson, TestFleet } from './harness';
 
 jest.setTimeout(400_000);
 
@@ -200,9 +200,12 @@ describe('scenario 8: quorum loss, manual restore policy', () => {
       );
       const restoredBy = Object.values(logs).filter((l) => l.includes('snapshot restored: starting'));
       expect(restoredBy).toHaveLength(1);
-      if (survivor !== restore.seedInstanceId) {
-        expect(logs[survivor]).toMatch(/"role":"wipe-and-join"/);
-      }
+      // The survivor kept the old cluster's data: it never starts on it. The seed is the lowest live
+      // instance id, so it is the survivor or a replacement; either way the survivor's gate says which.
+      const gateRoles = logLines(logs[survivor])
+        .filter((l) => l.message === 'restore gate')
+        .map((l) => l.role);
+      expect(gateRoles).toContain(survivor === restore.seedInstanceId ? 'seed' : 'wipe-and-join');
 
       const bound = expectBound(await readAll(after.endpoints), written, first.snapshot!.revision);
       expect(bound).toEqual({ back: 30, lost: 20 });
@@ -232,13 +235,13 @@ describe('scenario 8: quorum loss, automatic restore policy', () => {
     try {
       const written = await write(s.endpoints, 'dr/a/', 25);
       const maxRev = Math.max(...[...written.values()].map(([, r]) => r));
-      // A scheduled snapshot that covers every write so far.
-      const covering = await until('a scheduled snapshot at or above the last write', 60, async () => {
+      // A scheduled snapshot (no `backup` command was run) whose revision covers every write so far.
+      const coveringRev = await until('a scheduled snapshot at or above the last write', 60, async () => {
         const keys = (await keysUnder(s3, 'snapshots/')).filter((k) => k.endsWith('.db.sha256'));
         const revs = keys.map((k) => Number(/-r(\d{20})-/.exec(k)![1]));
-        return revs.some((r) => r >= maxRev) ? true : undefined;
+        return revs.find((r) => r >= maxRev);
       });
-      expect(covering).toBe(true);
+      expect(coveringRev).toBeGreaterThanOrEqual(maxRev);
       await killTwo(fleet, s);
       const after = await until('the automatic restore converged', 240, async () => {
         const st = await fleet.status();

@@ -118,7 +118,7 @@ describe('scenarios 3, 4, 5 on one fleet', () => {
     const steps = settingsLines(log).map((x) => x.step);
     expect(steps[steps.length - 1]).toBe('start-existing');
     expect(log.match(/"message":"added as learner"/g) ?? []).toHaveLength(0);
-    await expectAllReadable(fleet, ['scenario4/before'], 'scenario4/');
+    await expectAllReadable(fleet, { 'scenario4/before': '1' }, 'scenario4/');
   });
 
   it('5: a removed member that comes back on its old data is detected, wiped, and rejoins as a learner', async () => {

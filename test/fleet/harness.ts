@@ -148,6 +148,7 @@ export function client(endpoints: string[], tls?: FleetTlsFiles): Etcd3 {
  */
 export class Writer {
   readonly acked: string[] = [];
+  private readonly values: Record<string, string> = {};
   failures = 0;
   private stopped = false;
   private done?: Promise<void>;
@@ -173,8 +174,10 @@ export class Writer {
       while (!this.stopped && n < this.maxWrites) {
         const key = `${this.prefix}/${String(n).padStart(7, '0')}`;
         try {
-          await c.put(key).value(String(n));
+          const value = String(n);
+          await c.put(key).value(value);
           this.acked.push(key);
+          this.values[key] = value;
           n++;
         } catch {
           this.failures++;
@@ -200,18 +203,43 @@ export class Writer {
     this.stopped = true;
     await this.done;
   }
+
+  /** Every acknowledged key with the value written to it. */
+  expected(): Record<string, string> {
+    return { ...this.values };
+  }
 }
 
-/** Every acknowledged key is readable with a linearizable read; returns the number checked. */
-export async function expectAllReadable(fleet: TestFleet, keys: string[], prefix: string): Promise<number> {
+/**
+ * Every expected key reads back with exactly its expected value (one linearizable range read under `prefix`);
+ * a missing key or a different value fails, listing up to 20 of each.
+ */
+export async function expectAllReadable(
+  fleet: TestFleet,
+  expected: Readonly<Record<string, string>>,
+  prefix: string,
+): Promise<void> {
   const s = await fleet.status();
-  const c = client(s.endpoints, s.tls);
+  await expectValues(s.endpoints, expected, prefix, s.tls);
+}
+
+/** The check of expectAllReadable against given endpoints. */
+export async function expectValues(
+  endpoints: string[],
+  expected: Readonly<Record<string, string>>,
+  prefix: string,
+  tls?: FleetTlsFiles,
+): Promise<void> {
+  const c = client(endpoints, tls);
   try {
-    const all = await c.getAll().prefix(prefix).keys(); // linearizable range read (the etcd3 default)
-    const have = new Set(all);
-    const missing = keys.filter((k) => !have.has(k));
-    expect(missing).toEqual([]);
-    return keys.length;
+    const got = await c.getAll().prefix(prefix).strings(); // linearizable range read (the etcd3 default)
+    const keys = Object.keys(expected);
+    const missing = keys.filter((k) => !(k in got)).slice(0, 20);
+    const wrong = keys
+      .filter((k) => k in got && got[k] !== expected[k])
+      .slice(0, 20)
+      .map((k) => `${k}: ${JSON.stringify(got[k])} instead of ${JSON.stringify(expected[k])}`);
+    expect({ missing, wrong }).toEqual({ missing: [], wrong: [] });
   } finally {
     c.close();
   }
@@ -249,6 +277,100 @@ export class StatusSampler {
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/**
+ * Samples etcd's own member list (an etcd3 client, not the fleet's status, which lists only instances)
+ * while a change runs, and probes every started voter's client URL (Maintenance.Status, 1 s deadline).
+ * Per sample it records the joining members (learners and unstarted entries) and whether the healthy
+ * started voters are a quorum of all voters (a dead member whose instance is gone still counts as a
+ * voter here). Bounded: at most `maxSamples`, one every `intervalMs`.
+ */
+export class MemberSampler {
+  samples = 0;
+  /** Samples in which no endpoint answered the member list. */
+  unanswered = 0;
+  maxPending = 0;
+  /** Samples in which the healthy started voters were fewer than the quorum of all voters. */
+  quorumLost = 0;
+  /** The first few violating samples, for the failure message. */
+  readonly violations: string[] = [];
+  private stopped = false;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly fleet: TestFleet,
+    private readonly maxSamples = 1500,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const first = await this.fleet.status();
+    const tls = first.tls;
+    let endpoints = first.endpoints;
+    let list = client(endpoints, tls);
+    const probes = new Map<string, Etcd3>();
+    const probe = (url: string): Etcd3 => {
+      let c = probes.get(url);
+      if (!c) {
+        c = client([url], tls);
+        probes.set(url, c);
+      }
+      return c;
+    };
+    try {
+      for (let n = 0; !this.stopped && this.samples < this.maxSamples; n++) {
+        if (n > 0 && n % 25 === 0) {
+          const s = await this.fleet.status().catch(() => undefined);
+          if (s && s.endpoints.length > 0 && s.endpoints.join() !== endpoints.join()) {
+            list.close();
+            endpoints = s.endpoints;
+            list = client(endpoints, tls);
+          }
+        }
+        const r = await list.cluster.memberList({}).catch(() => undefined);
+        this.samples++;
+        if (!r) {
+          this.unanswered++;
+        } else {
+          const members = r.members;
+          const started = (m: (typeof members)[number]) => m.name !== '' && m.clientURLs.length > 0;
+          const pending = members.filter((m) => m.isLearner || !started(m));
+          const voters = members.filter((m) => !m.isLearner);
+          const up = await Promise.all(
+            voters.filter(started).map((m) =>
+              probe(m.clientURLs[0])
+                .maintenance.status()
+                .then(() => true)
+                .catch(() => false),
+            ),
+          );
+          const healthy = up.filter(Boolean).length;
+          this.maxPending = Math.max(this.maxPending, pending.length);
+          const lost = healthy < Math.floor(voters.length / 2) + 1;
+          if (lost) this.quorumLost++;
+          if ((lost || pending.length > 1) && this.violations.length < 5) {
+            this.violations.push(
+              `${members.length} members, ${voters.length} voters, ${healthy} healthy started voters, ${pending.length} joining`,
+            );
+          }
+        }
+        await new Promise((res) => setTimeout(res, this.intervalMs));
+      }
+    } finally {
+      list.close();
+      for (const c of probes.values()) c.close();
+    }
   }
 
   async stop(): Promise<void> {

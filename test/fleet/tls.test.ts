@@ -242,7 +242,7 @@ describe('TLS fleet (etcd-fleet up --tls)', () => {
     expect(sampler.samples).toBeGreaterThan(3);
     expect(sampler.quorumLost).toBe(0);
     expect(sampler.maxPending).toBeLessThanOrEqual(1);
-    await expectAllReadable(fleet, writer.acked, 'tls6/');
+    await expectAllReadable(fleet, writer.expected(), 'tls6/');
     const c = client(after.endpoints, after.tls);
     try {
       expect(await c.get('tls-probe').string()).toBe('x');

@@ -1,6 +1,6 @@
 /*
  * Real etcd processes for the lifecycle handler tests: a static cluster on loopback addresses of this test
- * file (127.0.77.x), data dirs in a mkdtemp dir. Every process started here is killed by pid in stop().
+ * file (given by the caller), data dirs in a mkdtemp dir. Every process started here is killed by pid in stop().
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';

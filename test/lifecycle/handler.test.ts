@@ -1,5 +1,5 @@
 /*
- * The lifecycle handler against a real 3-member etcd cluster (127.0.77.x) and the local AWS stand-in, reached
+ * The lifecycle handler against a real 3-member etcd cluster (one 127.1.N.0/24 per test) and the local AWS stand-in, reached
  * through the real SDK clients (AWS_ENDPOINT_URL), exactly as the Lambda and the local fleet run it.
  */
 import * as crypto from 'crypto';
@@ -15,7 +15,16 @@ const LAUNCH_HOOK = 'launch-hook';
 const TERMINATE_HOOK = 'terminate-hook';
 const GRACE_SECONDS = 120;
 
+/**
+ * Each test gets its own /24: 127.1.N.x for N = 1, 2, ... (stand-in at .0, members at .1-.3). 127.1.0.x is
+ * never handed out: addresses that must belong to no test's cluster live there (GHOST_IP).
+ */
 let block = 0;
+const GHOST_IP = '127.1.0.250';
+function addressBlock(n: number): (host: number) => string {
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new Error(`no address block ${n} left (1..255)`);
+  return (host) => `127.1.${n}.${host}`;
+}
 let cluster: EtcdCluster;
 let standIn: AwsStandIn;
 let instances: StandInInstance[];
@@ -41,8 +50,7 @@ function standInInstance(privateIp: string, n: number, lifecycleState = 'InServi
 }
 
 beforeEach(async () => {
-  block++;
-  const ip = (n: number) => `127.0.77.${block * 10 + n}`;
+  const ip = addressBlock(++block);
   lines = [];
   completions = [];
   requests = [];
@@ -229,7 +237,8 @@ test('terminate when 2 of 3 members are dead: unsafe → ABANDON, nothing remove
 });
 
 test('unknown instance: CONTINUE (completion error swallowed), no member touched', async () => {
-  const ghost = standInInstance('127.0.77.250', 9);
+  const ghost = standInInstance(GHOST_IP, 9);
+  expect(instances.map((i) => i.privateIp)).not.toContain(GHOST_IP);
   const res = await handler(terminateEvent(ghost));
   expect(res).toMatchObject({ ok: true, outcome: 'CONTINUE', removed: [] });
   expect(decisions()).toEqual(['unknown-instance']);

@@ -1,0 +1,73 @@
+/*
+ * The read-backs of the fleet tests (expectValues in ./harness) and of the chaos run (readBack in
+ * bench/chaos.js) against one real etcd on 127.0.79.1: they pass when every key holds the value written,
+ * and they fail on a missing key and on a key that holds another value.
+ */
+import { CLIENT_PORT, EtcdCluster } from '../lifecycle/etcd-cluster';
+import { client, expectValues } from './harness';
+
+const { readBack } = require('../../bench/chaos.js') as {
+  readBack: (
+    prefix: string,
+    endpoints: string[],
+    n: number,
+  ) => Promise<{ present: number; missingCount: number; wrongValues: number; missingSample: string[] }>;
+};
+
+jest.setTimeout(60_000);
+
+const endpoint = `http://127.0.79.1:${CLIENT_PORT}`;
+let cluster: EtcdCluster;
+
+beforeAll(async () => {
+  cluster = new EtcdCluster([{ name: 'readback', ip: '127.0.79.1' }]);
+  await cluster.start();
+  const c = client([endpoint]);
+  try {
+    for (let i = 0; i < 10; i++) {
+      await c.put(`h/${i}`).value(`v${i}`);
+      await c.put(`chaos/${String(i).padStart(8, '0')}`).value(String(i));
+    }
+  } finally {
+    c.close();
+  }
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const written = () => Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`h/${i}`, `v${i}`]));
+
+test('expectValues: passes on the written values, fails on a missing key and on another value', async () => {
+  await expectValues([endpoint], written(), 'h/');
+  await expect(expectValues([endpoint], { ...written(), 'h/3': 'v3-not-this' }, 'h/')).rejects.toThrow(
+    /h\/3: .*v3.* instead of .*v3-not-this/,
+  );
+  await expect(expectValues([endpoint], { ...written(), 'h/99': 'v99' }, 'h/')).rejects.toThrow(/h\/99/);
+});
+
+test('chaos readBack: counts a key with another value as lost, like a missing one', async () => {
+  expect(await readBack('chaos', [endpoint], 10)).toMatchObject({
+    present: 10,
+    missingCount: 0,
+    wrongValues: 0,
+  });
+  expect(await readBack('chaos', [endpoint], 12)).toMatchObject({
+    present: 10,
+    missingCount: 2,
+    wrongValues: 0,
+  });
+  const c = client([endpoint]);
+  try {
+    await c.put('chaos/00000004').value('not 4');
+  } finally {
+    c.close();
+  }
+  expect(await readBack('chaos', [endpoint], 10)).toMatchObject({
+    present: 9,
+    missingCount: 1,
+    wrongValues: 1,
+    missingSample: ['chaos/00000004="not 4"'],
+  });
+});
