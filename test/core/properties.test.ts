@@ -1,6 +1,7 @@
 /*
  * Property tests: invariants of the plans over generated membership states (members 0..7 with mixed
- * health / learner / unstarted, group instances that share IP prefixes such as 10.0.2.15 / 10.0.2.150).
+ * health / learner / unstarted, group instances that share IP prefixes such as 10.0.2.15 / 10.0.2.150:
+ * FAILURE-SCENARIOS 10).
  */
 import fc from 'fast-check';
 import {

@@ -115,7 +115,7 @@ export function logLines(text: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Asserts the converged shape of FAILURE-SCENARIOS: voters == desired, all healthy, one cluster id. */
+/** Asserts the converged shape of docs/FAILURE-SCENARIOS.md: voters == desired, all healthy, one cluster id. */
 export function expectConverged(s: StatusJson, desired: number): void {
   expect(s.converged).toBe(true);
   expect(s.desired).toBe(desired);
