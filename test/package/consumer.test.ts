@@ -340,7 +340,9 @@ describe('the npm package in a fresh CDK app', () => {
     );
     expect(actions).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue']));
   });
+});
 
+describe('README', () => {
   test("the README's Install section shows exactly this app", () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const block = /<!-- examples\/consumer\/app\.ts -->\n```ts\n([\s\S]*?)```/.exec(readme);
