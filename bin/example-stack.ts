@@ -2,8 +2,13 @@
  * The example app's stack: a VPC (or an existing one) and a 3-member EtcdCluster. Exported so the
  * construct tests can instantiate exactly what `cdk synth` renders.
  */
-import { Annotations, CfnOutput, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EtcdCluster, FlatcarAmi } from '../lib';
 
@@ -31,22 +36,75 @@ export interface EtcdExampleStackProps extends StackProps {
    * @default - a new VPC with 3 AZs (2 when environment-agnostic), one NAT gateway and flow logs
    */
   readonly vpcId?: string;
+
+  /**
+   * etcd release of the cluster (EtcdCluster's `etcdVersion`).
+   *
+   * @default - EtcdCluster's default
+   */
+  readonly etcdVersion?: string;
 }
+
+/** How long the example keeps the VPC flow logs (Control Tower CT.CLOUDWATCH.PR.2 asks for a year or more). */
+const FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 
 export class EtcdExampleStack extends Stack {
   public readonly cluster: EtcdCluster;
+  /** The topic every alarm of the cluster notifies. */
+  public readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: EtcdExampleStackProps = {}) {
     super(scope, id, props);
 
     let vpc: ec2.IVpc;
+    let newVpc: ec2.Vpc | undefined;
     if (props.vpcId) {
       vpc = ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId });
     } else {
-      const newVpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 3, natGateways: 1 });
-      newVpc.addFlowLog('FlowLog');
+      newVpc = new ec2.Vpc(this, 'Vpc', {
+        maxAzs: 3,
+        natGateways: 1,
+        subnetConfiguration: [
+          // Only the NAT gateway lives here, with its own Elastic IP: nothing needs a public address at launch
+          // (Control Tower CT.EC2.PR.11: no auto-assigned public IPs).
+          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, mapPublicIpOnLaunch: false },
+          { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        ],
+      });
       vpc = newVpc;
     }
+
+    // Where the cluster's alarms go: an SNS topic (subscribe your on-call to it), encrypted with a key that
+    // CloudWatch may use (an alarm cannot publish to a topic under the AWS managed SNS key).
+    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'cdk-elastic-etcd example: encrypts the alarm topic',
+      enableKeyRotation: true,
+    });
+    alarmKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    // Nothing here creates KMS grants (Control Tower CT.KMS.PR.3).
+    alarmKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+        },
+      }),
+    );
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'cdk-elastic-etcd example alarms',
+      masterKey: alarmKey,
+      enforceSSL: true,
+    });
 
     let machineImage: ec2.IMachineImage | undefined;
     const agnostic = Token.isUnresolved(this.account) || Token.isUnresolved(this.region);
@@ -60,9 +118,26 @@ export class EtcdExampleStack extends Stack {
       );
     }
 
-    this.cluster = new EtcdCluster(this, 'Etcd', { vpc, machineImage });
+    this.cluster = new EtcdCluster(this, 'Etcd', {
+      vpc,
+      machineImage,
+      etcdVersion: props.etcdVersion,
+      alarmActions: [new cloudwatchActions.SnsAction(this.alarmTopic)],
+    });
+
+    // Flow logs of a new VPC, in a log group encrypted with the cluster's key (its policy lets CloudWatch Logs
+    // use it for the log groups of this account and region).
+    if (newVpc) {
+      const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
+        retention: FLOW_LOG_RETENTION,
+        encryptionKey: this.cluster.encryptionKey,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      newVpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs) });
+    }
 
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.cluster.autoScalingGroupName });
     new CfnOutput(this, 'ClusterSecurityGroupId', { value: this.cluster.securityGroup.securityGroupId });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }
 }

@@ -3,14 +3,16 @@
  * schedule, the Lambda's backup/restore settings and permissions, the instances' read access, the snapshot
  * age alarm. The run-time side is lambda/lifecycle/backup.ts, restore.ts and lambda/agent/restore.ts.
  */
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CFN_GUARD } from './controls';
 import { BACKUP_BUCKET_PATH } from './ignition';
 import { convertsToSeconds } from './validation';
 
@@ -39,10 +41,26 @@ export interface EtcdBackupOptions {
    * Bring your own bucket for the snapshots and restore records. It should be encrypted, versioned,
    * private and TLS-only; `retention` and `removalPolicy` do not apply to it.
    *
-   * @default - a new bucket: SSE-S3 encrypted, versioned, public access blocked, TLS only, snapshots
-   * expired after `retention`
+   * @default - a new bucket: SSE-KMS encrypted with the cluster's `encryptionKey` (S3 bucket key on),
+   * versioned, public access blocked, TLS only, events to EventBridge, snapshots expired after `retention`
    */
   readonly bucket?: s3.IBucket;
+
+  /**
+   * Server access logs of the created bucket go to this bucket (e.g. your organization's access log bucket,
+   * which must accept logs from the S3 logging service and use SSE-S3). Not with `bucket`.
+   *
+   * @default - no server access logs (CloudTrail records the API calls that matter: acknowledged for cdk-nag
+   * AwsSolutions-S1 and Control Tower CT.S3.PR.2)
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+
+  /**
+   * Key prefix of the server access logs in `serverAccessLogsBucket`.
+   *
+   * @default - no prefix
+   */
+  readonly serverAccessLogsPrefix?: string;
 
   /**
    * Key prefix of everything this cluster writes in the bucket (so clusters can share a bucket). Empty,
@@ -152,6 +170,14 @@ export function checkBackupOptions(o: EtcdBackupOptions): string[] {
       'backup.retention / backup.removalPolicy: apply only to the created bucket, not to backup.bucket',
     );
   }
+  if (o.bucket && (o.serverAccessLogsBucket || o.serverAccessLogsPrefix !== undefined)) {
+    errors.push(
+      'backup.serverAccessLogsBucket / backup.serverAccessLogsPrefix: apply only to the created bucket, not to backup.bucket',
+    );
+  }
+  if (o.serverAccessLogsPrefix !== undefined && !o.serverAccessLogsBucket) {
+    errors.push('backup.serverAccessLogsPrefix: only with backup.serverAccessLogsBucket');
+  }
   return errors;
 }
 
@@ -160,24 +186,33 @@ export interface BackupWiring {
   readonly bucket: s3.IBucket;
   readonly prefix: string;
   /** Settings for the agent config (the restore gate). */
-  readonly agentConfig: { backupBucketFile: string; backupPrefix: string; restoreCommand: string[] };
+  readonly agentConfig: { backupBucketFile: string; backupPrefix: string };
   /** Environment of the lifecycle function. */
   readonly environment: Record<string, string>;
 }
 
 /**
  * The bucket (created or given) and the settings; call {@link wireBackups} once the function and role exist.
- * On Flatcar the agent runs in the Node container: the restore runs the host's `etcdutl` (3.5+, statically
- * linked in etcd's release builds), mounted read-only at /host/usr/bin (lib/ignition.ts).
+ * The agent's restore command is set with the units (lib/ignition.ts, restoreCommand): the etcd image's own
+ * static `etcdutl` (`etcdctl` for 3.4), copied out of the image at boot.
  */
-export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWiring | undefined {
+export function prepareBackups(
+  scope: Construct,
+  o: EtcdBackupOptions,
+  encryptionKey: kms.IKey,
+): BackupWiring | undefined {
   if (o.enabled === false) return undefined;
   const prefix = o.prefix ?? '';
   let bucket = o.bucket;
   if (!bucket) {
     const retention = o.retention ?? Duration.days(30);
     const created = new s3.Bucket(scope, 'BackupBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey,
+      // One data key per bucket instead of a KMS call per object.
+      bucketKeyEnabled: true,
+      serverAccessLogsBucket: o.serverAccessLogsBucket,
+      serverAccessLogsPrefix: o.serverAccessLogsPrefix,
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -194,11 +229,27 @@ export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWi
         { id: 'old-versions', noncurrentVersionExpiration: Duration.days(30) },
       ],
     });
+    // Object events to EventBridge (free for S3's events on the default bus), set on the bucket itself: CDK's
+    // eventBridgeEnabled would add its notifications custom resource (a Lambda function outside the VPC).
+    (created.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+    if (!o.serverAccessLogsBucket) {
+      const reason =
+        "Snapshot bucket written and read only by this cluster's roles; access is in CloudTrail. Give " +
+        'backup.serverAccessLogsBucket (or bring your own bucket, backup.bucket) for server access logs.';
+      Validations.of(created).acknowledge(
+        { id: 'AwsSolutions-S1', reason },
+        { id: `${CFN_GUARD}::s3_bucket_logging_enabled_check`, reason: `CT.S3.PR.2: ${reason}` },
+      );
+    }
     Validations.of(created).acknowledge({
-      id: 'AwsSolutions-S1',
+      id: `${CFN_GUARD}::s3_bucket_object_lock_enabled_check`,
       reason:
-        "Snapshot bucket written and read only by this cluster's roles; access is in CloudTrail. Bring your own " +
-        'bucket (backup.bucket) to add server access logs.',
+        'CT.S3.PR.9 (object lock): the bucket is versioned and only this cluster writes it; the restore and ' +
+        'quorum-lost records are rewritten and deleted in place, which a default retention would pin as versions; ' +
+        'and object lock is set when a bucket is created, so turning it on would replace the bucket. For ' +
+        'immutable backups bring a bucket with object lock (backup.bucket).',
     });
     bucket = created;
   }
@@ -208,7 +259,6 @@ export function prepareBackups(scope: Construct, o: EtcdBackupOptions): BackupWi
     agentConfig: {
       backupBucketFile: BACKUP_BUCKET_PATH,
       backupPrefix: prefix,
-      restoreCommand: ['/host/usr/bin/etcdutl'],
     },
     environment: {
       BACKUP_BUCKET: bucket.bucketName,
@@ -268,9 +318,24 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): cloudwat
       conditions: listCondition,
     }),
   );
+  // SSE-KMS: the key operations S3 makes for the roles, only through S3 in this region. The Lambda writes
+  // (GenerateDataKey; Decrypt to complete multipart uploads and read records), the instances read.
   if (bucket.encryptionKey) {
-    bucket.encryptionKey.grantEncryptDecrypt(fn);
-    bucket.encryptionKey.grantDecrypt(input.instanceRole);
+    const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(scope).region}.amazonaws.com` } };
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [bucket.encryptionKey.keyArn],
+        conditions: viaS3,
+      }),
+    );
+    input.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [bucket.encryptionKey.keyArn],
+        conditions: viaS3,
+      }),
+    );
   }
 
   const interval = options.backupInterval ?? Duration.minutes(30);

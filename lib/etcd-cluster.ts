@@ -16,11 +16,12 @@ import { Construct, IConstruct } from 'constructs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from './assets';
 import { checkBackupOptions, EtcdBackupOptions, prepareBackups, wireBackups } from './backup';
+import { allowLogGroups, CFN_GUARD, createDataKey } from './controls';
 import { chooseFlatcarImage } from './flatcar-ami';
 import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
 import { JoinStrategy } from './join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from './tls';
-import { checkProps } from './validation';
+import { checkEtcdArchitecture, checkProps } from './validation';
 import { tcpPort } from './tokens';
 
 /** The etcd release used when neither `etcdVersion` nor `etcdImage` is given (a pinned 3.5 patch release). */
@@ -44,8 +45,13 @@ export const TERMINATE_HOOK_NAME = 'cdk-elastic-etcd-terminate';
 const AGENT_DEADLINE_SECONDS = 900;
 /** Extra start time the agent units get on top of the deadline, mostly for pulling the Node image. */
 const IMAGE_PULL_ALLOWANCE_SECONDS = 300;
-/** Block device name of the data volume (Flatcar links the NVMe device of an EBS volume to this name). */
-const DATA_DEVICE = '/dev/xvdb';
+/**
+ * Block device name of the data volume (Flatcar's udev rules link the NVMe device of an EBS volume to the
+ * name in the block device mapping). From AWS's recommended range for EBS volumes (/dev/sd[f-p],
+ * /dev/xvd[f-p]): the Flatcar AMIs map an instance-store volume (ephemeral0) to /dev/xvdb, and
+ * /dev/xvd[b-e] is the range EC2 uses for instance store. The mount unit finds the volume by its label.
+ */
+const DATA_DEVICE = '/dev/xvdf';
 /** Root device name of the Flatcar AMIs. */
 const ROOT_DEVICE = '/dev/xvda';
 
@@ -204,6 +210,33 @@ export interface EtcdClusterProps {
    * @default - a CA generated at deploy time (10 years) into a new secret encrypted with a new KMS key
    */
   readonly caSecret?: secretsmanager.ISecret;
+
+  /**
+   * Actions of every alarm the cluster creates (the certificate expiry alarm with TLS, the snapshot age
+   * alarm with backups), e.g. `[new cloudwatch_actions.SnsAction(topic)]`. An alarm without an action only
+   * changes its state; AWS Control Tower's proactive control CT.CLOUDWATCH.PR.1 rejects such alarms.
+   *
+   * @default - no actions: add your own to `certificateExpiryAlarm` and `snapshotAgeAlarm`
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+
+  /**
+   * How long the log groups of the lifecycle Lambda and the TLS material function keep their events.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * KMS key that encrypts the backup bucket the construct creates (SSE-KMS with an S3 bucket key) and the
+   * log groups of its functions. The construct adds a key policy statement for CloudWatch Logs
+   * (`logs.<region>.amazonaws.com`, log groups of this account and region) only to a key defined in this
+   * app (`kms.Key`); an imported key must already allow it.
+   *
+   * @default - a new customer managed key, rotated yearly, kept (RemovalPolicy.RETAIN) as long as the created
+   * backup bucket is kept
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -253,6 +286,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly clientSecret?: secretsmanager.ISecret;
   /** The KMS key of the generated secrets; undefined without TLS. */
   public readonly tlsKey?: kms.IKey;
+  /** The KMS key of the created backup bucket and of the functions' log groups. */
+  public readonly encryptionKey: kms.IKey;
   /**
    * Alarm when a certificate of the cluster (CA, the Lambda's client identity, a member's served
    * certificate) has fewer than 30 days left; undefined without TLS. Add your actions to it.
@@ -288,7 +323,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       etcdImage: props.etcdImage,
       nodeImage,
     });
-    const errors = [...checked.errors, ...checkBackupOptions(props.backup ?? {})];
+    const errors = [
+      ...checked.errors,
+      ...checkEtcdArchitecture(props.etcdVersion, instanceType),
+      ...checkBackupOptions(props.backup ?? {}),
+    ];
     if (!tlsEnabled && props.caSecret) errors.push('caSecret: only with tls enabled (tls is false)');
     let machineImage = props.machineImage;
     if (!machineImage) {
@@ -374,7 +413,22 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [agent.bucket.bucketArn] }),
     );
     const agentSha512 = crypto.createHash('sha512').update(fs.readFileSync(AGENT_BUNDLE)).digest('hex');
-    const backup = prepareBackups(this, props.backup ?? {});
+    // The data key: the created backup bucket and the log groups. Kept as long as the bucket it encrypts.
+    const createsBucket = props.backup?.enabled !== false && !props.backup?.bucket;
+    const encryptionKey =
+      props.encryptionKey ??
+      createDataKey(
+        this,
+        'Key',
+        `cdk-elastic-etcd ${this.node.path}`,
+        createsBucket ? (props.backup?.removalPolicy ?? RemovalPolicy.RETAIN) : RemovalPolicy.DESTROY,
+      );
+    // A no-op for an imported key (its policy is not ours to change).
+    if (props.encryptionKey) allowLogGroups(props.encryptionKey);
+    this.encryptionKey = encryptionKey;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const fnSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const backup = prepareBackups(this, props.backup ?? {}, encryptionKey);
 
     // ---- TLS material ----------------------------------------------------------------------------
     // The members read the CA and sign their own certificate at boot (they already hold all the data,
@@ -384,6 +438,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       tls = new ClusterTls(this, 'Tls', {
         caSecret: props.caSecret,
         description: `cdk-elastic-etcd ${this.node.path}`,
+        vpc: props.vpc,
+        vpcSubnets: fnSubnets,
+        logRetention,
+        logKey: encryptionKey,
       });
       this.caSecret = tls.caSecret;
       this.clientSecret = tls.clientSecret;
@@ -438,6 +496,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       // Flatcar's Ignition reads the user data as an Ignition config: no shebang, raw JSON.
       userData: ec2.UserData.custom(JSON.stringify(ignition)),
       requireImdsv2: true,
+      // One-minute EC2 metrics (CPU, network, EBS): etcd trouble shows up in seconds, not five minutes.
+      detailedMonitoring: true,
       blockDevices: [
         { deviceName: ROOT_DEVICE, volume: volume(20) },
         { deviceName: DATA_DEVICE, volume: volume(dataVolumeSize) },
@@ -445,9 +505,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     });
 
     // ---- Auto Scaling group ----------------------------------------------------------------------
+    const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const groupSubnets = props.vpc.selectSubnets(vpcSubnets);
     const group = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets,
       launchTemplate,
       autoScalingGroupName: this.autoScalingGroupName,
       minCapacity: size,
@@ -485,6 +547,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         heartbeatTimeout: heartbeatTimeout.toSeconds(),
       },
     ];
+    // The group's zones, next to its subnets (the same zones): AWS Control Tower's CT.AUTOSCALING.PR.1 reads
+    // AvailabilityZones. Left out when a subnet's zone is unknown (a subnet imported by id alone).
+    const zones = availabilityZonesOf(groupSubnets);
+    if (zones) cfnGroup.availabilityZones = zones;
     // min = max = desired on purpose: every deployment resets the group to `size`.
     Annotations.of(group).acknowledgeWarning(
       '@aws-cdk/aws-autoscaling:desiredCapacitySet',
@@ -493,6 +559,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     // Instances boot only once the role's policy (lifecycle + S3 permissions) exists, and with TLS once
     // the CA is in its secret.
     group.node.addDependency(role);
+    // ... and only once their subnets' default routes (NAT) exist: on a first deploy with a new VPC an
+    // instance could otherwise boot before it can reach S3, Ignition's fetch of the agent would fail, and
+    // the launch hook would abandon it after its timeout. (Empty for an imported VPC.)
+    group.node.addDependency(groupSubnets.internetConnectivityEstablished);
     if (tls) group.node.addDependency(tls.material);
     this.autoScalingGroup = group;
 
@@ -506,7 +576,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     this.connections.allowDefaultPortFrom(fnSg, 'lifecycle Lambda');
 
     const fnLogs = new logs.LogGroup(this, 'LifecycleFunctionLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: logRetention,
+      encryptionKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const fn = new lambda.Function(this, 'LifecycleFunction', {
@@ -519,7 +590,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       timeout: backup ? Duration.minutes(10) : Duration.minutes(2),
       memorySize: backup ? 512 : 256,
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: fnSubnets,
       securityGroups: [fnSg],
       logGroup: fnLogs,
       environment: {
@@ -599,7 +670,34 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       });
     }
 
+    this.applyAlarmActions(props.alarmActions ?? []);
     this.acknowledgeNagFindings(groupArn);
+    this.acknowledgeControlTowerFindings();
+  }
+
+  /**
+   * Gives every alarm of the cluster (any `cloudwatch.Alarm` in this construct's tree, so also alarms added
+   * later in the constructor) the `alarmActions`.
+   */
+  private applyAlarmActions(actions: cloudwatch.IAlarmAction[]): void {
+    if (actions.length === 0) return;
+    for (const c of this.node.findAll()) {
+      if (c instanceof cloudwatch.Alarm) c.addAlarmAction(...actions);
+    }
+  }
+
+  /**
+   * AWS Control Tower proactive controls (cfn-guard rules, as @cdklabs/cdk-validator-cfnguard runs them) that
+   * the construct does not meet on purpose, acknowledged on the exact resources with the reason (CDK's
+   * Validations API). Listed in docs/CONSTRUCT.md.
+   */
+  private acknowledgeControlTowerFindings(): void {
+    Validations.of(this.autoScalingGroup).acknowledge({
+      id: `${CFN_GUARD}::autoscaling_mixed_instances_policy_multiple_instance_types_check`,
+      reason:
+        'CT.AUTOSCALING.PR.6 (multiple instance types): etcd members should be alike. Raft commits at the pace of ' +
+        'the slowest voter of a quorum, and the AMI (x86_64 or arm64) and the etcd image follow the one instanceType.',
+    });
   }
 
   /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). */
@@ -755,6 +853,18 @@ function lifecycleFunctionRole(scope: Construct, logGroup: logs.ILogGroup): iam.
     }),
   );
   return role;
+}
+
+/**
+ * The distinct Availability Zones of the selected subnets, or undefined when a subnet's zone is unknown
+ * (`Subnet.fromSubnetId` without a zone throws on access).
+ */
+function availabilityZonesOf(selected: ec2.SelectedSubnets): string[] | undefined {
+  try {
+    return [...new Set(selected.subnets.map((subnet) => subnet.availabilityZone))];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Flattens a resolved CloudFormation value the way cdk-nag names a finding: Ref X becomes <X>. */

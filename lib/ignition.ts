@@ -80,6 +80,49 @@ export interface IgnitionInput {
 /** Where the backup bucket's name is written (read by the agent's restore gate). */
 export const BACKUP_BUCKET_PATH = `${AGENT_CONFIG_DIR}/backup-bucket`;
 
+/**
+ * Host directory holding the snapshot restore tool copied out of the configured etcd image at boot, mounted
+ * read-only at the same path in the agent's container. Not the host's /usr/bin: Flatcar's own etcdutl is a
+ * PIE binary that needs glibc's loader (the agent's Alpine image has none) and is always Flatcar's 3.5.x.
+ * The etcd images' binaries are static and match the etcd the cluster runs.
+ */
+export const RESTORE_TOOL_DIR = '/opt/etcd-restore';
+/** Where the binaries live in the etcd images (quay.io/coreos/etcd, and mirrors of it). */
+export const ETCD_IMAGE_BIN_DIR = '/usr/local/bin';
+
+/**
+ * The restore tool in the etcd image: `etcdutl` from 3.5 on, `etcdctl` in 3.4 images (no etcdutl there).
+ * Judged from the image's tag (`:v3.4.x` or `:3.4.x`); any other image (a token too) is taken as 3.5+.
+ */
+export function restoreToolName(etcdImage: string): string {
+  return /:v?3\.4\.[0-9]+[^:/@]*(@sha256:[0-9a-f]+)?$/.test(etcdImage) ? 'etcdctl' : 'etcdutl';
+}
+
+/** The agent's `restoreCommand`: the tool copied out of the etcd image (see {@link restoreToolCopy}). */
+export function restoreCommand(etcdImage: string): string[] {
+  return [`${RESTORE_TOOL_DIR}/${restoreToolName(etcdImage)}`];
+}
+
+/**
+ * ExecStartPre of etcd-join.service with backups: copies the restore tool out of the etcd image
+ * (`docker create` pulls the image if needed, `docker cp` the static binary, `docker rm`), once per
+ * instance. A failure fails the join: an image without the tool would break the disaster recovery, and
+ * that is found at the first boot instead of during a restore. `$$` is a literal `$` for systemd.
+ */
+export function restoreToolCopy(etcdImage: string): string {
+  const tool = restoreToolName(etcdImage);
+  const dest = `${RESTORE_TOOL_DIR}/${tool}`;
+  const script = [
+    `test -x ${dest} && exit 0`,
+    `mkdir -p ${RESTORE_TOOL_DIR}`,
+    `c=$$(/usr/bin/docker create --entrypoint ${ETCD_IMAGE_BIN_DIR}/etcd ${etcdImage}) || exit 1`,
+    `/usr/bin/docker cp $$c:${ETCD_IMAGE_BIN_DIR}/${tool} ${dest}.tmp; r=$$?`,
+    `/usr/bin/docker rm $$c >/dev/null`,
+    `test $$r = 0 && chmod 0755 ${dest}.tmp && mv ${dest}.tmp ${dest}`,
+  ].join('; ');
+  return `/bin/sh -c '${script}'`;
+}
+
 /** CDK's string token markers, e.g. `${Token[TOKEN.123]}`. */
 const TOKEN_MARKER = /\$\{Token\[[^\]]+\]\}/g;
 
@@ -98,18 +141,26 @@ export function dataUrl(text: string): string {
   return 'data:,' + out + encodeURIComponent(text.slice(last));
 }
 
+/** Name of the agent's container in `verb`'s unit. */
+export function agentContainerName(verb: 'join' | 'promote'): string {
+  return `etcd-agent-${verb}`;
+}
+
 function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
   return [
     '/usr/bin/docker run --rm',
-    `--name etcd-agent-${verb}`,
+    // --init: docker's init is PID 1 and passes SIGTERM on, so `systemctl stop` ends node (PID 1 ignores
+    // signals it has no handler for) and --rm removes the container.
+    '--init',
+    `--name ${agentContainerName(verb)}`,
     '--network host',
     `-v ${AGENT_DIR}:${AGENT_DIR}:ro`,
     `-v ${AGENT_CONFIG_DIR}:${AGENT_CONFIG_DIR}:ro`,
     `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
     `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
     '-v /run/metadata:/run/metadata:ro',
-    // Backups: the restore gate runs the host's etcdutl (Flatcar ships it in /usr/bin).
-    ...(input.backupBucket ? ['-v /usr/bin:/host/usr/bin:ro'] : []),
+    // Backups: the restore gate runs the etcd image's own restore tool, copied out at boot.
+    ...(input.backupBucket ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`] : []),
     ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}`] : []),
     input.nodeImage,
     `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
@@ -136,10 +187,20 @@ export function dataMountUnit(): string {
 }
 
 /**
+ * Before every run: a container of that name left over (a stopped unit whose container outlived it, a
+ * crash of docker's client) would make `docker run --name` fail. '-': no such container is fine.
+ */
+function removeStaleContainer(verb: 'join' | 'promote'): string {
+  return `ExecStartPre=-/usr/bin/docker rm -f ${agentContainerName(verb)}`;
+}
+
+/**
  * Runs the agent's join phase before etcd starts: it writes ETCD_* settings to /run/etcd/env.
  * No RemainAfterExit: etcd-member.service starts it from its ExecStartPre at every (re)start, so a member
  * that was removed while it ran (etcd exits "permanently removed") is detected, wiped and rejoins on
  * the next restart instead of crash-looping on its old data dir.
+ * No [Install] section and not enabled: that ExecStartPre is its only start. Enabled in
+ * multi-user.target it ran twice on every boot (once for the target, once more for etcd-member).
  */
 export function joinUnit(input: IgnitionInput): string {
   return [
@@ -156,10 +217,9 @@ export function joinUnit(input: IgnitionInput): string {
     'RemainAfterExit=no',
     `TimeoutStartSec=${input.agentTimeoutSeconds}`,
     `ExecStartPre=/usr/bin/mkdir -p ${ETCD_ENV_DIR}`,
+    ...(input.backupBucket ? [`ExecStartPre=${restoreToolCopy(input.etcdImage)}`] : []),
+    removeStaleContainer('join'),
     `ExecStart=${agentCommand(input, 'join')}`,
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
     '',
   ].join('\n');
 }
@@ -179,6 +239,7 @@ export function promoteUnit(input: IgnitionInput): string {
     'Type=oneshot',
     'RemainAfterExit=no',
     `TimeoutStartSec=${input.agentTimeoutSeconds}`,
+    removeStaleContainer('promote'),
     `ExecStart=${agentCommand(input, 'promote')}`,
     '',
     '[Install]',
@@ -220,6 +281,10 @@ export function etcdMemberDropin(input: IgnitionInput): string {
 
 /** The whole Ignition config as a plain object (serialize with JSON.stringify). */
 export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
+  // With backups, the restore gate runs the tool that restoreToolCopy puts in RESTORE_TOOL_DIR.
+  const agentConfig: AgentConfigFile = input.backupBucket
+    ? { ...input.agentConfig, restoreCommand: restoreCommand(input.etcdImage) }
+    : input.agentConfig;
   return {
     ignition: { version: '3.4.0' },
     storage: {
@@ -237,7 +302,7 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
           path: AGENT_CONFIG_PATH,
           mode: 0o644,
           overwrite: true,
-          contents: { source: dataUrl(tokenAwareJson(input.agentConfig)) },
+          contents: { source: dataUrl(tokenAwareJson(agentConfig)) },
         },
         // A bucket name is [a-z0-9.-] only: valid in a data URL as is, and a token stays intact.
         ...(input.backupBucket
@@ -264,7 +329,8 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
     systemd: {
       units: [
         { name: DATA_MOUNT_UNIT, enabled: true, contents: dataMountUnit() },
-        { name: 'etcd-join.service', enabled: true, contents: joinUnit(input) },
+        // Not enabled: etcd-member.service's ExecStartPre starts it (see joinUnit).
+        { name: 'etcd-join.service', contents: joinUnit(input) },
         {
           name: 'etcd-member.service',
           enabled: true,

@@ -4,6 +4,7 @@
  * them. Synth-time only. Not part of the public (jsii) API except through EtcdCluster's props and members.
  */
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,11 +12,18 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CA_BUNDLE_DIR } from './assets';
+import { denyGrantsExceptForAwsServices } from './controls';
 
 export interface ClusterTlsProps {
   /** A CA brought by the user: SecretString JSON {caCert, caKey} (PEM; ECDSA P-256 key, PKCS#8). */
   readonly caSecret?: secretsmanager.ISecret;
   readonly description: string;
+  /** Where the function runs: the cluster's VPC and subnets (it needs HTTPS to Secrets Manager and S3). */
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** Retention and KMS key of the function's log group. */
+  readonly logRetention: logs.RetentionDays;
+  readonly logKey: kms.IKey;
 }
 
 /** kms:Decrypt of secrets encrypted with `key`, only through Secrets Manager in this region. */
@@ -47,6 +55,7 @@ export class ClusterTls extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
+    denyGrantsExceptForAwsServices(this.key);
     const generate = !props.caSecret;
     this.caSecret =
       props.caSecret ??
@@ -62,12 +71,17 @@ export class ClusterTls extends Construct {
     // A role of its own with exactly what the function does (no managed policy): write its log group,
     // read/write the two secrets, and the key operations Secrets Manager makes on its behalf.
     const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = new iam.Role(this, 'FunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `${props.description}: TLS material custom resource`,
+      // The network interfaces of a function in a VPC (the EC2 actions involved need resource "*").
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+      ],
     });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -98,7 +112,24 @@ export class ClusterTls extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
       }),
     );
+    // In the cluster's subnets, like the lifecycle Lambda (AWS Control Tower CT.LAMBDA.PR.3): it needs the
+    // same egress (HTTPS to Secrets Manager, and to S3 for CloudFormation's pre-signed response URL) through
+    // the subnets' NAT or VPC endpoints. CDK orders the function after the subnets' default routes, so the
+    // routes also outlive it on delete, when CloudFormation invokes it once more.
+    const sg = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
+      vpc: props.vpc,
+      description: 'cdk-elastic-etcd TLS material function: HTTPS to AWS APIs only',
+      allowAllOutbound: false,
+    });
+    sg.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'HTTPS: Secrets Manager, S3 (CloudFormation response)',
+    );
     const fn = new lambda.Function(this, 'Function', {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [sg],
       description: `${props.description}: TLS material (cluster CA and client identity)`,
       runtime: lambda.Runtime.NODEJS_22_X,
       code: lambda.Code.fromAsset(CA_BUNDLE_DIR),
@@ -121,6 +152,12 @@ export class ClusterTls extends Construct {
     });
     this.material.node.addDependency(role);
 
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason:
+        'The AWS managed policy that lets Lambda create the network interfaces of a function in a VPC (the function ' +
+        'runs in the cluster subnets).',
+    });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

@@ -1,5 +1,6 @@
 /* Prop checks of EtcdCluster: every problem is collected, each message names its prop. Token-safe. */
 import { Duration, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 
 /** An acknowledgeable warning: id for `Annotations.addWarningV2`, and the message. */
 export interface PropWarning {
@@ -156,4 +157,27 @@ export function checkProps(p: PropCheckInput): PropCheckResult {
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * etcd 3.4's images on quay.io are single-architecture (amd64; arm64 only under separate `-arm64` tags),
+ * so `etcdVersion` 3.4.x, which selects `quay.io/coreos/etcd:v<version>`, cannot run on an arm64
+ * instance. Token-safe: an unresolved version or instance type is not checked.
+ */
+export function checkEtcdArchitecture(
+  etcdVersion: string | undefined,
+  instanceType: ec2.InstanceType,
+): string[] {
+  const name = instanceType.toString();
+  if (etcdVersion === undefined || Token.isUnresolved(etcdVersion) || Token.isUnresolved(name)) {
+    return [];
+  }
+  // Only now: InstanceType.architecture throws on a name it cannot parse (a token).
+  if (/^3\.4\./.test(etcdVersion) && instanceType.architecture === ec2.InstanceArchitecture.ARM_64) {
+    return [
+      `etcdVersion: ${etcdVersion} has no arm64 image (etcd 3.4 images are not multi-arch) but instanceType ` +
+        `${name} is arm64; use etcd 3.5 or later, an x86_64 instance type, or etcdImage with an arm64 image`,
+    ];
+  }
+  return [];
 }

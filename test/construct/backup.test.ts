@@ -10,13 +10,21 @@ import { ignitionOf, makeCluster, REGION, TEST_AMI } from './helpers';
 describe('backups with defaults', () => {
   const { cluster, template } = makeCluster();
 
-  test('bucket: SSE, versioned, public access blocked, retained, snapshot retention 30 days', () => {
+  test('bucket: SSE-KMS with the data key, versioned, public access blocked, retained, snapshot retention 30 days', () => {
     template.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+          ServerSideEncryptionConfiguration: [
+            {
+              ServerSideEncryptionByDefault: {
+                SSEAlgorithm: 'aws:kms',
+                KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EtcdKey[0-9A-F]{8}$'), 'Arn'] },
+              },
+              BucketKeyEnabled: true,
+            },
+          ],
         },
         VersioningConfiguration: { Status: 'Enabled' },
         PublicAccessBlockConfiguration: {

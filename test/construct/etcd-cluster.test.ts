@@ -161,6 +161,8 @@ describe('EtcdCluster with defaults', () => {
     });
   });
 
+  const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` } };
+  const dataKeyArn = expect.stringMatching(/^GETATT-EtcdKey[0-9A-F]{8}\.Arn$/);
   const decryptStatement = {
     Effect: 'Allow',
     Action: 'kms:Decrypt',
@@ -198,9 +200,10 @@ describe('EtcdCluster with defaults', () => {
         Resource: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
       },
       decryptStatement,
-      // Backups: read-only access to the snapshot bucket (the restore gate).
+      // Backups: read-only access to the snapshot bucket (the restore gate), SSE-KMS decrypt through S3.
       { Effect: 'Allow', Action: 's3:GetObject', Resource: backupObjects },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: dataKeyArn, Condition: viaS3 },
     ]);
   });
 
@@ -238,6 +241,12 @@ describe('EtcdCluster with defaults', () => {
           StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': cluster.autoScalingGroupName },
         },
       },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: dataKeyArn,
+        Condition: viaS3,
+      },
     ]);
   });
 
@@ -255,7 +264,7 @@ describe('EtcdCluster with defaults', () => {
             Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' },
           },
           {
-            DeviceName: '/dev/xvdb',
+            DeviceName: '/dev/xvdf',
             Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' },
           },
         ],
@@ -391,7 +400,7 @@ describe('EtcdCluster props', () => {
       LaunchTemplateData: Match.objectLike({
         InstanceType: 'm7g.large',
         BlockDeviceMappings: Match.arrayWith([
-          Match.objectLike({ DeviceName: '/dev/xvdb', Ebs: Match.objectLike({ VolumeSize: 100 }) }),
+          Match.objectLike({ DeviceName: '/dev/xvdf', Ebs: Match.objectLike({ VolumeSize: 100 }) }),
         ]),
       }),
     });

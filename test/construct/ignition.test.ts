@@ -97,7 +97,7 @@ describe('user data', () => {
       deadlineSeconds: 900,
       backupBucketFile: '/etc/etcd-agent/backup-bucket',
       backupPrefix: '',
-      restoreCommand: ['/host/usr/bin/etcdutl'],
+      restoreCommand: ['/opt/etcd-restore/etcdutl'],
     });
     expect(() => parseConfig(text)).not.toThrow();
   });
@@ -111,7 +111,7 @@ describe('user data', () => {
   test('formats the data volume (xfs, labelled) and mounts it at /var/lib/etcd with a mount unit', () => {
     expect(ign.storage.filesystems).toEqual([
       {
-        device: '/dev/xvdb',
+        device: '/dev/xvdf',
         format: 'xfs',
         label: 'etcd-data',
         path: '/var/lib/etcd',
@@ -128,7 +128,6 @@ describe('user data', () => {
 
   test('etcd-join.service: oneshot agent join in the pinned Node image, before etcd-member, rerun at every start', () => {
     const join = unit('etcd-join.service');
-    expect(join.enabled).toBe(true);
     const c = join.contents;
     expect(directives(c, 'Service', 'Type')).toEqual(['oneshot']);
     expect(directives(c, 'Service', 'RemainAfterExit')).toEqual(['no']);
@@ -139,11 +138,93 @@ describe('user data', () => {
     expect(directives(c, 'Unit', 'Requires')).toEqual(['docker.service']);
     expect(directives(c, 'Unit', 'RequiresMountsFor')).toEqual(['/var/lib/etcd']);
     expect(directives(c, 'Service', 'ExecStart')).toEqual([
-      '/usr/bin/docker run --rm --name etcd-agent-join --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
+      '/usr/bin/docker run --rm --init --name etcd-agent-join --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
         '-v /etc/etcd-agent:/etc/etcd-agent:ro -v /run/etcd:/run/etcd -v /var/lib/etcd:/var/lib/etcd ' +
-        `-v /run/metadata:/run/metadata:ro -v /usr/bin:/host/usr/bin:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
+        `-v /run/metadata:/run/metadata:ro -v /opt/etcd-restore:/opt/etcd-restore:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js join --config /etc/etcd-agent/config.json`,
     ]);
-    expect(directives(c, 'Install', 'WantedBy')).toEqual(['multi-user.target']);
+  });
+
+  test('etcd-join.service runs once per etcd start: not enabled, no [Install], started only by etcd-member', () => {
+    // Enabled in multi-user.target it ran twice on the first boot: once for the target, and again from
+    // etcd-member's ExecStartPre (a oneshot without RemainAfterExit is inactive again right after).
+    const join = unit('etcd-join.service');
+    expect(join.enabled).toBeUndefined();
+    expect(join.contents).not.toMatch(/^\[Install\]$/m);
+    const member = unit('etcd-member.service');
+    expect(directives(member.dropins[0].contents, 'Service', 'ExecStartPre')).toContain(
+      '/usr/bin/systemctl start etcd-join.service',
+    );
+  });
+
+  test.each(['join', 'promote'])(
+    'etcd-%s.service: the agent container has an init (stops on SIGTERM) and a stale one is removed first',
+    (verb) => {
+      const c = unit(`etcd-${verb}.service`).contents;
+      const [exec] = directives(c, 'Service', 'ExecStart');
+      // Without an init, node is PID 1 of its container and ignores SIGTERM: `systemctl stop` left it running.
+      expect(exec.split(' ')).toContain('--init');
+      expect(exec.indexOf('--init')).toBeLessThan(exec.indexOf(NODE_IMAGE));
+      expect(exec).toContain(`--name etcd-agent-${verb} `);
+      // '-': ignored when there is none. It is the last ExecStartPre, right before the run.
+      const pre = directives(c, 'Service', 'ExecStartPre');
+      expect(pre[pre.length - 1]).toBe(`-/usr/bin/docker rm -f etcd-agent-${verb}`);
+    },
+  );
+
+  test("the restore runs the etcd image's static etcdutl, copied out of the image at boot, not the host's", () => {
+    // Flatcar's /usr/bin/etcdutl is a PIE (glibc) binary that cannot run in the Alpine Node image, and is
+    // always Flatcar's 3.5.x whatever etcdVersion says.
+    const c = unit('etcd-join.service').contents;
+    expect(c).not.toContain('/usr/bin:/host/usr/bin');
+    const pre = directives(c, 'Service', 'ExecStartPre');
+    const copy = pre.find((p) => p.includes('docker cp'));
+    expect(copy).toBe(
+      "/bin/sh -c 'test -x /opt/etcd-restore/etcdutl && exit 0; mkdir -p /opt/etcd-restore; " +
+        'c=$$(/usr/bin/docker create --entrypoint /usr/local/bin/etcd quay.io/coreos/etcd:v3.5.26) || exit 1; ' +
+        '/usr/bin/docker cp $$c:/usr/local/bin/etcdutl /opt/etcd-restore/etcdutl.tmp; r=$$?; ' +
+        '/usr/bin/docker rm $$c >/dev/null; ' +
+        "test $$r = 0 && chmod 0755 /opt/etcd-restore/etcdutl.tmp && mv /opt/etcd-restore/etcdutl.tmp /opt/etcd-restore/etcdutl'",
+    );
+    // Before the agent runs, and the agent's restoreCommand names exactly the copied file.
+    expect(pre.indexOf(copy!)).toBeLessThan(pre.length - 1);
+    const cfg = JSON.parse(decodeDataUrl(file('/etc/etcd-agent/config.json').contents.source));
+    expect(cfg.restoreCommand).toEqual(['/opt/etcd-restore/etcdutl']);
+    expect(parseConfig(JSON.stringify(cfg)).restoreCommand).toEqual(['/opt/etcd-restore/etcdutl']);
+  });
+
+  test.each([
+    [{ etcdVersion: '3.4.23' }, 'etcdctl', 'quay.io/coreos/etcd:v3.4.23'],
+    [{ etcdVersion: '3.6.5' }, 'etcdutl', 'quay.io/coreos/etcd:v3.6.5'],
+    [
+      { etcdImage: 'registry.example/etcd:v3.4.30@sha256:' + 'b'.repeat(64) },
+      'etcdctl',
+      'registry.example/etcd:v3.4.30@sha256:' + 'b'.repeat(64),
+    ],
+    [{ etcdImage: 'registry.example/etcd:v3.5.26' }, 'etcdutl', 'registry.example/etcd:v3.5.26'],
+  ])('the restore tool follows the etcd image: %j → %s', (props, tool, image) => {
+    const i = ignitionOf(makeCluster(props).template);
+    const join = i.systemd.units.find((u: Json) => u.name === 'etcd-join.service').contents;
+    expect(join).toContain(`/usr/bin/docker create --entrypoint /usr/local/bin/etcd ${image})`);
+    expect(join).toContain(`/usr/bin/docker cp $$c:/usr/local/bin/${tool} /opt/etcd-restore/${tool}.tmp`);
+    const cfg = JSON.parse(
+      decodeDataUrl(
+        i.storage.files.find((x: Json) => x.path === '/etc/etcd-agent/config.json').contents.source,
+      ),
+    );
+    expect(cfg.restoreCommand).toEqual([`/opt/etcd-restore/${tool}`]);
+  });
+
+  test('without backups: no restore tool copied, none mounted, no restoreCommand', () => {
+    const i = ignitionOf(makeCluster({ backup: { enabled: false } }).template);
+    const join = i.systemd.units.find((u: Json) => u.name === 'etcd-join.service').contents;
+    expect(join).not.toContain('docker cp');
+    expect(join).not.toContain('/opt/etcd-restore');
+    const cfg = JSON.parse(
+      decodeDataUrl(
+        i.storage.files.find((x: Json) => x.path === '/etc/etcd-agent/config.json').contents.source,
+      ),
+    );
+    expect(cfg.restoreCommand).toBeUndefined();
   });
 
   test('etcd-promote.service: oneshot agent promote after etcd-member', () => {

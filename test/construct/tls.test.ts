@@ -57,9 +57,10 @@ describe('TLS on (the default)', () => {
     expect(group.DependsOn).toEqual(expect.arrayContaining([crId]));
   });
 
-  test('the custom resource role: its log group, the two secrets, the key through Secrets Manager; no managed policy', () => {
+  test('the custom resource role: its log group, the two secrets, the key through Secrets Manager; only the VPC managed policy', () => {
     const [, role] = only(template, 'AWS::IAM::Role', 'EtcdTlsFunctionRole');
-    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AWSLambdaVPCAccessExecutionRole');
     expect(statementsOf(template, 'EtcdTlsFunctionRoleDefaultPolicy')).toEqual([
       {
         Effect: 'Allow',
@@ -155,10 +156,13 @@ describe('TLS on (the default)', () => {
 describe('TLS off', () => {
   const { cluster, stack, template } = makeCluster({ tls: false });
 
-  test('plain http, a warning to acknowledge, no secrets, key or custom resource', () => {
+  test('plain http, a warning to acknowledge, no secrets, TLS key or custom resource', () => {
     Annotations.fromStack(stack).hasWarning('/TestStack/Etcd', Match.stringLikeRegexp('tls is false'));
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    template.resourceCountIs('AWS::KMS::Key', 0);
+    // Only the data key (backup bucket, log groups).
+    expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual([
+      expect.stringMatching(/^EtcdKey[0-9A-F]{8}$/),
+    ]);
     template.resourceCountIs('Custom::EtcdTlsMaterial', 0);
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'CertificateDaysLeft' }, 0);
     const [, fn] = only(template, 'AWS::Lambda::Function', 'EtcdLifecycleFunction');
