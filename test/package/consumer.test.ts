@@ -243,6 +243,7 @@ describe('the npm package in a fresh CDK app', () => {
       .filter((f) => f.endsWith('.ts'))
       .map((f) => f.replace(/\.ts$/, ''));
     const expected = [
+      'LICENSE',
       'README.md',
       'package.json',
       'build/agent/agent.js',
