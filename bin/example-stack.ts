@@ -10,7 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { EtcdCluster, FLATCAR_AMI_CONTEXT_KEY } from '../lib';
+import { EtcdCluster, FlatcarAmi } from '../lib';
 
 /**
  * Placeholder AMI ids used only when the example stack is environment-agnostic (no credentials, so
@@ -108,13 +108,13 @@ export class EtcdExampleStack extends Stack {
 
     let machineImage: ec2.IMachineImage | undefined;
     const agnostic = Token.isUnresolved(this.account) || Token.isUnresolved(this.region);
-    if (agnostic && this.node.tryGetContext(FLATCAR_AMI_CONTEXT_KEY) === undefined) {
+    if (agnostic && this.node.tryGetContext(FlatcarAmi.CONTEXT_KEY) === undefined) {
       machineImage = ec2.MachineImage.genericLinux({ ...EXAMPLE_FALLBACK_AMIS });
       Annotations.of(this).addWarningV2(
         'cdk-elastic-etcd-example:fallbackAmi',
         'The stack has no account/region, so the Flatcar AMI comes from the placeholder map EXAMPLE_FALLBACK_AMIS ' +
           '(synth only, not deployable). Deploy with credentials (the CLI then sets CDK_DEFAULT_ACCOUNT/REGION and ' +
-          `the AMI is looked up), or pass -c ${FLATCAR_AMI_CONTEXT_KEY}='{"<region>":"ami-..."}'.`,
+          `the AMI is looked up), or pass -c ${FlatcarAmi.CONTEXT_KEY}='{"<region>":"ami-..."}'.`,
       );
     }
 

@@ -14,6 +14,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CFN_GUARD } from './controls';
 import { BACKUP_BUCKET_PATH } from './ignition';
+import { convertsToSeconds } from './validation';
 
 /** What happens after the cluster lost its quorum for good (the members that made it are gone with their data). */
 export enum RestorePolicy {
@@ -125,7 +126,7 @@ export interface EtcdBackupOptions {
 export function checkBackupOptions(o: EtcdBackupOptions): string[] {
   const errors: string[] = [];
   const minutes = (d: Duration | undefined, name: string, min: number, max: number) => {
-    if (!d || Token.isUnresolved(d.toSeconds())) return;
+    if (!d || d.isUnresolved()) return;
     const s = d.toSeconds();
     if (s % 60 !== 0 || s < min * 60 || s > max * 60) {
       errors.push(
@@ -133,10 +134,23 @@ export function checkBackupOptions(o: EtcdBackupOptions): string[] {
       );
     }
   };
+  // The alarm's period and default threshold are computed from the interval; the threshold goes into the
+  // alarm's description as text; restoreAfter goes into the Lambda's environment in seconds.
+  for (const [name, d] of [
+    ['backupInterval', o.backupInterval],
+    ['snapshotAgeAlarmThreshold', o.snapshotAgeAlarmThreshold],
+  ] as [string, Duration | undefined][]) {
+    if (d?.isUnresolved()) errors.push(`backup.${name}: must be known at synth time, not a token`);
+  }
+  if (o.restoreAfter?.isUnresolved() && !convertsToSeconds(o.restoreAfter)) {
+    errors.push(
+      `backup.restoreAfter: a duration from a token must be given as Duration.seconds(token) (got ${o.restoreAfter.unitLabel()})`,
+    );
+  }
   minutes(o.backupInterval, 'backupInterval', 5, 1440);
   minutes(o.restoreAfter, 'restoreAfter', 1, 1440);
   minutes(o.snapshotAgeAlarmThreshold, 'snapshotAgeAlarmThreshold', 5, 7 * 1440);
-  if (o.retention && !Token.isUnresolved(o.retention.toSeconds())) {
+  if (o.retention && !o.retention.isUnresolved()) {
     const s = o.retention.toSeconds();
     if (s % 86400 !== 0 || s < 86400) {
       errors.push(

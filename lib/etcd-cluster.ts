@@ -22,6 +22,7 @@ import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DI
 import { JoinStrategy } from './join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from './tls';
 import { checkEtcdArchitecture, checkProps } from './validation';
+import { tcpPort } from './tokens';
 
 /** The etcd release used when neither `etcdVersion` nor `etcdImage` is given (a pinned 3.5 patch release). */
 export const DEFAULT_ETCD_VERSION = '3.5.26';
@@ -385,9 +386,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     });
     sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: S3, AWS APIs, container registries');
     this.securityGroup = sg;
-    this.connections = new ec2.Connections({ securityGroups: [sg], defaultPort: ec2.Port.tcp(clientPort) });
-    this.connections.allowInternally(ec2.Port.tcp(peerPort), 'etcd peers');
-    this.connections.allowInternally(ec2.Port.tcp(clientPort), 'etcd clients (members and agents)');
+    const clientTcp = tcpPort(clientPort, 'clientPort');
+    this.connections = new ec2.Connections({ securityGroups: [sg], defaultPort: clientTcp });
+    this.connections.allowInternally(tcpPort(peerPort, 'peerPort'), 'etcd peers');
+    this.connections.allowInternally(clientTcp, 'etcd clients (members and agents)');
 
     // ---- Instance role ---------------------------------------------------------------------------
     const role = new iam.Role(this, 'InstanceRole', {

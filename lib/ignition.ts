@@ -6,6 +6,8 @@
  * Not part of the public (jsii) API: lib/index.ts does not export this module.
  */
 
+import { tokenAwareJson } from './tokens';
+
 /** Where the agent's files live on the host (and, mounted read-only, in the agent's container). */
 export const AGENT_DIR = '/opt/etcd-agent';
 export const AGENT_PATH = `${AGENT_DIR}/agent.js`;
@@ -300,7 +302,7 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
           path: AGENT_CONFIG_PATH,
           mode: 0o644,
           overwrite: true,
-          contents: { source: dataUrl(JSON.stringify(agentConfig)) },
+          contents: { source: dataUrl(tokenAwareJson(agentConfig)) },
         },
         // A bucket name is [a-z0-9.-] only: valid in a data URL as is, and a token stays intact.
         ...(input.backupBucket

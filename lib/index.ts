@@ -1,4 +1,4 @@
-export * from './etcd-cluster';
+export { EtcdCluster, EtcdClusterProps, IEtcdCluster } from './etcd-cluster';
 export * from './join-strategy';
-export { FLATCAR_AMI_CONTEXT_KEY, FLATCAR_OWNER } from './flatcar-ami';
+export { EtcdClusterDefaults, FlatcarAmi } from './defaults';
 export { EtcdBackupOptions, RestorePolicy } from './backup';

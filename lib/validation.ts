@@ -33,11 +33,26 @@ function isInt(n: number): boolean {
   return Number.isInteger(n);
 }
 
+/** Whether `d.toSeconds()` works (a token duration converts only from seconds). */
+export function convertsToSeconds(d: Duration): boolean {
+  try {
+    d.toSeconds();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function checkProps(p: PropCheckInput): PropCheckResult {
   const errors: string[] = [];
   const warnings: PropWarning[] = [];
 
-  if (!Token.isUnresolved(p.size)) {
+  if (Token.isUnresolved(p.size)) {
+    errors.push(
+      'size: must be a number known at synth time, not a token: the rolling update keeps size - 1 members in ' +
+        'service and the synth-time quorum checks read it',
+    );
+  } else {
     if (!isInt(p.size) || p.size < 1 || p.size > 7) {
       errors.push(`size: must be an integer from 1 to 7 (got ${p.size})`);
     } else if (p.size % 2 === 0) {
@@ -70,6 +85,22 @@ export function checkProps(p: PropCheckInput): PropCheckResult {
     errors.push(`peerPort: must differ from clientPort (both ${p.peerPort})`);
   }
 
+  // A duration from a token converts to another unit only by arithmetic, which a token cannot take.
+  for (const [name, d] of [
+    ['lifecycleHeartbeatTimeout', p.lifecycleHeartbeatTimeout],
+    ['unstartedGrace', p.unstartedGrace],
+  ] as [string, Duration][]) {
+    if (d.isUnresolved() && !convertsToSeconds(d)) {
+      errors.push(
+        `${name}: a duration from a token must be given as Duration.seconds(token) (got ${d.unitLabel()})`,
+      );
+    }
+  }
+  if (p.reconcileInterval.isUnresolved() && !/^(minute|hour|day)s?$/.test(p.reconcileInterval.unitLabel())) {
+    errors.push(
+      `reconcileInterval: a duration from a token must be given in minutes, hours or days (got ${p.reconcileInterval.unitLabel()})`,
+    );
+  }
   if (!p.reconcileInterval.isUnresolved()) {
     const minutes = p.reconcileInterval.toSeconds() / 60;
     if (!isInt(minutes) || minutes < 1 || minutes > 1440) {

@@ -2,7 +2,7 @@
 import { App, Annotations as CoreAnnotations, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { EtcdCluster, EtcdClusterProps, FLATCAR_AMI_CONTEXT_KEY } from '../../lib';
+import { EtcdCluster, EtcdClusterProps, FlatcarAmi } from '../../lib';
 import { ACCOUNT, makeCluster, REGION } from './helpers';
 
 function build(
@@ -174,13 +174,13 @@ describe('Flatcar AMI choice', () => {
 
   test('environment-agnostic without context: a clear error that says what to pass', () => {
     expect(() => build({}, { env: false })).toThrow(
-      new RegExp(`machineImage: the stack has no concrete account/region.*${FLATCAR_AMI_CONTEXT_KEY}`),
+      new RegExp(`machineImage: the stack has no concrete account/region.*${FlatcarAmi.CONTEXT_KEY}`),
     );
   });
 
   test('environment-agnostic with the context map (object or JSON string): a region mapping', () => {
     for (const value of [{ 'eu-west-1': 'ami-0abc0000000000ab' }, '{"eu-west-1":"ami-0abc0000000000ab"}']) {
-      const { stack } = build({}, { env: false, context: { [FLATCAR_AMI_CONTEXT_KEY]: value } });
+      const { stack } = build({}, { env: false, context: { [FlatcarAmi.CONTEXT_KEY]: value } });
       const mappings = Template.fromStack(stack).toJSON().Mappings;
       expect(JSON.stringify(mappings)).toContain('"eu-west-1":{"ami":"ami-0abc0000000000ab"}');
     }
@@ -188,7 +188,7 @@ describe('Flatcar AMI choice', () => {
 
   test('a malformed context map is an error naming machineImage', () => {
     expect(() =>
-      build({}, { env: false, context: { [FLATCAR_AMI_CONTEXT_KEY]: '{"eu-west-1":"nope"}' } }),
+      build({}, { env: false, context: { [FlatcarAmi.CONTEXT_KEY]: '{"eu-west-1":"nope"}' } }),
     ).toThrow(/machineImage: context cdk-elastic-etcd:flatcarAmi must map each region to an AMI id/);
   });
 
