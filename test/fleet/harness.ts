@@ -305,7 +305,7 @@ export class MemberSampler {
   private done?: Promise<void>;
 
   constructor(
-    private readonly fleet: TestFleet,
+    private readonly fleet: Pick<TestFleet, 'status'>,
     private readonly maxSamples = 1500,
     private readonly intervalMs = 100,
   ) {}
