@@ -306,7 +306,7 @@ export class MemberSampler {
 
   constructor(
     private readonly fleet: Pick<TestFleet, 'status'>,
-    private readonly maxSamples = 1500,
+    private readonly maxSamples = 3000,
     private readonly intervalMs = 100,
   ) {}
 
