@@ -54,9 +54,11 @@ describe('scenario 6: the group replaces 1 of 3 through the terminate lifecycle 
     expect(sampler.maxPending).toBeLessThanOrEqual(1);
     // The load ran through the replacement: a floor on acknowledged writes (none acknowledged would pass
     // the read-back vacuously), every one of them read back with its value.
-    expect(writer.acked.length).toBeGreaterThan(50);
+    expect(writer.acked.length).toBeGreaterThan(20);
     await expectAllReadable(fleet, writer.expected(), 'scenario6/');
-    console.log(`scenario 6: terminate → replacement promoted and converged in ${seconds.toFixed(1)} s`);
+    console.log(
+      `scenario 6: terminate → replacement promoted and converged in ${seconds.toFixed(1)} s, ${writer.acked.length} writes acknowledged`,
+    );
   });
 
   it('variant: with another member dead (frozen), the removal is unsafe: the instance is retained and the cluster stays writable', async () => {
