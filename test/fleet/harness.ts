@@ -287,7 +287,8 @@ export class StatusSampler {
 
 /**
  * Samples etcd's own member list (an etcd3 client, not the fleet's status, which lists only instances)
- * while a change runs, and probes every started voter's client URL (Maintenance.Status, 1 s deadline).
+ * while a change runs, and probes every started voter's client URL (Maintenance.Status, the harness
+ * client's 3 s deadline).
  * Per sample it records the joining members (learners and unstarted entries) and whether the healthy
  * started voters are a quorum of all voters (a dead member whose instance is gone still counts as a
  * voter here). Bounded: at most `maxSamples`, one every `intervalMs`.
