@@ -13,7 +13,7 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { blockFor, s3Address } from '../../fleet/addresses';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { client, expectConverged, logLines, StatusJson, TestFleet } from './harness';
+import { client, expectConverged, StatusJson, TestFleet } from './harness';
 
 jest.setTimeout(400_000);
 
@@ -202,9 +202,10 @@ describe('scenario 8: quorum loss, manual restore policy', () => {
       expect(restoredBy).toHaveLength(1);
       // The survivor kept the old cluster's data: it never starts on it. The seed is the lowest live
       // instance id, so it is the survivor or a replacement; either way the survivor's gate says which.
-      const gateRoles = logLines(logs[survivor])
-        .filter((l) => l.message === 'restore gate')
-        .map((l) => l.role);
+      const gateRoles = logs[survivor]
+        .split('\n')
+        .filter((l) => l.includes('"message":"restore gate"'))
+        .map((l) => (JSON.parse(l) as { role: string }).role);
       expect(gateRoles).toContain(survivor === restore.seedInstanceId ? 'seed' : 'wipe-and-join');
 
       const bound = expectBound(await readAll(after.endpoints), written, first.snapshot!.revision);

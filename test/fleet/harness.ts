@@ -246,46 +246,6 @@ export async function expectValues(
 }
 
 /**
- * Samples `status` while a change runs (bounded: at most `maxSamples`), recording the largest number of
- * joining members (learner or unstarted) seen at once: "one member change at a time" means at most 1.
- */
-export class StatusSampler {
-  maxPending = 0;
-  samples = 0;
-  /** Samples in which the healthy voters were fewer than the quorum of all voters. */
-  quorumLost = 0;
-  private stopped = false;
-  private done?: Promise<void>;
-
-  constructor(
-    private readonly fleet: TestFleet,
-    private readonly maxSamples = 2000,
-  ) {}
-
-  start(): void {
-    this.done = (async () => {
-      while (!this.stopped && this.samples < this.maxSamples) {
-        const s = await this.fleet.status().catch(() => undefined);
-        if (s) {
-          this.samples++;
-          const pending = s.instances.filter((i) => i.role === 'learner' || i.role === 'unstarted').length;
-          this.maxPending = Math.max(this.maxPending, pending);
-          const voters = s.instances.filter((i) => i.role === 'voter');
-          const healthy = voters.filter((i) => i.healthy).length;
-          if (voters.length > 0 && healthy < Math.floor(voters.length / 2) + 1) this.quorumLost++;
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
-/**
  * Samples etcd's own member list (an etcd3 client, not the fleet's status, which lists only instances)
  * while a change runs, and probes every started voter's client URL (Maintenance.Status, the harness
  * client's 3 s deadline).
@@ -372,6 +332,46 @@ export class MemberSampler {
       list.close();
       for (const c of probes.values()) c.close();
     }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/**
+ * Samples `status` while a change runs (bounded: at most `maxSamples`), recording the largest number of
+ * joining members (learner or unstarted) seen at once: "one member change at a time" means at most 1.
+ */
+export class StatusSampler {
+  maxPending = 0;
+  samples = 0;
+  /** Samples in which the healthy voters were fewer than the quorum of all voters. */
+  quorumLost = 0;
+  private stopped = false;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly fleet: TestFleet,
+    private readonly maxSamples = 2000,
+  ) {}
+
+  start(): void {
+    this.done = (async () => {
+      while (!this.stopped && this.samples < this.maxSamples) {
+        const s = await this.fleet.status().catch(() => undefined);
+        if (s) {
+          this.samples++;
+          const pending = s.instances.filter((i) => i.role === 'learner' || i.role === 'unstarted').length;
+          this.maxPending = Math.max(this.maxPending, pending);
+          const voters = s.instances.filter((i) => i.role === 'voter');
+          const healthy = voters.filter((i) => i.healthy).length;
+          if (voters.length > 0 && healthy < Math.floor(voters.length / 2) + 1) this.quorumLost++;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
   }
 
   async stop(): Promise<void> {
