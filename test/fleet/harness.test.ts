@@ -73,11 +73,12 @@ test('chaos readBack: counts a key with another value as lost, like a missing on
   });
 });
 
-test('MemberSampler: two learners at once and a lost quorum are seen', async () => {
+test('MemberSampler: two joining members at once and a lost quorum are seen', async () => {
   const stub = {
     status: async () => ({ endpoints: cluster.clientURLs, instances: [] }) as unknown as StatusJson,
   };
   const settle = () => new Promise((r) => setTimeout(r, 800));
+  await cluster.settled(); // etcd refuses a member add until every member has been connected for 5 s
   const clean = new MemberSampler(stub, 200, 50);
   clean.start();
   await settle();
