@@ -58,6 +58,13 @@ describe('scenario 15: a retained termination is finished once it is safe', () =
       // The retained instance was terminated, and its member is gone.
       expect(after.instances.map((i) => i.id)).not.toContain(retained.id);
       expect(live(after).map((i) => i.memberId)).not.toContain(retained.memberId);
+      // The thawed member took the removed-member path (FAILURE-SCENARIOS 5): wiped, rejoined, promoted,
+      // without a heartbeat error every few seconds (it has no launch action pending).
+      expect(live(after).map((i) => i.id)).toContain(frozen.id);
+      const thawed = fleet.agentLogs()[frozen.id];
+      expect(thawed).toMatch(/"step":"wipe-data"/);
+      expect(thawed.slice(thawed.indexOf('"step":"wipe-data"'))).toMatch(/"message":"promoted to voter"/);
+      expect(thawed).not.toMatch(/"message":"heartbeat failed"/);
       const out = fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8');
       expect(out).toMatch(/"message":"retained termination finished"/);
       expect(out).toMatch(/"message":"metric RetainedTerminationsFinished"/);

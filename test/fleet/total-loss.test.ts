@@ -29,10 +29,10 @@ function expectValues(restored: Record<string, string>, written: Map<string, [st
   expect(got).toEqual(want);
 }
 
-/** Every agent log line that started etcd with a brand-new cluster (state new), by instance. */
-function bootstrapsNew(fleet: TestFleet): string[] {
+/** The instances (but `except`) whose agent started etcd with a brand-new cluster (state new). */
+function bootstrapsNew(fleet: TestFleet, except: readonly string[]): string[] {
   return Object.entries(fleet.agentLogs())
-    .filter(([, log]) => /"message":"settings written".*"state":"new"/.test(log))
+    .filter(([id, log]) => !except.includes(id) && /"message":"settings written".*"state":"new"/.test(log))
     .map(([id]) => id);
 }
 
@@ -74,6 +74,67 @@ describe('scenario 13: total loss beside backups', () => {
       );
       expect(restored).toHaveLength(1);
       expect(restored[0]).toContain(`"key":"${backup.snapshot!.key}"`);
+    });
+  });
+
+  describe('manual policy: the group scaled to 0 and back, volumes gone', () => {
+    const fleet = new TestFleet('loss-manual');
+    afterAll(() => fleet.down());
+
+    it('waits for the trigger (log line, metric, no cluster), then the trigger restores', async () => {
+      const s = await fleet.up('--size', '3', '--restore', 'manual');
+      expectConverged(s, 3);
+      const written = await write(s.endpoints, 'loss/m/', 30);
+      const backup = JSON.parse(await fleet.ok('backup')) as BackupResult;
+      expect(backup).toMatchObject({ ok: true, outcome: 'stored' });
+      const first = s.instances.map((i) => i.id);
+
+      // Scale to 0: the group terminates its instances one at a time; the last member's removal is never
+      // safe, so that instance is retained. Its volume goes too (kill --wipe): nothing of the cluster is left.
+      await fleet.cli('scale', '0', '--timeout', '1');
+      const left = await until('every instance out of service', 120, async () => {
+        const st = await fleet.status();
+        return st.instances.every(
+          (i) => i.lifecycleState !== 'InService' && i.lifecycleState !== 'Terminating:Wait',
+        )
+          ? st
+          : undefined;
+      });
+      for (const i of left.instances) await fleet.ok('kill', i.id, '--wipe');
+      const out = () => fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8');
+      const mark = out().length;
+      await fleet.cli('scale', '3', '--timeout', '1');
+
+      // The replacements wait: the agents say why, the Lambda says it (line and metric), and no cluster forms.
+      await until('the Lambda reporting the wait for the trigger', 90, async () =>
+        /"message":"waiting for the restore trigger"/.test(out().slice(mark)) &&
+        /"message":"metric AwaitingRestoreTrigger"/.test(out().slice(mark))
+          ? true
+          : undefined,
+      );
+      const waiting = await until('three agents awaiting a restore', 60, async () => {
+        const w = Object.values(fleet.agentLogs()).filter((l) =>
+          l.includes('"message":"total loss: waiting for a restore, never bootstrapping an empty cluster"'),
+        );
+        return w.length >= 3 ? w : undefined;
+      });
+      // The newest snapshot: ours, or a later one (the Lambda snapshots before each removal of the scale-in).
+      const newest = /earlier cluster \(snapshot (snapshots\/[^)]+\.db)\)/.exec(waiting[0])![1];
+      expect(newest >= backup.snapshot!.key).toBe(true);
+      expect(bootstrapsNew(fleet, first)).toEqual([]);
+      const stalled = await fleet.status();
+      expect(stalled.converged).toBe(false);
+      expect(stalled.clusterId).toBe('');
+
+      // The trigger works in that state.
+      const r = JSON.parse(await fleet.ok('restore')) as BackupResult;
+      expect(r.outcome).toBe('restore-started');
+      expect(r.restore!.snapshotKey).toBe(newest);
+      const after = JSON.parse(await fleet.ok('wait', '--timeout', '180', '--json')) as StatusJson;
+      expectConverged(after, 3);
+      expectValues(await readAll(after.endpoints, undefined, 'loss/'), written);
+      // Only the seed started a new cluster (from the snapshot); nobody bootstrapped an empty one.
+      expect(bootstrapsNew(fleet, first)).toEqual([r.restore!.seedInstanceId]);
     });
   });
 });
