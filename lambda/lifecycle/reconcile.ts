@@ -31,6 +31,8 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
   });
 
   await reportCertificateExpiry(ctx, log);
+  /** Retained instances terminated by this invocation (the group may list them a while longer). */
+  const terminated = new Set<string>();
   let failures = 0;
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
@@ -61,7 +63,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     const next = steps.find((s): s is Extract<ReconcileStep, { kind: 'remove' }> => s.kind === 'remove');
     if (!next) {
       // The membership matches the group: now the retained terminations (FAILURE-SCENARIOS 15).
-      const retained = await finishRetained(ctx, log, obs, removed);
+      const retained = await finishRetained(ctx, log, obs, removed, terminated);
       if (retained === 'acted') continue;
       report(ctx, log, obs.members, steps);
       return result(
@@ -127,6 +129,7 @@ async function finishRetained(
   log: Logger,
   obs: Observation,
   removed: string[],
+  terminated: Set<string>,
 ): Promise<'acted' | 'failed' | string[]> {
   const { config } = ctx;
   const input = (o: Observation) =>
@@ -140,7 +143,9 @@ async function finishRetained(
           desiredCapacity: o.group.desiredCapacity,
         }
       : null;
-  const steps = planRetainedTerminations(input(obs), obs.group.instances);
+  const steps = planRetainedTerminations(input(obs), obs.group.instances).filter(
+    (s) => !terminated.has(s.instanceId),
+  );
   if (steps.length === 0) return [];
   const finished = (s: RetainedStep, memberId?: string) => {
     log.warn('retained termination finished', {
@@ -158,7 +163,10 @@ async function finishRetained(
       for (const s of bare)
         log.info('decision', { decision: 'terminate-retained', instanceId: s.instanceId, reason: s.reason });
       await ctx.fleet.terminateInstances(bare.map((s) => s.instanceId));
-      for (const s of bare) finished(s);
+      for (const s of bare) {
+        terminated.add(s.instanceId);
+        finished(s);
+      }
       return 'acted';
     }
     const next = steps.find(
@@ -189,6 +197,7 @@ async function finishRetained(
     if (outcome === 'changed') return 'acted';
     if (outcome === 'removed') removed.push(next.memberId);
     await ctx.fleet.terminateInstances([next.instanceId]);
+    terminated.add(next.instanceId);
     finished(next, next.memberId);
     return 'acted';
   } catch (err) {
