@@ -414,6 +414,8 @@ export class Fleet {
       inst.etcd = undefined;
       if (inst.stopping || inst.phase === 'gone' || inst.phase === 'terminating') return;
       this.log('etcd exited', { id: inst.id, code, signal });
+      // A retained instance stays retained (outside the group's capacity): not restarted, never counted.
+      if (inst.phase === 'retained') return;
       if (signal === 'SIGKILL' || inst.phase === 'dead') {
         inst.phase = 'dead';
         return;
