@@ -40,6 +40,8 @@ const FAULTS = [
   'scale',
   'terminate-two',
   'lose-add-reply',
+  'total-loss',
+  'retained-thaw',
 ];
 const SIZES = [3, 5, 7];
 const START_SIZE = 3;
@@ -123,6 +125,9 @@ function makePlan(seed, rounds) {
     for (let tries = 0; tries < 64; tries++) {
       const f = FAULTS[Math.floor(rand() * FAULTS.length)];
       if (f === 'terminate-two' && size !== 5) continue;
+      // FAILURE-SCENARIOS 13 and 15 are made for 3 members (a retained termination needs a frozen member
+      // to make the removal unsafe, which 5 members absorb), and a restore of 7 takes long.
+      if ((f === 'total-loss' || f === 'retained-thaw') && size !== 3) continue;
       fault = f;
       break;
     }
@@ -146,11 +151,16 @@ function makePlan(seed, rounds) {
         size = step.params.toSize;
         break;
       }
-      case 'terminate-two': {
+      case 'terminate-two':
+      case 'retained-thaw': {
+        // retained-thaw: the first is frozen, the second terminated (retained), then the first thawed
         const j = Math.floor(r2 * (size - 1));
         step.targets = [first, j >= first ? j + 1 : j];
         break;
       }
+      case 'total-loss':
+        step.targets = Array.from({ length: size }, (_, i) => i);
+        break;
       case 'lose-add-reply':
         if (size < MAX_SIZE && r3 < 0.5) {
           step.params.then = 'scale-up';
@@ -346,6 +356,15 @@ class Writer {
     this.failures = []; // { start, end, error }
     this.stopped = false;
     this.attempts = 0;
+    this.paused = false;
+  }
+  /** Stops writing after the write in flight; resolves once nothing is in flight (a backup covers every ack). */
+  pause() {
+    this.paused = true;
+    return new Promise((resolve) => (this.onIdle = resolve));
+  }
+  resume() {
+    this.paused = false;
   }
   key(n) {
     return `${this.prefix}/${String(n).padStart(8, '0')}`;
@@ -370,6 +389,12 @@ class Writer {
       let rr = 0;
       try {
         while (!this.stopped && this.attempts < this.maxWrites) {
+          if (this.paused) {
+            if (this.onIdle) this.onIdle();
+            this.onIdle = undefined;
+            await sleep(50);
+            continue;
+          }
           this.attempts++;
           const endpoints = this.endpointsOf();
           for (const [e, c] of clients) {
@@ -407,6 +432,7 @@ class Writer {
         }
       } finally {
         for (const c of clients.values()) c.close();
+        if (this.onIdle) this.onIdle();
       }
     })();
   }
@@ -676,6 +702,11 @@ async function main() {
       '3',
       '--terminate-timeout',
       '10',
+      // total-loss rounds: the reconcile restores the newest snapshot 5 s after the loss
+      '--restore',
+      'automatic',
+      '--restore-after',
+      '5',
     ];
     const up = await cliJson(dir, [...upArgs, '--json'], 240_000);
     clusterId = up.clusterId;
@@ -788,6 +819,62 @@ async function main() {
           case 'scale':
             await must(['scale', String(step.params.toSize), '--json', '--timeout', T]);
             break;
+          case 'total-loss': {
+            // FAILURE-SCENARIOS 13: a backup covering every acknowledged write (the writer pauses), then every
+            // instance kill --wipe. The automatic policy must restore it; a new, empty cluster would lose
+            // every key (the read-back at the end), a new cluster id is expected.
+            await writer.pause();
+            try {
+              const b = JSON.parse(await must(['backup']));
+              if (!b.ok) throw new Error(`backup failed: ${b.reason}`);
+              for (const t of targets) {
+                down(t.id);
+                await must(['kill', t.id, '--wipe']);
+              }
+              const w0 = Date.now();
+              const deadline = w0 + o.convergeTimeout * 1000;
+              let st;
+              for (;;) {
+                st = JSON.parse(await must(['status', '--json']));
+                if (st.converged && st.clusterId !== clusterId) break;
+                if (Date.now() > deadline) break;
+                await sleep(500);
+              }
+              if (st.converged && st.clusterId !== clusterId) {
+                row.notes.push(
+                  `restored: cluster ${clusterId} -> ${st.clusterId} in ${((Date.now() - w0) / 1000).toFixed(1)} s`,
+                );
+                clusterId = st.clusterId;
+              }
+            } finally {
+              writer.resume();
+            }
+            break;
+          }
+          case 'retained-thaw': {
+            // FAILURE-SCENARIOS 15: freeze one, terminate another (retained), the replacement removes the
+            // frozen member, thaw: the reconcile must finish the retained termination and all converge.
+            const [frozen, retained] = targets;
+            const d = down(frozen.id);
+            down(retained.id);
+            await must(['freeze', frozen.id]);
+            try {
+              const out = JSON.parse(await must(['terminate', retained.id, '--json', '--timeout', T]));
+              if (out.result !== 'retained')
+                row.notes.push(`terminate ${retained.id}: ${out.result}, not retained`);
+              const deadline = Date.now() + o.convergeTimeout * 1000;
+              for (;;) {
+                const st = JSON.parse(await must(['status', '--json']));
+                const f = st.instances.find((i) => i.id === frozen.id);
+                if (!f || f.memberId === '' || Date.now() > deadline) break;
+                await sleep(500);
+              }
+            } finally {
+              await must(['thaw', frozen.id]);
+              d.to = healAt = Date.now();
+            }
+            break;
+          }
           case 'lose-add-reply':
             await must(['fault', 'lose-add-reply']);
             if (step.params.then === 'scale-up')
@@ -811,6 +898,11 @@ async function main() {
             row.problems.push(`cluster id ${s1.clusterId} (expected ${clusterId})`);
           const expectSize = step.params.toSize ?? step.size;
           if (s1.desired !== expectSize) row.problems.push(`desired ${s1.desired} != ${expectSize}`);
+          if (step.fault === 'retained-thaw') {
+            const r = s1.instances.find((i) => i.id === row.targetIds[1]);
+            if (r) row.problems.push(`retained instance ${r.id} still there (${r.lifecycleState})`);
+            else row.notes.push('retained termination finished');
+          }
           if (step.fault === 'lose-add-reply') {
             const fresh = s1.instances.filter((i) => !s0.instances.some((x) => x.id === i.id));
             const logs = fresh.map((i) => agentLog(dir, i.id));

@@ -16,6 +16,8 @@ export interface FleetBackupOptions {
   readonly backupIntervalSeconds?: number;
   /** The Lambda's RESTORE_AFTER_SECONDS (automatic policy). @default 20 */
   readonly restoreAfterSeconds?: number;
+  /** The agents may bootstrap an empty cluster beside backups (the construct's backup.startEmptyBesideBackups). @default false */
+  readonly emptyStartBesideBackups?: boolean;
 }
 
 export const BACKUP_BUCKET = 'etcd-fleet-backups';
@@ -73,7 +75,13 @@ export class FleetBackup {
 
   /** The agent's config fields: the bucket, and etcd 3.4's restore command (etcdutl exists from 3.5 on). */
   agentConfig(): Record<string, unknown> {
-    return { backupBucket: BACKUP_BUCKET, backupPrefix: '', restoreCommand: ['etcdctl'] };
+    return {
+      backupBucket: BACKUP_BUCKET,
+      backupPrefix: '',
+      restoreCommand: ['etcdctl'],
+      restorePolicy: this.opts.restorePolicy ?? 'manual',
+      emptyStartBesideBackups: this.opts.emptyStartBesideBackups ?? false,
+    };
   }
 
   startSchedule(): void {

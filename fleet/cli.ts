@@ -33,6 +33,8 @@ options: --timeout S (waiting commands, default 180), --reconcile-interval S (up
          --restore manual|automatic (up: restore policy, default manual),
          --backup-interval S (up: seconds between scheduled backups, default 0 = none),
          --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20),
+         --empty-start-beside-backups (up: a total loss may bootstrap an EMPTY cluster although the bucket
+           holds snapshots; the construct's backup.startEmptyBesideBackups; default off),
          --tls (up: https on client and peer ports with client-certificate auth; status --json adds
                 "tls": {"ca", "cert", "key"}, a client identity for etcdctl --cacert/--cert/--key)`;
 
@@ -42,7 +44,7 @@ interface Parsed {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler', 'tls']);
+const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler', 'tls', 'empty-start-beside-backups']);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -146,6 +148,7 @@ function backupOptions(p: Parsed): Record<string, unknown> {
     restorePolicy: policy,
     backupIntervalSeconds: num(p.flags, 'backup-interval', 0),
     restoreAfterSeconds: num(p.flags, 'restore-after', 20),
+    emptyStartBesideBackups: p.flags['empty-start-beside-backups'] === true,
   };
 }
 

@@ -173,6 +173,14 @@ export class Fleet {
         if (e.hookName === LAUNCH_HOOK) this.onLaunchCompleted(e.instanceId, e.result);
       },
     );
+    // EC2 TerminateInstances (the reconcile finishing a retained termination): the instance stops and is gone.
+    this.standIn.on('terminate-instances', (e: { instanceIds: string[] }) => {
+      for (const id of e.instanceIds) {
+        this.track(this.terminateNow(id)).catch((err: Error) =>
+          this.log('TerminateInstances failed', { id, error: err.message }),
+        );
+      }
+    });
     this.loadHandler();
     this.timer = setInterval(() => void this.tick(), 250);
     void this.tick(); // the first launches now, not one interval later
@@ -342,6 +350,7 @@ export class Fleet {
 
   /** Agent (join) → etcd → agent (promote), as the instance's systemd units would run them. */
   private async boot(inst: Instance): Promise<void> {
+    if (inst.phase === 'gone') return; // terminated while a restart was pending
     inst.phase = 'booting';
     const seq = (inst.bootSeq = (inst.bootSeq ?? 0) + 1);
     if (this.seqOf(inst) <= (this.opts.breakBoot ?? 0)) {
@@ -405,6 +414,8 @@ export class Fleet {
       inst.etcd = undefined;
       if (inst.stopping || inst.phase === 'gone' || inst.phase === 'terminating') return;
       this.log('etcd exited', { id: inst.id, code, signal });
+      // A retained instance stays retained (outside the group's capacity): not restarted, never counted.
+      if (inst.phase === 'retained') return;
       if (signal === 'SIGKILL' || inst.phase === 'dead') {
         inst.phase = 'dead';
         return;
@@ -502,6 +513,19 @@ export class Fleet {
     return 'terminated';
   }
 
+  /** EC2 TerminateInstances: no lifecycle hook (a retained instance has left the group's lifecycle already). */
+  private async terminateNow(id: string): Promise<void> {
+    const inst = this.instances.get(id);
+    if (!inst || inst.phase === 'gone') return;
+    this.log('TerminateInstances', { id, phase: inst.phase });
+    await this.stopInstance(inst);
+    inst.phase = 'gone';
+    await this.standIn.removeInstance(id);
+    fs.rmSync(inst.dir, { recursive: true, force: true });
+    this.log('terminated', { id, reason: 'TerminateInstances' });
+    void this.tick();
+  }
+
   private async stopInstance(inst: Instance, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     inst.stopping = true;
     inst.agent?.kill('SIGKILL');
@@ -527,7 +551,8 @@ export class Fleet {
 
   kill(id: string, wipe: boolean): void {
     const inst = this.find(id);
-    inst.phase = 'dead';
+    // A retained instance stays retained (outside the group's capacity), only its processes die.
+    if (inst.phase !== 'retained') inst.phase = 'dead';
     inst.agent?.kill('SIGKILL');
     if (inst.frozen) inst.etcd?.kill('SIGCONT');
     inst.etcd?.kill('SIGKILL');

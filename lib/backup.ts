@@ -3,7 +3,7 @@
  * schedule, the Lambda's backup/restore settings and permissions, the instances' read access, the snapshot
  * age alarm. The run-time side is lambda/lifecycle/backup.ts, restore.ts and lambda/agent/restore.ts.
  */
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -115,6 +115,18 @@ export interface EtcdBackupOptions {
   readonly restoreAfter?: Duration;
 
   /**
+   * Let a group that finds no member of its cluster (a total loss: every instance replaced with its
+   * volume, an AZ-wide failure, the group scaled to 0 and back) bootstrap a new, EMPTY cluster although
+   * the bucket holds snapshots or restore records of an earlier one. Without it such a group restores
+   * (`RestorePolicy.AUTOMATIC`) or waits for the restore trigger (`RestorePolicy.MANUAL`, with the
+   * `restoreAwaitedAlarm`), and never silently starts empty beside its backups. Turn it on only for a
+   * cluster whose data you can lose; the construct warns (`cdk-elastic-etcd:startEmptyBesideBackups`).
+   *
+   * @default false
+   */
+  readonly startEmptyBesideBackups?: boolean;
+
+  /**
    * The snapshot age alarm fires when the newest complete snapshot is older than this.
    *
    * @default - twice `backupInterval` plus 10 minutes
@@ -186,7 +198,12 @@ export interface BackupWiring {
   readonly bucket: s3.IBucket;
   readonly prefix: string;
   /** Settings for the agent config (the restore gate). */
-  readonly agentConfig: { backupBucketFile: string; backupPrefix: string };
+  readonly agentConfig: {
+    backupBucketFile: string;
+    backupPrefix: string;
+    restorePolicy: string;
+    emptyStartBesideBackups: boolean;
+  };
   /** Environment of the lifecycle function. */
   readonly environment: Record<string, string>;
 }
@@ -202,6 +219,13 @@ export function prepareBackups(
   encryptionKey: kms.IKey,
 ): BackupWiring | undefined {
   if (o.enabled === false) return undefined;
+  if (o.startEmptyBesideBackups === true) {
+    Annotations.of(scope).addWarningV2(
+      'cdk-elastic-etcd:startEmptyBesideBackups',
+      'backup.startEmptyBesideBackups: after a total loss the group bootstraps a new, EMPTY cluster instead of ' +
+        'restoring its newest snapshot; every key is gone until you restore by hand',
+    );
+  }
   const prefix = o.prefix ?? '';
   let bucket = o.bucket;
   if (!bucket) {
@@ -259,6 +283,8 @@ export function prepareBackups(
     agentConfig: {
       backupBucketFile: BACKUP_BUCKET_PATH,
       backupPrefix: prefix,
+      restorePolicy: o.restorePolicy ?? RestorePolicy.MANUAL,
+      emptyStartBesideBackups: o.startEmptyBesideBackups === true,
     },
     environment: {
       BACKUP_BUCKET: bucket.bucketName,
@@ -364,4 +390,27 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): cloudwat
     treatMissingData: cloudwatch.TreatMissingData.BREACHING,
   });
   return alarm;
+}
+
+/**
+ * The alarm on `AwaitingRestoreTrigger`: the quorum is lost for good (e.g. a total loss, no member left)
+ * under `RestorePolicy.MANUAL`, and the group waits for the restore trigger. Every reconcile reports it while
+ * that lasts; no report means no wait.
+ */
+export function restoreAwaitedAlarm(
+  scope: Construct,
+  metric: cloudwatch.Metric,
+  groupName: string,
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, 'RestoreAwaitedAlarm', {
+    alarmDescription:
+      `cdk-elastic-etcd: ${groupName} lost its quorum for good (no member left, or too few to form a quorum) ` +
+      'and the restore policy is manual: invoke the lifecycle function with {"kind":"restore"} (README ' +
+      '"Backups and disaster recovery")',
+    metric: metric.with({ statistic: 'Maximum', period: Duration.minutes(5) }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }

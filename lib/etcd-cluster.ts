@@ -15,7 +15,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from './assets';
-import { checkBackupOptions, EtcdBackupOptions, prepareBackups, wireBackups } from './backup';
+import {
+  checkBackupOptions,
+  EtcdBackupOptions,
+  prepareBackups,
+  restoreAwaitedAlarm,
+  wireBackups,
+} from './backup';
 import { allowLogGroups, CFN_GUARD, createDataKey } from './controls';
 import { chooseFlatcarImage } from './flatcar-ami';
 import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
@@ -275,6 +281,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly backupPrefix: string = '';
   /** Alarm on the age of the newest complete snapshot (undefined when backups are disabled). */
   public readonly snapshotAgeAlarm?: cloudwatch.Alarm;
+  /**
+   * Alarm while the group waits for the restore trigger: the quorum is lost for good (e.g. a total loss)
+   * under `RestorePolicy.MANUAL` (undefined when backups are disabled).
+   */
+  public readonly restoreAwaitedAlarm?: cloudwatch.Alarm;
   /** Whether peers and clients use TLS with client-certificate authentication. */
   public readonly tlsEnabled: boolean;
   /** The cluster CA secret (`{caCert, caKey}`); undefined without TLS. */
@@ -608,6 +619,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       },
     });
     for (const statement of lifecycleStatements(groupArn)) fn.addToRolePolicy(statement);
+    fn.addToRolePolicy(retainedTerminationStatement(this.autoScalingGroupName));
     if (tls) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
@@ -667,6 +679,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         groupName: this.autoScalingGroupName,
         snapshotAge: this.metricNewestSnapshotAge(),
       });
+      this.restoreAwaitedAlarm = restoreAwaitedAlarm(
+        this,
+        this.metricAwaitingRestoreTrigger(),
+        this.autoScalingGroupName,
+      );
     }
 
     this.applyAlarmActions(props.alarmActions ?? []);
@@ -721,7 +738,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   /**
    * A metric the lifecycle Lambda publishes (CloudWatch embedded metric format, namespace
    * `CdkElasticEtcd`, dimension `AutoScalingGroupName`), summed over 5 minutes by default.
-   * Names: `MemberRemovals`, `RetainedTerminations`, `ReconcileRemovals`, `StuckLearners`.
+   * Names: `MemberRemovals`, `RetainedTerminations`, `RetainedTerminationsFinished`, `ReconcileRemovals`,
+   * `StuckLearners`, `AwaitingRestoreTrigger`.
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -769,6 +787,19 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     return this.metric('RetainedTerminations', props);
   }
 
+  /**
+   * Retained terminations the reconcile finished: once removing the retained instance's member was safe, it
+   * removed it and terminated the instance (EC2 TerminateInstances).
+   */
+  public metricRetainedTerminationsFinished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RetainedTerminationsFinished', props);
+  }
+
+  /** 1 in every reconcile while the group waits for the restore trigger (manual policy, quorum lost for good). */
+  public metricAwaitingRestoreTrigger(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('AwaitingRestoreTrigger', { statistic: 'Maximum', ...props });
+  }
+
   /** Members the scheduled reconcile removed (their instance was gone, or they never started). */
   public metricReconcileRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('ReconcileRemovals', props);
@@ -791,7 +822,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         reason:
           'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeAutoScalingInstances and ec2:DescribeInstances ' +
           'support no resource-level permissions; "*" is the only resource they accept. ' +
-          'ec2:RebootInstances (lifecycle Lambda, backups on) is limited by the condition on the group tag.',
+          'ec2:RebootInstances (lifecycle Lambda, backups on) and ec2:TerminateInstances (lifecycle Lambda, ' +
+          'retained terminations) are limited by the condition on the group tag.',
       },
       {
         id: groupArnFinding,
@@ -885,6 +917,18 @@ function flattenForNag(value: unknown): string {
  * What both the agent (instance role) and the lifecycle Lambda may do in the Auto Scaling and EC2
  * APIs: look up groups and instances, and answer this group's lifecycle actions.
  */
+/**
+ * The reconcile terminates a retained instance (Terminating:Retained) once its member is removed: EC2
+ * TerminateInstances, only on instances tagged with this group's name (the group tags its instances).
+ */
+function retainedTerminationStatement(groupName: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['ec2:TerminateInstances'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': groupName } },
+  });
+}
+
 function lifecycleStatements(groupArn: string): iam.PolicyStatement[] {
   return [
     // These Describe* actions support no resource-level permissions: '*' is the only valid resource.

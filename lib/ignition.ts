@@ -48,6 +48,9 @@ export interface AgentConfigFile {
   readonly backupBucketFile?: string;
   readonly backupPrefix?: string;
   readonly restoreCommand?: string[];
+  /** Backups: the restore policy (for the agent's log lines) and the explicit empty start beside backups. */
+  readonly restorePolicy?: string;
+  readonly emptyStartBesideBackups?: boolean;
   /** TLS: the CA secret (ARN, may be a token) and where the member's certificate goes. */
   readonly tls?: {
     readonly caSecretId: string;

@@ -20,7 +20,41 @@ type Handler = (ctx: ServiceContext, p: QueryParams) => Ec2Result;
 export const EC2_ACTIONS: Record<string, Handler> = {
   DescribeInstances: describeInstances,
   RebootInstances: rebootInstances,
+  TerminateInstances: terminateInstances,
 };
+
+/**
+ * TerminateInstances: every id must be an instance of the group, a retained one (Terminating:Retained)
+ * included (else InvalidInstanceID.NotFound, as EC2); emits 'terminate-instances' with the ids, which the
+ * fleet turns into terminations (the instance stops and leaves the group). Answers the state change of each,
+ * running → shutting-down, as EC2 does.
+ */
+function terminateInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
+  const ids = p.list('InstanceId');
+  if (ids.length === 0)
+    throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter InstanceId');
+  for (const id of ids) {
+    if (!/^i-[0-9a-f]{8,17}$/.test(id))
+      throw new ApiError(400, 'InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+  }
+  const known = new Set(ctx.members().map((i) => i.instanceId));
+  const missing = ids.filter((id) => !known.has(id));
+  if (missing.length > 0) {
+    throw new ApiError(
+      400,
+      'InvalidInstanceID.NotFound',
+      `The instance IDs '${missing.join(', ')}' do not exist`,
+    );
+  }
+  ctx.emit('terminate-instances', { instanceIds: ids });
+  return {
+    instancesSet: ids.map((instanceId) => ({
+      instanceId,
+      currentState: { code: 32, name: 'shutting-down' },
+      previousState: { code: 16, name: 'running' },
+    })),
+  };
+}
 
 /**
  * RebootInstances: every id must be a live instance of the group (else InvalidInstanceID.NotFound, as EC2);

@@ -10,7 +10,12 @@ import {
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { EC2Client, paginateDescribeInstances, RebootInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  EC2Client,
+  paginateDescribeInstances,
+  RebootInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import type { GroupInstance } from '../core/types';
 
 export interface AwsClients {
@@ -112,6 +117,15 @@ export class FleetAdapter {
   async rebootInstances(instanceIds: readonly string[]): Promise<void> {
     if (instanceIds.length === 0) return;
     await this.clients.ec2.send(new RebootInstancesCommand({ InstanceIds: [...instanceIds] }));
+  }
+
+  /**
+   * EC2 TerminateInstances: the reconcile finishes a retained termination (FAILURE-SCENARIOS 15). IAM limits
+   * it to instances tagged with the group's name.
+   */
+  async terminateInstances(instanceIds: readonly string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
   }
 }
 

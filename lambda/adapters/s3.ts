@@ -156,6 +156,19 @@ export class SnapshotStore {
   }
 
   /**
+   * Key of the newest complete snapshot (one with its sha256 sidecar), from one listing and no reads: what
+   * the agent's bootstrap guard needs to know (an earlier cluster of this group existed), at boot.
+   */
+  async newestSnapshotKey(): Promise<string | undefined> {
+    const keys = await this.listKeys(`${this.prefix}snapshots/`);
+    const set = new Set(keys);
+    return keys
+      .map((k) => parseSnapshotKey(k))
+      .filter((p): p is NonNullable<typeof p> => p !== undefined && set.has(`${p.key}.sha256`))
+      .sort((a, b) => b.time - a.time || b.revision - a.revision)[0]?.key;
+  }
+
+  /**
    * Downloads a snapshot to `file`, verifying its sha256 while streaming. A mismatch deletes the file and
    * throws SnapshotIntegrityError naming the key and both digests.
    */

@@ -39,6 +39,13 @@ export interface AgentConfig {
   readonly restoreCommand?: readonly string[];
   /** TLS for peers and clients (scheme must be https); absent: plain http. */
   readonly tls?: AgentTlsConfig;
+  /**
+   * Let this group bootstrap a new, EMPTY cluster when no member is reachable even though the backup bucket
+   * holds an earlier cluster (snapshots or restore records). An explicit choice. @default false
+   */
+  readonly emptyStartBesideBackups?: boolean;
+  /** The group's restore policy (manual | automatic), for the agent's log lines only. @default 'manual' */
+  readonly restorePolicy?: string;
 }
 
 /** Where the agent gets the cluster CA and puts this member's certificate. */
@@ -63,6 +70,8 @@ const DEFAULTS = {
   backupBucket: '',
   backupPrefix: '',
   restoreCommand: ['etcdutl'],
+  emptyStartBesideBackups: false,
+  restorePolicy: 'manual',
 } as const;
 
 /** Validates the parsed config; every problem is reported, each naming its field. */
@@ -113,6 +122,12 @@ export function parseConfig(text: string): AgentConfig {
   )
     errors.push(`backupBucketFile: must be an absolute path (got ${JSON.stringify(c.backupBucketFile)})`);
   if (typeof c.backupPrefix !== 'string') errors.push('backupPrefix: must be a string');
+  if (typeof c.emptyStartBesideBackups !== 'boolean')
+    errors.push(
+      `emptyStartBesideBackups: must be true or false (got ${JSON.stringify(c.emptyStartBesideBackups)})`,
+    );
+  if (c.restorePolicy !== 'manual' && c.restorePolicy !== 'automatic')
+    errors.push(`restorePolicy: must be manual or automatic (got ${JSON.stringify(c.restorePolicy)})`);
   const rc = c.restoreCommand;
   if (!Array.isArray(rc) || rc.length === 0 || rc.some((a) => typeof a !== 'string' || a === '')) {
     errors.push(`restoreCommand: must be a non-empty array of strings (got ${JSON.stringify(rc)})`);

@@ -77,6 +77,7 @@ function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMe
     ...deps,
     restore: {
       latestRestore: async () => (await storeOf()).latestRestore(),
+      newestSnapshot: async () => (await storeOf()).newestSnapshotKey(),
       download: async (snapshot, file) => (await storeOf()).download(snapshot, file),
       runRestore: commandRunner(cfg.restoreCommand ?? ['etcdutl']),
       log,

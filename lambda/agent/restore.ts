@@ -23,6 +23,8 @@ export const GENERATION_FILE = '.restore-generation';
 
 export interface RestoreDeps {
   readonly latestRestore: () => Promise<RestoreRecord | undefined>;
+  /** Key of the newest complete snapshot in the bucket (the bootstrap guard), undefined when none. */
+  readonly newestSnapshot: () => Promise<string | undefined>;
   /** Downloads and verifies (sha256) a snapshot; throws SnapshotIntegrityError when it does not verify. */
   readonly download: (snapshot: SnapshotInfo, file: string) => Promise<void>;
   /** Runs `<restoreCommand> snapshot restore ...`; resolves when it exited 0. */

@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { planJoin, planPromote, renderInitialCluster } from '../core';
-import { DataDirState, JoinInput, JoinStep, Member, Self } from '../core/types';
+import { BackupView, DataDirState, JoinInput, JoinStep, Member, Self } from '../core/types';
+import { isNoActiveLifecycleAction } from '../adapters/aws';
 import type { GroupView } from '../adapters/aws';
 import type { MemberListResult } from '../adapters/etcd';
 import { isNotInSync, isTooManyLearners, isUnhealthyCluster } from '../adapters/etcd';
@@ -132,7 +133,12 @@ async function observe(
   return { group, list, health, voterEndpoints };
 }
 
-/** Records a launch-hook heartbeat when one is due, so a long wait does not hit the hook's timeout. */
+/**
+ * Records a launch-hook heartbeat when one is due, so a long wait does not hit the hook's timeout. An
+ * instance that is InService already (etcd restarted, e.g. after its member was removed) has no launch action
+ * pending: "No active Lifecycle Action found" stops the heartbeats of this run (one log line, not an error
+ * every few seconds that reads like the reason of a later failure). Returns Infinity once stopped.
+ */
 async function beat(
   cfg: AgentConfig,
   deps: AgentDeps,
@@ -141,9 +147,18 @@ async function beat(
   last: number,
 ): Promise<number> {
   if (!cfg.launchHookName || deps.now() - last < cfg.heartbeatSeconds * 1000) return last;
-  await deps
-    .heartbeat(groupName, cfg.launchHookName, instanceId)
-    .catch((e: Error) => deps.log('heartbeat failed', { error: e.message }));
+  try {
+    await deps.heartbeat(groupName, cfg.launchHookName, instanceId);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (isNoActiveLifecycleAction(err)) {
+      deps.log('no launch lifecycle action pending (the instance is in service): heartbeats stopped', {
+        error: message,
+      });
+      return Infinity;
+    }
+    deps.log('heartbeat failed', { error: message });
+  }
   return deps.now();
 }
 
@@ -180,14 +195,29 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
       ),
     };
   }
-  // After a restore the group's cluster is the restored one: never bootstrap another (it would be empty,
-  // beside the seed's).
-  const result = await runPlainJoin(cfg, deps, gate.generation > 0);
+  // The bootstrap guard (lambda/core/join.ts): after a restore the group's cluster is the restored one, and a
+  // complete snapshot proves an earlier cluster: never bootstrap an empty one beside them (unless allowed
+  // explicitly). Read only when the plan gets there (no member reachable, empty data dir), once per run.
+  let view: Promise<BackupView> | undefined;
+  const backups = () =>
+    (view ??= retrying('newest snapshot (S3)', deps, () => restore.newestSnapshot()).then(
+      (newestSnapshot) => ({
+        newestSnapshot,
+        restoreGeneration: gate.generation,
+        emptyStartAllowed: cfg.emptyStartBesideBackups === true,
+        restorePolicy: cfg.restorePolicy,
+      }),
+    ));
+  const result = await runPlainJoin(cfg, deps, backups);
   writeGeneration(cfg.dataDir, gate.generation);
   return result;
 }
 
-async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = false): Promise<JoinResult> {
+async function runPlainJoin(
+  cfg: AgentConfig,
+  deps: AgentDeps,
+  backupsOf?: () => Promise<BackupView>,
+): Promise<JoinResult> {
   const deadline = deps.now() + cfg.deadlineSeconds * 1000;
   const { self, groupName } = await resolveSelf(cfg, deps);
   deps.log('identity', { instanceId: self.instanceId, ip: self.privateIp, group: groupName });
@@ -196,6 +226,7 @@ async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = fal
   let steps = 0;
   let lastWait = '';
   let lastBeat = deps.now();
+  let awaitingLogged = false;
   try {
     for (;;) {
       lastBeat = await beat(cfg, deps, groupName, self.instanceId, lastBeat);
@@ -205,6 +236,10 @@ async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = fal
         );
       }
       const obs = await observe(cfg, deps, self, groupName);
+      const dataDir = dataDirState(cfg.dataDir);
+      // Only a plan without a member list and with an empty data dir can bootstrap: only then is S3 asked.
+      const backups =
+        backupsOf && !obs.list && dataDir === DataDirState.EMPTY ? await backupsOf() : undefined;
       const input: JoinInput = {
         members: obs.list ? obs.list.members : null,
         health: obs.health,
@@ -214,11 +249,12 @@ async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = fal
         strategy: cfg.strategy,
         // The cap is the group's desired capacity, never above the configured maximum.
         sizeCap: Math.min(cfg.sizeCap, obs.group.desiredCapacity),
-        dataDir: dataDirState(cfg.dataDir),
+        dataDir,
         peerPort: cfg.peerPort,
         clientPort: cfg.clientPort,
         scheme: cfg.scheme,
         groupName,
+        ...(backups && { backups }),
       };
       const step = planJoin(input);
       steps++;
@@ -230,13 +266,6 @@ async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = fal
       });
       switch (step.kind) {
         case 'bootstrap-new':
-          if (noBootstrap) {
-            lastWait =
-              'a restore record exists: waiting for the restored cluster, never bootstrapping a new one';
-            await deps.sleep(delay + Math.floor(Math.random() * delay));
-            delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
-            continue;
-          }
           return {
             step,
             steps,
@@ -265,6 +294,19 @@ async function runPlainJoin(cfg: AgentConfig, deps: AgentDeps, noBootstrap = fal
         case 'wipe-data':
           wipe(cfg.dataDir);
           delay = cfg.retryDelayMs;
+          continue;
+        case 'await-restore':
+          if (!awaitingLogged) {
+            // One line that says what the group waits for (the plan lines repeat it at every observation).
+            deps.log('total loss: waiting for a restore, never bootstrapping an empty cluster', {
+              reason: step.reason,
+              restorePolicy: cfg.restorePolicy ?? 'manual',
+            });
+            awaitingLogged = true;
+          }
+          lastWait = step.reason;
+          await deps.sleep(delay + Math.floor(Math.random() * delay));
+          delay = Math.min(delay * 2, cfg.retryDelayMs * 8);
           continue;
         case 'wait':
           lastWait = step.reason;

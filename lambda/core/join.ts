@@ -30,6 +30,18 @@
  *     (for a capacity of 3 or more) and form the cluster; the group later replaces the dead instance and the
  *     replacement joins through the member list (remove the dead member, add as learner).
  *   A bootstrap never happens when a member list is readable (members !== null): then the agent joins.
+ *
+ * Nor beside backups (FAILURE-SCENARIOS 13): when the backup bucket holds a complete snapshot or a restore
+ * record, a cluster of this group existed and held data. No reachable member and an empty data dir then mean
+ * that cluster is lost (every instance replaced with its volume, an AZ-wide failure, the group scaled to 0 and
+ * back), and the plan is `await-restore`: the restore brings it back (automatic policy), or an operator
+ * triggers it (manual). Only `backups.emptyStartAllowed` (an explicit choice) lets such a group start empty.
+ *
+ * The size cap counts the members that stay: a member whose instance the group retained
+ * (`Terminating:Retained`: its termination was unsafe and answered ABANDON) is on its way out, and the
+ * scheduled reconcile removes it and terminates the instance as soon as that is safe
+ * (planRetainedTerminations). It never holds a slot that blocks a replacement (FAILURE-SCENARIOS 15); the
+ * quorum check of the add still counts it as the voter it is.
  */
 import {
   canAddVoterSafely,
@@ -40,8 +52,10 @@ import {
   isDead,
   isHealthy,
   isStarted,
+  isTerminatingState,
   hasRunningInstance,
   memberByPeerURL,
+  memberOfInstance,
   peerURLFor,
   pendingMembers,
   quorum,
@@ -206,9 +220,31 @@ function describe(m: Member, gone: boolean): string {
   return `${what} ${m.id}${m.name ? ` (${m.name})` : ''}${gone ? ', its instance is gone' : ''}`;
 }
 
+/** Members of instances the group retained (`Terminating:Retained`): leaving, not counted against the cap. */
+export function retainedMembers(
+  input: Pick<JoinInput, 'instances' | 'peerPort' | 'scheme'>,
+  members: readonly Member[],
+): Member[] {
+  const out: Member[] = [];
+  for (const i of input.instances) {
+    if (i.lifecycleState !== 'Terminating:Retained') continue;
+    const m = memberOfInstance(i, members, input.peerPort, input.scheme);
+    if (m && !out.includes(m)) out.push(m);
+  }
+  return out;
+}
+
 /** No own entry, empty data dir: add this instance (as a learner), possibly after removing a dead member. */
 function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
   const { health, strategy, sizeCap, self } = input;
+  const mine = input.instances.find((i) => i.instanceId === self.instanceId);
+  if (mine && isTerminatingState(mine.lifecycleState)) {
+    // e.g. a retained instance whose member the reconcile removed, restarted before its termination
+    return {
+      kind: 'wait',
+      reason: `${self.instanceId} is ${mine.lifecycleState}: a leaving instance never joins`,
+    };
+  }
 
   if (!hasQuorum(members, health)) return noQuorum(members, health);
 
@@ -220,7 +256,10 @@ function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
   }
 
   const dead = removableDead(input, members);
-  const full = members.length >= sizeCap;
+  const leaving = retainedMembers(input, members);
+  const counted = members.length - leaving.length;
+  const full = counted >= sizeCap;
+  const of = `${counted} of cap ${sizeCap}${leaving.length > 0 ? `, not counting ${leaving.length} member(s) of retained instances` : ''}`;
 
   if (strategy === JoinStrategy.PRUNE && dead.length > 0) {
     return {
@@ -229,23 +268,27 @@ function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
       reason: `strategy prune: remove every dead member before adding: ${describe(dead[0].member, dead[0].gone)}`,
     };
   }
-  if (strategy === JoinStrategy.REPLACE && full) {
+  // replace: a full member list (retained members included) makes room by removing one dead member, as
+  // elastic-etcd does; only when the members that stay fill the cap does the join wait for that.
+  if (strategy === JoinStrategy.REPLACE && (full || members.length >= sizeCap)) {
     if (dead.length > 0) {
       return {
         kind: 'remove',
         memberId: dead[0].member.id,
         reason:
-          `strategy replace: the cluster is full (${members.length} of cap ${sizeCap}): remove one dead member ` +
+          `strategy replace: the cluster is full (${of}): remove one dead member ` +
           `to make room: ${describe(dead[0].member, dead[0].gone)}`,
       };
     }
-    return {
-      kind: 'wait',
-      reason: `cluster full (${members.length} of cap ${sizeCap}) and no dead member can be removed safely`,
-    };
+    if (full) {
+      return {
+        kind: 'wait',
+        reason: `cluster full (${of}) and no dead member can be removed safely`,
+      };
+    }
   }
   if (full) {
-    return { kind: 'wait', reason: `cluster full: ${members.length} members, cap ${sizeCap}` };
+    return { kind: 'wait', reason: `cluster full: ${of}` };
   }
 
   const pending = pendingMembers(members);
@@ -289,7 +332,7 @@ function planAdd(input: JoinInput, members: readonly Member[]): JoinStep {
   return {
     kind: 'add-learner',
     peerURL: self.peerURL,
-    reason: `join as a learner (${members.length} of cap ${sizeCap} members, strategy ${strategy})`,
+    reason: `join as a learner (${of} members, strategy ${strategy})`,
   };
 }
 
@@ -344,11 +387,44 @@ function planBootstrap(input: JoinInput): JoinStep {
   if (urls.size !== initialCluster.length) {
     return { kind: 'wait', reason: 'two instances of the group listing share a peer URL' };
   }
+  const guard = backupGuard(input);
+  if (guard) return guard;
   const token = `${groupName}-${fnv1a32(initialCluster.map((e) => `${e.name}=${e.peerURL}`).join(','))}`;
   return {
     kind: 'bootstrap-new',
     initialCluster,
     token,
-    reason: `no cluster reachable and the group is full with ${desiredCapacity} new instances: bootstrap`,
+    reason:
+      `no cluster reachable and the group is full with ${desiredCapacity} new instances: bootstrap` +
+      (input.backups === undefined
+        ? ' (backups not configured)'
+        : input.backups.emptyStartAllowed &&
+            (input.backups.newestSnapshot || input.backups.restoreGeneration > 0)
+          ? ' (an empty start beside backups is allowed explicitly)'
+          : ' (the backups hold no earlier cluster)'),
+  };
+}
+
+/**
+ * The bootstrap guard beside backups: `await-restore` when the backups prove an earlier cluster of this
+ * group (a complete snapshot, or a restore record) and no empty start was allowed explicitly.
+ */
+function backupGuard(input: JoinInput): JoinStep | undefined {
+  const b = input.backups;
+  if (!b || b.emptyStartAllowed) return undefined;
+  const evidence = [
+    ...(b.restoreGeneration > 0 ? [`restore record of generation ${b.restoreGeneration}`] : []),
+    ...(b.newestSnapshot ? [`snapshot ${b.newestSnapshot}`] : []),
+  ];
+  if (evidence.length === 0) return undefined;
+  const next =
+    b.restorePolicy === 'automatic'
+      ? 'the scheduled reconcile restores it (automatic policy)'
+      : 'invoke the restore trigger ({"kind":"restore"}) to bring it back (manual policy)';
+  return {
+    kind: 'await-restore',
+    reason:
+      `total loss: no member of the cluster is reachable and the data dir is empty, but the backups hold an ` +
+      `earlier cluster (${evidence.join(', ')}): never bootstrapping an empty cluster beside it; ${next}`,
   };
 }

@@ -9,10 +9,11 @@ import {
   isStarted,
   hasRunningInstance,
   memberByPeerURL,
+  peerURLFor,
   quorum,
   withoutMember,
 } from './quorum';
-import { Member, TerminationInput, TerminationStep } from './types';
+import { GroupInstance, Member, TerminationInput, TerminationStep } from './types';
 
 export function planTermination(input: TerminationInput): TerminationStep {
   const { members, health, peerURL, instances, peerPort, scheme } = input;
@@ -64,4 +65,90 @@ export function planTermination(input: TerminationInput): TerminationStep {
         : '') +
       ': keep the instance',
   };
+}
+
+/** Observations for finishing retained terminations (the scheduled reconcile). */
+export interface RetainedInput {
+  readonly members: readonly Member[];
+  readonly health: Readonly<Record<string, boolean>>;
+  /** The group's instances; the retained ones are in state `Terminating:Retained`. */
+  readonly instances: readonly GroupInstance[];
+  readonly peerPort: number;
+  readonly scheme: 'http' | 'https';
+  readonly desiredCapacity: number;
+}
+
+export type RetainedStep =
+  /** The retained instance's member can go now: remove it (under the lock), then terminate the instance. */
+  | {
+      readonly kind: 'remove-and-terminate';
+      readonly instanceId: string;
+      readonly memberId: string;
+      readonly reason: string;
+    }
+  /** The retained instance has no member (removed already, or never joined): terminate it. */
+  | { readonly kind: 'terminate'; readonly instanceId: string; readonly reason: string }
+  /** Removing its member is still unsafe: keep the instance, look again at the next reconcile. */
+  | { readonly kind: 'keep'; readonly instanceId: string; readonly reason: string };
+
+/**
+ * FAILURE-SCENARIOS 15: a termination that was unsafe was answered with ABANDON, and the group retained the
+ * instance (`Terminating:Retained`): it runs outside the group's capacity, its member still votes, and
+ * nothing else would ever free its slot or terminate it. The reconcile finishes it with exactly the rule of
+ * the terminate hook (planTermination, with the group's desired capacity as the floor): as soon as the
+ * removal is safe, remove the member and terminate the instance. A retained instance without a member is
+ * terminated at once (e.g. after a restore replaced the cluster it belonged to). Without a member list
+ * (no quorum, etcd unreachable) nothing can be proven safe: every retained instance is kept.
+ */
+export function planRetainedTerminations(
+  input: RetainedInput | null,
+  instances: readonly GroupInstance[],
+): RetainedStep[] {
+  const retained = instances.filter((i) => i.lifecycleState === 'Terminating:Retained');
+  if (input === null) {
+    return retained.map((i) => ({
+      kind: 'keep',
+      instanceId: i.instanceId,
+      reason: 'no member list: the removal of its member cannot be proven safe',
+    }));
+  }
+  return retained.map((i): RetainedStep => {
+    if (!i.privateIp) {
+      return {
+        kind: 'keep',
+        instanceId: i.instanceId,
+        reason: 'no private IP known for the retained instance',
+      };
+    }
+    const step = planTermination({
+      members: input.members,
+      health: input.health,
+      peerURL: peerURLFor(i.privateIp, input.peerPort, input.scheme),
+      instances: input.instances,
+      peerPort: input.peerPort,
+      scheme: input.scheme,
+      desiredCapacity: input.desiredCapacity,
+    });
+    switch (step.kind) {
+      case 'absent':
+        return {
+          kind: 'terminate',
+          instanceId: i.instanceId,
+          reason: `retained instance ${i.instanceId} has no member (${step.reason}): terminate it`,
+        };
+      case 'remove':
+        return {
+          kind: 'remove-and-terminate',
+          instanceId: i.instanceId,
+          memberId: step.memberId,
+          reason: `retained instance ${i.instanceId}: its removal is safe now (${step.reason}): remove the member, terminate the instance`,
+        };
+      default:
+        return {
+          kind: 'keep',
+          instanceId: i.instanceId,
+          reason: `retained instance ${i.instanceId} kept: ${step.reason}`,
+        };
+    }
+  });
 }

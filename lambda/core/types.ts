@@ -79,6 +79,28 @@ export interface JoinInput {
   readonly scheme: 'http' | 'https';
   /** Name of the Auto Scaling group (used to derive the bootstrap cluster token). */
   readonly groupName: string;
+  /**
+   * What the backup bucket says about earlier clusters of this group; undefined when backups are not
+   * configured (then nothing but the group listing guards a bootstrap).
+   */
+  readonly backups?: BackupView;
+}
+
+/**
+ * The backup bucket as the bootstrap decision sees it (FAILURE-SCENARIOS 13). A complete snapshot or a
+ * restore record proves that a cluster of this group existed and held data: when no member of it is
+ * reachable and the data dir is empty, that cluster is lost, and a new, empty one must not silently
+ * take its place.
+ */
+export interface BackupView {
+  /** Key of the newest complete snapshot (one with its sha256 sidecar); undefined when there is none. */
+  readonly newestSnapshot?: string;
+  /** Generation of the newest restore record; 0 when there has never been a restore. */
+  readonly restoreGeneration: number;
+  /** The operator chose, explicitly, to start a new, empty cluster beside these backups. @default false */
+  readonly emptyStartAllowed: boolean;
+  /** The restore policy, for the reason text only ('manual' | 'automatic'). */
+  readonly restorePolicy?: string;
 }
 
 /** One initial-cluster entry: `name=peerURL`. */
@@ -116,6 +138,12 @@ export type JoinStep =
   | { readonly kind: 'add-learner'; readonly peerURL: string; readonly reason: string }
   /** Nothing safe to do now: back off and observe again (bounded by the caller). */
   | { readonly kind: 'wait'; readonly reason: string }
+  /**
+   * No member is reachable, the data dir is empty, and the backups hold a previous cluster: a total loss.
+   * Never bootstrap: wait for the restore (the reconcile under the automatic policy, the trigger under
+   * the manual one), observing again like `wait`.
+   */
+  | { readonly kind: 'await-restore'; readonly reason: string }
   /** Terminal failure: the agent exits non-zero with this reason. */
   | { readonly kind: 'refuse'; readonly reason: string };
 

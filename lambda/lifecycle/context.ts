@@ -14,7 +14,12 @@ import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
 /** The AWS calls the handler makes (FleetAdapter implements them). */
 export type FleetPort = Pick<
   FleetAdapter,
-  'describeGroup' | 'privateIps' | 'completeLifecycleAction' | 'heartbeat' | 'rebootInstances'
+  | 'describeGroup'
+  | 'privateIps'
+  | 'completeLifecycleAction'
+  | 'heartbeat'
+  | 'rebootInstances'
+  | 'terminateInstances'
 >;
 
 /** The etcd calls the handler makes (EtcdAdapter implements them). */

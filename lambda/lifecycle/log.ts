@@ -22,6 +22,13 @@ export enum MetricName {
   /** A restore record was written (a restore started). */
   RESTORES = 'Restores',
   /**
+   * The quorum is lost for good (e.g. a total loss: no member left) and the restore policy is manual: the
+   * group waits for the restore trigger. Emitted by every reconcile while that lasts (value 1).
+   */
+  AWAITING_RESTORE_TRIGGER = 'AwaitingRestoreTrigger',
+  /** The reconcile finished a retained termination: removed its member (when it had one) and terminated the instance. */
+  RETAINED_TERMINATIONS_FINISHED = 'RetainedTerminationsFinished',
+  /**
    * TLS clusters: whole days until the first of these expires: the CA, the Lambda's client identity, each
    * member's served certificate (measured by the reconcile). Unit None.
    */

@@ -6,7 +6,8 @@
  * observes and plans again: one membership change per round, bounded rounds per invocation. `report` steps
  * are logged as warnings; a started learner that is not promoted also counts in the StuckLearners metric.
  */
-import { isStarted, planReconcile } from '../core';
+import { isStarted, planReconcile, planRetainedTerminations } from '../core';
+import type { RetainedStep } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
 import { backoffMs, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
@@ -30,6 +31,8 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
   });
 
   await reportCertificateExpiry(ctx, log);
+  /** Retained instances terminated by this invocation (the group may list them a while longer). */
+  const terminated = new Set<string>();
   let failures = 0;
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
@@ -59,8 +62,14 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     const steps = plan(obs);
     const next = steps.find((s): s is Extract<ReconcileStep, { kind: 'remove' }> => s.kind === 'remove');
     if (!next) {
+      // The membership matches the group: now the retained terminations (FAILURE-SCENARIOS 15).
+      const retained = await finishRetained(ctx, log, obs, removed, terminated);
+      if (retained === 'acted') continue;
       report(ctx, log, obs.members, steps);
-      return result(true, steps.map((s) => s.reason).join('; '));
+      return result(
+        retained !== 'failed',
+        [...steps.map((s) => s.reason), ...(typeof retained === 'string' ? [] : retained)].join('; '),
+      );
     }
     log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
     let outcome;
@@ -106,6 +115,97 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     `${lastError ? `; last error: ${lastError}` : ''}): the next run goes on`;
   log.warn('decision', { decision: 'rounds-exhausted', reason });
   return result(lastError === '', reason);
+}
+
+/**
+ * Finishes retained terminations (planRetainedTerminations, lambda/core/termination.ts): a retained instance
+ * without a member is terminated; one whose member can be removed safely now has it removed under the join
+ * lock (re-planned there) and is then terminated. One membership change per call. Each finished one is a
+ * log line and a RetainedTerminationsFinished metric. Returns 'acted' when it changed something (the caller
+ * observes again), 'failed' when an action failed, else the reasons of the instances kept.
+ */
+async function finishRetained(
+  ctx: LifecycleContext,
+  log: Logger,
+  obs: Observation,
+  removed: string[],
+  terminated: Set<string>,
+): Promise<'acted' | 'failed' | string[]> {
+  const { config } = ctx;
+  const input = (o: Observation) =>
+    o.members
+      ? {
+          members: o.members,
+          health: o.health,
+          instances: o.group.instances,
+          peerPort: config.peerPort,
+          scheme: config.scheme,
+          desiredCapacity: o.group.desiredCapacity,
+        }
+      : null;
+  const steps = planRetainedTerminations(input(obs), obs.group.instances).filter(
+    (s) => !terminated.has(s.instanceId),
+  );
+  if (steps.length === 0) return [];
+  const finished = (s: RetainedStep, memberId?: string) => {
+    log.warn('retained termination finished', {
+      instanceId: s.instanceId,
+      ...(memberId ? { memberId } : {}),
+      reason: s.reason,
+    });
+    log.metric(MetricName.RETAINED_TERMINATIONS_FINISHED, 1, config.groupName, {
+      instanceId: s.instanceId,
+    });
+  };
+  try {
+    const bare = steps.filter((s) => s.kind === 'terminate');
+    if (bare.length > 0) {
+      for (const s of bare)
+        log.info('decision', { decision: 'terminate-retained', instanceId: s.instanceId, reason: s.reason });
+      await ctx.fleet.terminateInstances(bare.map((s) => s.instanceId));
+      for (const s of bare) {
+        terminated.add(s.instanceId);
+        finished(s);
+      }
+      return 'acted';
+    }
+    const next = steps.find(
+      (s): s is Extract<RetainedStep, { kind: 'remove-and-terminate' }> => s.kind === 'remove-and-terminate',
+    );
+    if (!next) {
+      for (const s of steps)
+        log.warn('decision', { decision: 'keep-retained', instanceId: s.instanceId, reason: s.reason });
+      return steps.map((s) => s.reason);
+    }
+    log.info('decision', {
+      decision: 'remove-retained',
+      instanceId: next.instanceId,
+      memberId: next.memberId,
+      reason: next.reason,
+    });
+    await snapshotBeforeRemoval(ctx, log, obs, next.memberId);
+    const outcome = await removeUnderLock(
+      ctx,
+      log,
+      actionEndpoints(obs, next.memberId),
+      next.memberId,
+      (fresh) =>
+        planRetainedTerminations(input(fresh), fresh.group.instances).some(
+          (s) => s.kind === 'remove-and-terminate' && s.memberId === next.memberId,
+        ),
+    );
+    if (outcome === 'changed') return 'acted';
+    if (outcome === 'removed') removed.push(next.memberId);
+    await ctx.fleet.terminateInstances([next.instanceId]);
+    terminated.add(next.instanceId);
+    finished(next, next.memberId);
+    return 'acted';
+  } catch (err) {
+    log.warn('finishing a retained termination failed: the next reconcile tries again', {
+      error: errorMessage(err),
+    });
+    return 'failed';
+  }
 }
 
 function report(

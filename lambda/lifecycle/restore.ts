@@ -11,6 +11,7 @@ import {
   dataLossBound,
   planRestoreTrigger,
   restoreCandidates,
+  RestorePolicy,
 } from '../core';
 import type { LifecycleContext } from './context';
 import { errorMessage, Logger, MetricName } from './log';
@@ -71,6 +72,22 @@ export async function onRestore(
     lastRestoreAt: latest?.createdAt,
   });
   log.info('decision', { decision: trigger.kind, verdict: verdict.kind, reason: trigger.reason });
+  if (
+    trigger.kind === 'none' &&
+    !manual &&
+    verdict.kind === 'lost' &&
+    backup.restorePolicy === RestorePolicy.MANUAL
+  ) {
+    // The state the manual policy leaves the group in: said once per reconcile, as a line and a metric
+    // (the construct's restoreAwaitedAlarm), so that a human learns that the trigger is theirs to invoke.
+    log.warn('waiting for the restore trigger', {
+      verdict: verdict.reason,
+      lostSince,
+      trigger: '{"kind":"restore"}',
+      reason: trigger.reason,
+    });
+    log.metric(MetricName.AWAITING_RESTORE_TRIGGER, 1, ctx.config.groupName);
+  }
   if (trigger.kind === 'none') {
     return { ...base, ok: !manual, outcome: 'no-restore', reason: trigger.reason };
   }

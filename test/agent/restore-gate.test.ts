@@ -57,6 +57,7 @@ function deps(record: RestoreRecord | undefined, corrupt: string[] = []) {
   };
   const d: RestoreDeps = {
     latestRestore: async () => record,
+    newestSnapshot: async () => undefined,
     download: async (s, file) => {
       calls.downloads.push(s.key);
       if (corrupt.includes(s.key)) throw new Error(`snapshot ${s.key} is corrupt: sha256 x does not match`);

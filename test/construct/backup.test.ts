@@ -1,11 +1,22 @@
 /* Backups of EtcdCluster (lib/backup.ts): the bucket, bring-your-own, disabled, schedule, alarm, validation. */
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { App } from 'aws-cdk-lib';
 import { EtcdCluster, RestorePolicy } from '../../lib';
 import { ignitionOf, makeCluster, REGION, TEST_AMI } from './helpers';
+
+/** The agent's config file of the launch template's Ignition config, parsed. */
+function agentConfigOf(template: Template): Record<string, unknown> {
+  const file = ignitionOf(template).storage.files.find(
+    (f: { path: string }) => f.path === '/etc/etcd-agent/config.json',
+  );
+  return JSON.parse(decodeURIComponent(file.contents.source.replace(/^data:,/, ''))) as Record<
+    string,
+    unknown
+  >;
+}
 
 describe('backups with defaults', () => {
   const { cluster, template } = makeCluster();
@@ -79,6 +90,28 @@ describe('backups with defaults', () => {
     expect(cluster.snapshotAgeAlarm).toBeDefined();
   });
 
+  test('a total loss under the manual policy alarms: AwaitingRestoreTrigger, maximum >= 1, missing data is no wait', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'CdkElasticEtcd',
+      MetricName: 'AwaitingRestoreTrigger',
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(cluster.restoreAwaitedAlarm).toBeDefined();
+  });
+
+  test('an empty start beside backups is off: the agent gets false and the policy, no warning', () => {
+    const config = agentConfigOf(template);
+    expect(config).toMatchObject({ emptyStartBesideBackups: false, restorePolicy: 'manual' });
+    Annotations.fromStack(Stack.of(cluster)).hasNoWarning(
+      '*',
+      Match.stringLikeRegexp('startEmptyBesideBackups'),
+    );
+  });
+
   test('the function gets more time for snapshots', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 600, MemorySize: 512 });
   });
@@ -129,6 +162,20 @@ describe('backup options', () => {
     expect(f.contents.source).toBe('data:,my-etcd-backups');
   });
 
+  test('startEmptyBesideBackups: the agent may bootstrap empty beside backups, with a warning', () => {
+    const { cluster, template } = makeCluster({
+      backup: { startEmptyBesideBackups: true, restorePolicy: RestorePolicy.AUTOMATIC },
+    });
+    expect(agentConfigOf(template)).toMatchObject({
+      emptyStartBesideBackups: true,
+      restorePolicy: 'automatic',
+    });
+    Annotations.fromStack(Stack.of(cluster)).hasWarning(
+      '*',
+      Match.stringLikeRegexp('cdk-elastic-etcd:startEmptyBesideBackups'),
+    );
+  });
+
   test('disabled: no bucket, no schedule, no alarm, no backup settings', () => {
     const { cluster, template } = makeCluster({ backup: { enabled: false } });
     template.resourceCountIs('AWS::S3::Bucket', 0);
@@ -137,6 +184,8 @@ describe('backup options', () => {
       { MetricName: 'NewestSnapshotAgeSeconds' },
       0,
     );
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'AwaitingRestoreTrigger' }, 0);
+    expect(cluster.restoreAwaitedAlarm).toBeUndefined();
     template.resourceCountIs('AWS::Events::Rule', 3);
     expect(cluster.backupBucket).toBeUndefined();
     const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(

@@ -127,10 +127,11 @@ describe('alarm actions (CT.CLOUDWATCH.PR.1)', () => {
     return { stack, topic, template: Template.fromStack(stack) };
   }
 
-  test('alarmActions reach every alarm the cluster creates (certificate expiry, snapshot age)', () => {
+  test('alarmActions reach every alarm the cluster creates (certificate expiry, snapshot age, restore awaited)', () => {
     const { stack, topic, template } = withTopic();
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
+      'AwaitingRestoreTrigger',
       'CertificateDaysLeft',
       'NewestSnapshotAgeSeconds',
     ]);

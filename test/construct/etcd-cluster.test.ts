@@ -80,14 +80,21 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricRestores(),
       cluster.metricNewestSnapshotAge(),
       cluster.metricCertificateDaysLeft(),
+      cluster.metricRetainedTerminationsFinished(),
+      cluster.metricAwaitingRestoreTrigger(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
     for (const m of metrics) {
       expect(m.namespace).toBe(lambdaNamespace);
       expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
-      // Ages and days left are gauges (the freshest / lowest report counts); everything else is a count.
+      // Ages and days left are gauges (the freshest / lowest report counts), the awaited restore a flag;
+      // everything else is a count.
       expect(m.statistic).toBe(
-        ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft'].includes(m.metricName) ? 'Minimum' : 'Sum',
+        ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft'].includes(m.metricName)
+          ? 'Minimum'
+          : m.metricName === 'AwaitingRestoreTrigger'
+            ? 'Maximum'
+            : 'Sum',
       );
     }
     // usable for an alarm in the user's stack
@@ -238,6 +245,15 @@ describe('EtcdCluster with defaults', () => {
       },
       describeStatement,
       lifecycleStatement,
+      // The reconcile finishes retained terminations: only instances tagged with this group's name.
+      {
+        Effect: 'Allow',
+        Action: 'ec2:TerminateInstances',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': cluster.autoScalingGroupName },
+        },
+      },
       {
         Effect: 'Allow',
         Action: 'secretsmanager:GetSecretValue',

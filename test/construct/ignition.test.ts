@@ -98,6 +98,8 @@ describe('user data', () => {
       backupBucketFile: '/etc/etcd-agent/backup-bucket',
       backupPrefix: '',
       restoreCommand: ['/opt/etcd-restore/etcdutl'],
+      restorePolicy: 'manual',
+      emptyStartBesideBackups: false,
     });
     expect(() => parseConfig(text)).not.toThrow();
   });

@@ -448,3 +448,162 @@ describe('planJoin', () => {
     if (a.kind === 'bootstrap-new' && b.kind === 'bootstrap-new') expect(a.token).not.toBe(b.token);
   });
 });
+
+/*
+ * FAILURE-SCENARIOS 13 (issue 12): a total loss beside backups. The bootstrap decision gets what the backup
+ * bucket says; before the fix it had no such input and planned `bootstrap-new` (an EMPTY cluster) for every
+ * row below that now expects `await-restore`.
+ */
+describe('planJoin: the bootstrap guard beside backups (scenario 13)', () => {
+  const snap = 'snapshots/20261130T120000000Z-r00000000000000000042-abc.db';
+  const totalLoss = (backups: JoinInput['backups'], over: Partial<JoinInput> = {}) =>
+    joinInput({ c: null, self: selfA, instances: coldGroup, ...(backups && { backups }), ...over });
+  const guardRows: { name: string; input: JoinInput; kind: JoinStep['kind'] }[] = [
+    {
+      name: 'a complete snapshot, nothing reachable, group full and new: await-restore, never an empty cluster',
+      input: totalLoss({ newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false }),
+      kind: 'await-restore',
+    },
+    {
+      name: 'a restore record only (its snapshots expired): await-restore',
+      input: totalLoss({ restoreGeneration: 3, emptyStartAllowed: false }),
+      kind: 'await-restore',
+    },
+    {
+      name: 'the automatic policy: await-restore too (the reconcile restores)',
+      input: totalLoss({
+        newestSnapshot: snap,
+        restoreGeneration: 0,
+        emptyStartAllowed: false,
+        restorePolicy: 'automatic',
+      }),
+      kind: 'await-restore',
+    },
+    {
+      name: 'an empty start beside backups allowed explicitly: bootstrap',
+      input: totalLoss({ newestSnapshot: snap, restoreGeneration: 2, emptyStartAllowed: true }),
+      kind: 'bootstrap-new',
+    },
+    {
+      name: 'an empty bucket (a first deploy): bootstrap',
+      input: totalLoss({ restoreGeneration: 0, emptyStartAllowed: false }),
+      kind: 'bootstrap-new',
+    },
+    {
+      name: 'backups not configured: bootstrap (only the group listing guards it)',
+      input: totalLoss(undefined),
+      kind: 'bootstrap-new',
+    },
+    {
+      name: 'beside backups, the group not full yet: wait (the group comes first)',
+      input: totalLoss(
+        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
+        { instances: coldGroup.slice(0, 2) },
+      ),
+      kind: 'wait',
+    },
+    {
+      name: 'beside backups, data in the data dir: start-existing (a full stop, scenario 9)',
+      input: totalLoss(
+        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
+        { dataDir: HAS_DATA },
+      ),
+      kind: 'start-existing',
+    },
+    {
+      name: 'beside backups, a reachable cluster: the normal join',
+      input: totalLoss(
+        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
+        { members: healthy3.members, health: healthy3.health, strategy: ADD, sizeCap: 5, desiredCapacity: 5 },
+      ),
+      kind: 'add-learner',
+    },
+  ];
+  it.each(guardRows)('$name', ({ input, kind }) => {
+    const step = planJoin(input);
+    expect(step.kind).toBe(kind);
+    if (kind === 'await-restore')
+      expect(step.reason).toMatch(/^total loss: .*never bootstrapping an empty cluster/);
+  });
+});
+
+/*
+ * FAILURE-SCENARIOS 15 (issue 12): a member of a retained instance (`Terminating:Retained`) is leaving; it
+ * does not hold a slot of the cap. Before the fix the thawed member of the issue's sequence, wiped and
+ * joining, planned `wait` ("cluster full (3 of cap 3) and no dead member can be removed safely") forever.
+ */
+describe('planJoin: a retained instance does not hold a slot (scenario 15)', () => {
+  const R = '10.0.2.30';
+  const group = (extra: ReturnType<typeof inst>[] = []) => [
+    inst('10.0.2.1', 'InService', 'i-d'),
+    inst('10.0.2.2', 'InService', 'i-e'),
+    inst(R, 'Terminating:Retained', 'i-r'),
+    inst(S, 'InService', 'i-self'),
+    ...extra,
+  ];
+  const me = self(S, 'i-self');
+  const retainedRows: { name: string; input: JoinInput; kind: JoinStep['kind']; memberId?: string }[] = [
+    {
+      name: 'the thawed, wiped member: full only because of the retained member: join as a learner',
+      input: joinInput({
+        c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', R)),
+        self: me,
+        instances: group(),
+      }),
+      kind: 'add-learner',
+    },
+    {
+      name: 'strategy add, same: join as a learner',
+      input: joinInput({
+        c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', R)),
+        self: me,
+        instances: group(),
+        strategy: ADD,
+      }),
+      kind: 'add-learner',
+    },
+    {
+      name: "the retained instance's replacement: a frozen member and the retained one fill the list: remove the frozen one",
+      input: joinInput({
+        c: cluster(D('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', R)),
+        self: me,
+        instances: group(),
+      }),
+      kind: 'remove',
+      memberId: '1',
+    },
+    {
+      name: 'the members that stay fill the cap: wait, as before',
+      input: joinInput({
+        c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('4', '10.0.2.4'), V('3', R)),
+        self: me,
+        instances: group([inst('10.0.2.4', 'InService', 'i-f')]),
+      }),
+      kind: 'wait',
+    },
+    {
+      name: 'the quorum check still counts the retained voter: with a dead one beside it, no add',
+      input: joinInput({
+        c: cluster(D('1', '10.0.2.1'), V('3', R)),
+        self: me,
+        instances: group(),
+        strategy: ADD,
+      }),
+      kind: 'wait',
+    },
+    {
+      name: 'the retained instance itself (its member removed, etcd restarted): never joins',
+      input: joinInput({
+        c: cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2')),
+        self: self(R, 'i-r'),
+        instances: group(),
+      }),
+      kind: 'wait',
+    },
+  ];
+  it.each(retainedRows)('$name', ({ input, kind, memberId }) => {
+    const step = planJoin(input);
+    expect(step.kind).toBe(kind);
+    if (memberId !== undefined) expect(step).toHaveProperty('memberId', memberId);
+  });
+});

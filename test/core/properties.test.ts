@@ -110,8 +110,16 @@ const joinArb: fc.Arbitrary<JoinInput> = fc
       DataDirState.HAS_DATA,
       DataDirState.REMOVED_MEMBER,
     ),
+    backups: fc.option(
+      fc.record({
+        newestSnapshot: fc.option(fc.constant('snapshots/s.db'), { nil: undefined }),
+        restoreGeneration: fc.constantFrom(0, 0, 1),
+        emptyStartAllowed: fc.constantFrom(false, false, true),
+      }),
+      { nil: undefined },
+    ),
   })
-  .map(({ st, nullMembers, selfIp, selfState, strategy, sizeCap, desired, dataDir }) => {
+  .map(({ st, nullMembers, selfIp, selfState, strategy, sizeCap, desired, dataDir, backups }) => {
     const selfId = 'i-self';
     return {
       members: nullMembers ? null : st.members,
@@ -132,6 +140,7 @@ const joinArb: fc.Arbitrary<JoinInput> = fc
       clientPort: CLIENT_PORT,
       scheme: 'http' as const,
       groupName: 'g',
+      ...(backups && { backups }),
     };
   });
 
@@ -210,6 +219,7 @@ describe('planJoin properties', () => {
       remove: 0,
       'add-learner': 0,
       wait: 0,
+      'await-restore': 0,
       refuse: 0,
     };
     fc.assert(
@@ -220,6 +230,11 @@ describe('planJoin properties', () => {
         ok(step.reason.length > 0, 'step.reason.length > 0');
         if (step.kind === 'bootstrap-new') {
           ok(members === null, 'members is null');
+          const b = input.backups;
+          ok(
+            !b || b.emptyStartAllowed || (b.newestSnapshot === undefined && b.restoreGeneration === 0),
+            'never a new, empty cluster beside backups of an earlier one (unless allowed)',
+          );
           ok(input.dataDir === DataDirState.EMPTY, 'input.dataDir === DataDirState.EMPTY');
           ok(
             step.initialCluster.some((e) => e.peerURL === input.self.peerURL),

@@ -1,4 +1,11 @@
-import { GroupInstance, TerminationStep, planTermination } from '../../lambda/core';
+import {
+  GroupInstance,
+  RetainedInput,
+  RetainedStep,
+  TerminationStep,
+  planRetainedTerminations,
+  planTermination,
+} from '../../lambda/core';
 import { Cluster, D, L, U, UL, V, cluster, inst, terminationInput } from './fixtures';
 
 const rows: {
@@ -175,5 +182,69 @@ describe('planTermination', () => {
     const step = planTermination(terminationInput(c, ip, instances, desired));
     expect(step.kind).toBe(kind);
     if (memberId !== undefined) expect(step).toHaveProperty('memberId', memberId);
+  });
+});
+
+/*
+ * FAILURE-SCENARIOS 15 (issue 12): the reconcile finishes a retained termination as soon as the terminate
+ * hook's own rule says the removal is safe. Before the fix nothing planned this at all: the retained member
+ * held its slot and the instance ran outside the group forever.
+ */
+describe('planRetainedTerminations', () => {
+  const R = '10.0.2.30';
+  const group = [
+    inst('10.0.2.1', 'InService', 'i-d'),
+    inst('10.0.2.2', 'InService', 'i-e'),
+    inst(R, 'Terminating:Retained', 'i-r'),
+  ];
+  const input = (c: ReturnType<typeof cluster>, desired = 3): RetainedInput => ({
+    members: c.members,
+    health: c.health,
+    instances: group,
+    peerPort: 2380,
+    scheme: 'http',
+    desiredCapacity: desired,
+  });
+  const rows: { name: string; input: RetainedInput | null; kind: RetainedStep['kind']; memberId?: string }[] =
+    [
+      {
+        name: 'the frozen member was replaced: removing the retained one is safe now: remove and terminate',
+        input: input(cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', R))),
+        kind: 'remove-and-terminate',
+        memberId: '3',
+      },
+      {
+        name: 'another member still dead (the reason it was retained): keep',
+        input: input(cluster(D('1', '10.0.2.1'), V('2', '10.0.2.2'), V('3', R))),
+        kind: 'keep',
+      },
+      {
+        name: 'removal would leave fewer healthy voters than the quorum of the desired capacity: keep',
+        input: input(cluster(V('2', '10.0.2.2'), V('3', R))),
+        kind: 'keep',
+      },
+      {
+        name: 'no member (removed already, or a restore replaced its cluster): terminate',
+        input: input(cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'))),
+        kind: 'terminate',
+      },
+      {
+        name: 'a dead retained voter removable with quorum kept: remove and terminate',
+        input: input(cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'), D('3', R))),
+        kind: 'remove-and-terminate',
+        memberId: '3',
+      },
+      { name: 'no member list (no quorum): keep', input: null, kind: 'keep' },
+    ];
+  it.each(rows)('$name', ({ input: i, kind, memberId }) => {
+    const steps = planRetainedTerminations(i, group);
+    expect(steps).toHaveLength(1);
+    expect(steps[0]).toMatchObject({ kind, instanceId: 'i-r' });
+    if (memberId !== undefined) expect(steps[0]).toHaveProperty('memberId', memberId);
+  });
+
+  it('instances that are not retained are not its business', () => {
+    const c = cluster(V('1', '10.0.2.1'), V('2', '10.0.2.2'));
+    expect(planRetainedTerminations(input(c), group.slice(0, 2))).toEqual([]);
   });
 });

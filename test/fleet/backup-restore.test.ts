@@ -13,7 +13,7 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { blockFor, s3Address } from '../../fleet/addresses';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { client, expectConverged, StatusJson, TestFleet } from './harness';
+import { client, expectConverged, readAll, StatusJson, TestFleet, until, write } from './harness';
 
 jest.setTimeout(400_000);
 
@@ -39,46 +39,6 @@ function s3For(fleet: TestFleet): S3Client {
 async function keysUnder(s3: S3Client, prefix: string): Promise<string[]> {
   const r = await s3.send(new ListObjectsV2Command({ Bucket: BACKUP_BUCKET, Prefix: prefix }));
   return (r.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-/** Writes `n` keys `<prefix><i>` sequentially; returns key → [value, revision of its put]. */
-async function write(
-  endpoints: string[],
-  prefix: string,
-  n: number,
-  c = client(endpoints),
-): Promise<Map<string, [string, number]>> {
-  const out = new Map<string, [string, number]>();
-  try {
-    for (let i = 0; i < n; i++) {
-      const key = `${prefix}${String(i).padStart(3, '0')}`;
-      const value = `${key}-${Math.random().toString(36).slice(2)}`;
-      const r = await c.put(key).value(value).exec();
-      out.set(key, [value, Number(r.header.revision)]);
-    }
-  } finally {
-    c.close();
-  }
-  return out;
-}
-
-async function readAll(endpoints: string[], c = client(endpoints)): Promise<Record<string, string>> {
-  try {
-    return await c.getAll().prefix('dr/').strings(); // linearizable
-  } finally {
-    c.close();
-  }
-}
-
-/** Polls `cond` every 500 ms until it returns a value, at most `seconds`. */
-async function until<T>(what: string, seconds: number, cond: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = await cond().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** Kills two members (the leader among them) with their data, and waits until both left the group. */

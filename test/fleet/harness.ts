@@ -379,3 +379,52 @@ export class StatusSampler {
     await this.done;
   }
 }
+
+/** Writes `n` keys `<prefix><i>` sequentially; returns key → [value, revision of its put]. */
+export async function write(
+  endpoints: string[],
+  prefix: string,
+  n: number,
+  c = client(endpoints),
+): Promise<Map<string, [string, number]>> {
+  const out = new Map<string, [string, number]>();
+  try {
+    for (let i = 0; i < n; i++) {
+      const key = `${prefix}${String(i).padStart(3, '0')}`;
+      const value = `${key}-${Math.random().toString(36).slice(2)}`;
+      const r = await c.put(key).value(value).exec();
+      out.set(key, [value, Number(r.header.revision)]);
+    }
+  } finally {
+    c.close();
+  }
+  return out;
+}
+
+/** Every key under `prefix` with its value, by a linearizable range read. */
+export async function readAll(
+  endpoints: string[],
+  c = client(endpoints),
+  prefix = 'dr/',
+): Promise<Record<string, string>> {
+  try {
+    return await c.getAll().prefix(prefix).strings(); // linearizable
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls `cond` every 500 ms until it returns a value, at most `seconds`. */
+export async function until<T>(
+  what: string,
+  seconds: number,
+  cond: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const v = await cond().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

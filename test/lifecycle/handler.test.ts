@@ -430,3 +430,41 @@ test('reconcile reports a started learner that is not promoted (StuckLearners) a
   );
   expect(await cluster.members()).toHaveLength(4);
 });
+
+test('reconcile finishes a retained termination once it is safe (FAILURE-SCENARIOS 15): member removed, instance terminated, once', async () => {
+  await cluster.settled();
+  const [a, b, c] = instances;
+  const terminatedIds: string[][] = [];
+  standIn.on('terminate-instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
+  // c's termination was unsafe earlier and answered ABANDON: the group retained it; all three are healthy now.
+  standIn.setLifecycleState(c.instanceId, 'Terminating:Retained');
+  const id = await cluster.memberIdOf(c.instanceId);
+
+  const res = await handler({ kind: 'reconcile' });
+  expect(res).toMatchObject({ ok: true, outcome: 'reconciled', removed: [id] });
+  expect(await memberPeerURLs(a.instanceId)).toEqual([peer(a), peer(b)].sort());
+  // Terminated once, although the group goes on listing it as retained (the next round plans `terminate`).
+  expect(terminatedIds).toEqual([[c.instanceId]]);
+  expect(decisions()).toContain('remove-retained');
+  expect(lines.filter((l) => l.message === 'retained termination finished')).toEqual([
+    expect.objectContaining({ instanceId: c.instanceId, memberId: id }),
+  ]);
+  expect(metrics('RetainedTerminationsFinished')).toHaveLength(1);
+});
+
+test('reconcile keeps a retained instance while removing its member is unsafe (another member dead)', async () => {
+  await cluster.settled();
+  const [a, b, c] = instances;
+  const terminatedIds: string[][] = [];
+  standIn.on('terminate-instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
+  await cluster.kill(a.instanceId);
+  await cluster.waitHealthy([cluster.node(b.instanceId), cluster.node(c.instanceId)]);
+  standIn.setLifecycleState(c.instanceId, 'Terminating:Retained');
+
+  const res = await handler({ kind: 'reconcile' });
+  expect(res).toMatchObject({ ok: true, outcome: 'reconciled', removed: [] });
+  expect(terminatedIds).toEqual([]);
+  expect(decisions()).toContain('keep-retained');
+  expect(await memberPeerURLs(b.instanceId)).toEqual([peer(a), peer(b), peer(c)].sort());
+  expect(metrics('RetainedTerminationsFinished')).toHaveLength(0);
+});

@@ -65,3 +65,16 @@ test('a malformed id: InvalidInstanceID.Malformed', async () => {
   const err = await ec2.send(new RebootInstancesCommand({ InstanceIds: ['bogus'] })).catch((e: Error) => e);
   expect((err as Error).name).toBe('InvalidInstanceID.Malformed');
 });
+
+test('FleetAdapter.terminateInstances: one request, a retained instance included; an unknown id is refused', async () => {
+  const events: Array<{ instanceIds: string[] }> = [];
+  standIn.on('terminate-instances', (e: { instanceIds: string[] }) => events.push(e));
+  standIn.setLifecycleState(fleet[1].instanceId, 'Terminating:Retained');
+  const adapter = new FleetAdapter({ ec2, autoscaling });
+  await adapter.terminateInstances([fleet[1].instanceId]);
+  expect(events).toEqual([{ instanceIds: [fleet[1].instanceId] }]);
+  await adapter.terminateInstances([]); // nothing to terminate: no request
+  const err = await adapter.terminateInstances(['i-0123456789abcdef0']).catch((e: Error) => e);
+  expect((err as Error).name).toBe('InvalidInstanceID.NotFound');
+  expect(events).toHaveLength(1);
+});
