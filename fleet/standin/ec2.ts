@@ -24,12 +24,11 @@ export const EC2_ACTIONS: Record<string, Handler> = {
 };
 
 /**
- * TerminateInstances: every id must be an instance of the group, a retained one (Terminating:Retained)
- * included (else InvalidInstanceID.NotFound, as EC2); emits 'terminate-instances' with the ids, which the
- * fleet turns into terminations (the instance stops and leaves the group). Answers the state change of each,
- * running → shutting-down, as EC2 does.
+ * The `InstanceId.N` parameters of an instance action, each a well-formed id of an instance of the group (a
+ * retained one included); else the error EC2 answers (MissingParameter, InvalidInstanceID.Malformed or
+ * InvalidInstanceID.NotFound).
  */
-function terminateInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
+function groupInstanceIds(ctx: ServiceContext, p: QueryParams): string[] {
   const ids = p.list('InstanceId');
   if (ids.length === 0)
     throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter InstanceId');
@@ -46,6 +45,17 @@ function terminateInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
       `The instance IDs '${missing.join(', ')}' do not exist`,
     );
   }
+  return ids;
+}
+
+/**
+ * TerminateInstances: every id must be an instance of the group, a retained one (Terminating:Retained)
+ * included (else InvalidInstanceID.NotFound, as EC2); emits 'terminate-instances' with the ids, which the
+ * fleet turns into terminations (the instance stops and leaves the group). Answers the state change of each,
+ * running → shutting-down, as EC2 does.
+ */
+function terminateInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
+  const ids = groupInstanceIds(ctx, p);
   ctx.emit('terminate-instances', { instanceIds: ids });
   return {
     instancesSet: ids.map((instanceId) => ({
@@ -61,22 +71,7 @@ function terminateInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
  * emits 'reboot-instances' with the ids, which the fleet turns into reboots. Answers `return true`.
  */
 function rebootInstances(ctx: ServiceContext, p: QueryParams): Ec2Result {
-  const ids = p.list('InstanceId');
-  if (ids.length === 0)
-    throw new ApiError(400, 'MissingParameter', 'The request must contain the parameter InstanceId');
-  for (const id of ids) {
-    if (!/^i-[0-9a-f]{8,17}$/.test(id))
-      throw new ApiError(400, 'InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
-  }
-  const live = new Set(ctx.members().map((i) => i.instanceId));
-  const missing = ids.filter((id) => !live.has(id));
-  if (missing.length > 0) {
-    throw new ApiError(
-      400,
-      'InvalidInstanceID.NotFound',
-      `The instance IDs '${missing.join(', ')}' do not exist`,
-    );
-  }
+  const ids = groupInstanceIds(ctx, p);
   ctx.emit('reboot-instances', { instanceIds: ids });
   return { return: true };
 }
