@@ -46,6 +46,8 @@ const FAULTS = [
 const SIZES = [3, 5, 7];
 const START_SIZE = 3;
 const MAX_SIZE = 7;
+/** Seconds between scheduled reconciles of the chaos fleet (`up --reconcile-interval`). */
+const RECONCILE_INTERVAL_S = 3;
 
 // ---------------------------------------------------------------------------------------------- options
 
@@ -699,7 +701,7 @@ async function main() {
       '--size',
       String(START_SIZE),
       '--reconcile-interval',
-      '3',
+      String(RECONCILE_INTERVAL_S),
       '--terminate-timeout',
       '10',
       // total-loss rounds: the reconcile restores the newest snapshot 5 s after the loss
@@ -899,7 +901,15 @@ async function main() {
           const expectSize = step.params.toSize ?? step.size;
           if (s1.desired !== expectSize) row.problems.push(`desired ${s1.desired} != ${expectSize}`);
           if (step.fault === 'retained-thaw') {
-            const r = s1.instances.find((i) => i.id === row.targetIds[1]);
+            // The reconcile removes the retained member, then terminates the instance: `wait` may return
+            // between the two. Bounded: 10 reconcile intervals.
+            const until = Date.now() + 10 * RECONCILE_INTERVAL_S * 1000;
+            let r = s1.instances.find((i) => i.id === row.targetIds[1]);
+            while (r && Date.now() < until) {
+              await sleep(500);
+              const st = JSON.parse(await must(['status', '--json']));
+              r = st.instances.find((i) => i.id === row.targetIds[1]);
+            }
             if (r) row.problems.push(`retained instance ${r.id} still there (${r.lifecycleState})`);
             else row.notes.push('retained termination finished');
           }
