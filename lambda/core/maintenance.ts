@@ -16,6 +16,7 @@
  *   the leader last and only after leadership moved to the most caught-up healthy follower;
  * - NOSPACE: compact once, then defragment every member in the same order, then disarm.
  */
+import { handoffTarget } from './leader';
 import { Member } from './types';
 
 /** What one member's Maintenance.Status reported. Sizes in bytes. */
@@ -142,14 +143,18 @@ export function planMaintenance(input: MaintenanceInput): MaintenanceStep {
       reason: `single member ${leader}: ${why(leaderMember)}; it blocks while defragmenting`,
     };
   }
-  const to = members
-    .filter((m) => m.id !== leader)
-    .sort((a, b) => status[b.id]!.raftIndex - status[a.id]!.raftIndex || byId(a.id, b.id))[0];
+  const target = handoffTarget(
+    members,
+    leader,
+    input.health,
+    Object.fromEntries(members.map((m) => [m.id, status[m.id]!.raftIndex])),
+  );
+  if (target.kind === 'none') return { kind: 'wait', reason: target.reason };
   return {
     kind: 'move-leader',
     from: leader,
-    to: to.id,
-    reason: `leader ${leader} is next (${why(leaderMember)}): moving leadership to ${to.id}, the most caught-up follower, first`,
+    to: target.memberId,
+    reason: `leader ${leader} is next (${why(leaderMember)}): moving leadership first; ${target.reason}`,
   };
 }
 

@@ -95,7 +95,13 @@ const cases: Array<[string, Partial<MaintenanceInput>, Expect]> = [
         3: st(100, 90, { raftIndex: 1009 }),
       },
     },
-    { kind: 'move-leader', from: '1', to: '3', reason: /leader 1 is next .*moving leadership to 3/ },
+    {
+      kind: 'move-leader',
+      from: '1',
+      to: '3',
+      reason:
+        /leader 1 is next .*moving leadership first; 3 is the most caught-up healthy voter \(raft index 1009\)/,
+    },
   ],
   [
     'followers done this run, leader left: move leadership (ties by id)',
