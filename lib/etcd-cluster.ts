@@ -29,13 +29,6 @@ import { resolveProps } from './private/props';
 import { ClusterTls } from './tls';
 
 export { EtcdClusterProps } from './etcd-cluster-props';
-export {
-  DEFAULT_ETCD_VERSION,
-  DEFAULT_NODE_IMAGE,
-  LAUNCH_HOOK_NAME,
-  METRIC_NAMESPACE,
-  TERMINATE_HOOK_NAME,
-} from './private/names';
 
 /** The behaviour of an etcd cluster that other constructs use. */
 export interface IEtcdCluster extends IConstruct, ec2.IConnectable {

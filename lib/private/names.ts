@@ -1,6 +1,6 @@
 /*
  * Fixed names and defaults of an EtcdCluster, shared by the construct's parts (synth time only). Published on
- * EtcdClusterDefaults (lib/defaults.ts) and re-exported by lib/etcd-cluster.ts.
+ * EtcdClusterDefaults (lib/defaults.ts).
  */
 
 /** The etcd release used when neither `etcdVersion` nor `etcdImage` is given (a pinned 3.5 patch release). */

@@ -6,7 +6,7 @@ import { JoinStrategy as CoreJoinStrategy } from '../../lambda/core/types';
 import { readConfig } from '../../lambda/lifecycle/config';
 import { METRIC_NAMESPACE as lambdaNamespace, MetricName } from '../../lambda/lifecycle/log';
 import { EtcdCluster, JoinStrategy } from '../../lib';
-import { DEFAULT_NODE_IMAGE, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../lib/etcd-cluster';
+import { DEFAULT_NODE_IMAGE, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../lib/private/names';
 import { ACCOUNT, makeCluster, REGION, resolveIntrinsics } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
