@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { call, socketPath } from './control';
-import type { FleetStatus } from './supervisor';
+import type { FleetStatus } from './types';
 
 const USAGE = `usage: etcd-fleet <command> [options]
   up [--size N] [--dir DIR] [--strategy S] [--etcd PATH]   start the stand-in and N instances; return when converged
