@@ -149,7 +149,8 @@ export async function benchBootstrap(size: number, reps: number) {
     sameMode: like,
     fast: figures(fleet.filter(inMode('fast')), floor.filter(inMode('fast'))),
     slow: figures(fleet.filter(inMode('slow')), floor.filter(inMode('slow'))),
-    allRuns: figures(fleet, floor),
+    // the definition before like-with-like: every paired run, whatever its mode (no extra floor starts)
+    allRuns: figures(fleet, floor.slice(0, reps)),
     fleetRuns: fleet,
     floorRuns: floor,
     phasesMs: medianOfKeys(phases),
