@@ -1,18 +1,10 @@
 /*
  * The checks of the fleet tests can fail, shown against a real 3-member etcd on 127.0.79.1-3:
- * the read-backs (expectValues in ./harness, readBack in bench/chaos.js) pass when every key holds the
- * value written, and fail on a missing key and on a key that holds another value.
+ * the read-backs of ./harness (expectValues for the tests, readBack for the chaos run's final check) pass
+ * when every key holds the value written, and fail on a missing key and on a key that holds another value.
  */
 import { CLIENT_PORT, EtcdCluster } from '../lifecycle/etcd-cluster';
-import { client, expectValues } from './harness';
-
-const { readBack } = require('../../bench/chaos.js') as {
-  readBack: (
-    prefix: string,
-    endpoints: string[],
-    n: number,
-  ) => Promise<{ present: number; missingCount: number; wrongValues: number; missingSample: string[] }>;
-};
+import { client, expectValues, readBack } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -47,16 +39,21 @@ test('expectValues: passes on the written values, fails on a missing key and on 
   await expect(expectValues([endpoint], { ...written(), 'h/99': 'v99' }, 'h/')).rejects.toThrow(/h\/99/);
 });
 
-test('chaos readBack: counts a key with another value as lost, like a missing one', async () => {
-  expect(await readBack('chaos', [endpoint], 10)).toMatchObject({
+/** What the writer would expect after acknowledging keys 0 .. n-1 (key chaos/<8 digits> = String(i)). */
+const acked = (n: number) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`chaos/${String(i).padStart(8, '0')}`, String(i)]));
+
+test('readBack: counts a key with another value as lost, like a missing one', async () => {
+  expect(await readBack([endpoint], acked(10))).toMatchObject({
     present: 10,
     missingCount: 0,
     wrongValues: 0,
   });
-  expect(await readBack('chaos', [endpoint], 12)).toMatchObject({
+  expect(await readBack([endpoint], acked(12))).toMatchObject({
     present: 10,
     missingCount: 2,
     wrongValues: 0,
+    missing: ['chaos/00000010', 'chaos/00000011'],
   });
   const c = client([endpoint]);
   try {
@@ -64,10 +61,10 @@ test('chaos readBack: counts a key with another value as lost, like a missing on
   } finally {
     c.close();
   }
-  expect(await readBack('chaos', [endpoint], 10)).toMatchObject({
+  expect(await readBack([endpoint], acked(10))).toMatchObject({
     present: 9,
     missingCount: 1,
     wrongValues: 1,
-    missingSample: ['chaos/00000004="not 4"'],
+    wrong: ['chaos/00000004: "not 4" instead of "4"'],
   });
 });

@@ -1,22 +1,24 @@
 /*
  * Baselines on plain etcd: a static cluster started by hand on loopback addresses 127.251.0.x (outside
  * the fleets' 127.20–249 blocks), and the manual replace runbook done with etcdctl. Every process is
- * tracked by pid so the bench can kill it on any exit path.
+ * tracked by pid so the bench can kill it on any exit path. etcd logs in zap JSON (as the fleet's etcd
+ * does), so the first leader election can be read from the logs.
  */
-'use strict';
-const { spawn, execFile } = require('child_process');
-const fs = require('fs');
-const http = require('http');
-const path = require('path');
+import { ChildProcess, execFile, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as path from 'path';
+import { election, Election } from './fleet';
+import { sleep } from './util';
 
-const BLOCK = '127.251.0';
+export const BLOCK = '127.251.0';
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
 
 /** Every etcd this module started and has not seen exit: pid → ChildProcess. */
-const live = new Map();
+const live = new Map<number, ChildProcess>();
 
-function killAll() {
+export function killAll(): void {
   for (const [pid, child] of live) {
     try {
       if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
@@ -27,9 +29,10 @@ function killAll() {
   live.clear();
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function etcdctl(args, timeoutMs = 10_000) {
+export function etcdctl(
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       'etcdctl',
@@ -40,14 +43,14 @@ function etcdctl(args, timeoutMs = 10_000) {
   });
 }
 
-function healthy(ip, timeoutMs = 1000) {
+function healthy(ip: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ host: ip, port: CLIENT_PORT, path: '/health', timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => {
         try {
-          resolve(res.statusCode === 200 && JSON.parse(body).health === 'true');
+          resolve(res.statusCode === 200 && (JSON.parse(body) as { health: string }).health === 'true');
         } catch {
           resolve(false);
         }
@@ -59,7 +62,7 @@ function healthy(ip, timeoutMs = 1000) {
 }
 
 /** Polls /health of every ip every 50 ms until all are healthy at once. */
-async function waitAllHealthy(ips, timeoutMs = 120_000) {
+export async function waitAllHealthy(ips: string[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await Promise.all(ips.map((ip) => healthy(ip)));
@@ -70,29 +73,47 @@ async function waitAllHealthy(ips, timeoutMs = 120_000) {
 }
 
 /** etcdctl's JSON has uint64 ids: keep them exact as strings. */
-const bigIdsAsStrings = (json) => json.replace(/"(ID|member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
+const bigIdsAsStrings = (json: string) =>
+  json.replace(/"(ID|member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
 
-const peerURL = (ip) => `http://${ip}:${PEER_PORT}`;
-const clientURL = (ip) => `http://${ip}:${CLIENT_PORT}`;
+const peerURL = (ip: string) => `http://${ip}:${PEER_PORT}`;
+const clientURL = (ip: string) => `http://${ip}:${CLIENT_PORT}`;
 
-class StaticCluster {
-  /** @param {string} dir an empty temp dir owned by the caller */
-  constructor(size, dir) {
-    this.dir = dir;
-    this.members = [];
+interface StaticMember {
+  name: string;
+  ip: string;
+  dataDir?: string;
+  proc?: ChildProcess;
+}
+
+/** One static start: spawn → first leader (from the logs), spawn → every endpoint healthy. */
+export interface StaticStart {
+  t0: number;
+  healthyMs: number;
+  election: Election | null;
+}
+
+export class StaticCluster {
+  readonly members: StaticMember[] = [];
+  private gen = 0;
+
+  /** @param dir an empty temp dir owned by the caller */
+  constructor(
+    size: number,
+    private readonly dir: string,
+  ) {
     for (let i = 0; i < size; i++) this.members.push({ name: `m${i}`, ip: `${BLOCK}.${11 + i}` });
-    this.gen = 0;
   }
 
-  get ips() {
+  get ips(): string[] {
     return this.members.map((m) => m.ip);
   }
 
-  get endpoints() {
+  get endpoints(): string[] {
     return this.members.map((m) => clientURL(m.ip));
   }
 
-  spawnEtcd(m, initialCluster, state, token) {
+  private spawnEtcd(m: StaticMember, initialCluster: string, state: string, token?: string): void {
     m.dataDir = path.join(this.dir, `${m.name}.data`);
     const out = fs.openSync(path.join(this.dir, `${m.name}.log`), 'a');
     const args = [
@@ -105,25 +126,31 @@ class StaticCluster {
       `--listen-client-urls=${clientURL(m.ip)}`,
       `--advertise-client-urls=${clientURL(m.ip)}`,
       '--strict-reconfig-check=true',
+      '--logger=zap',
+      '--log-outputs=stderr',
     ];
     if (token) args.push(`--initial-cluster-token=${token}`);
     const child = spawn('etcd', args, { stdio: ['ignore', out, out] });
     fs.closeSync(out);
-    live.set(child.pid, child);
-    child.on('exit', () => live.delete(child.pid));
+    const pid = child.pid as number;
+    live.set(pid, child);
+    child.on('exit', () => live.delete(pid));
     m.proc = child;
-    return child;
   }
 
   /** Starts every member with a static --initial-cluster; resolves when all endpoints are healthy. */
-  async start() {
+  async start(): Promise<StaticStart> {
     const initial = this.members.map((m) => `${m.name}=${peerURL(m.ip)}`).join(',');
     const token = `bench-${process.pid}-${Date.now()}`;
+    const t0 = Date.now();
     for (const m of this.members) this.spawnEtcd(m, initial, 'new', token);
     await waitAllHealthy(this.ips);
+    const healthyMs = Date.now() - t0;
+    const logs = this.members.map((m) => fs.readFileSync(path.join(this.dir, `${m.name}.log`), 'utf8'));
+    return { t0, healthyMs, election: election(logs) };
   }
 
-  async stopMember(m) {
+  async stopMember(m: StaticMember): Promise<void> {
     const p = m.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
@@ -133,17 +160,29 @@ class StaticCluster {
     clearTimeout(t);
   }
 
-  async stop() {
+  async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => this.stopMember(m)));
   }
 
-  async leaderName() {
+  async leaderName(): Promise<string | undefined> {
     const r = await etcdctl(['--endpoints', this.endpoints.join(','), 'endpoint', 'status', '-w', 'json']);
     if (!r.ok) throw new Error(`endpoint status: ${r.stderr}`);
-    const st = JSON.parse(bigIdsAsStrings(r.stdout));
+    const st = JSON.parse(bigIdsAsStrings(r.stdout)) as {
+      Endpoint: string;
+      Status: { header: { member_id: string }; leader: string };
+    }[];
     const leader = st.find((s) => s.Status.header.member_id === s.Status.leader);
-    const m = leader && this.members.find((x) => leader.Endpoint === clientURL(x.ip));
-    return m ? m.name : undefined;
+    return leader && this.members.find((x) => leader.Endpoint === clientURL(x.ip))?.name;
+  }
+
+  /** Retries an etcdctl command every 100 ms while its error matches `retryable`, at most `attempts` times. */
+  private async retry(what: string, args: string[], retryable: RegExp, attempts: number): Promise<string> {
+    for (let k = 1; ; k++) {
+      const r = await etcdctl(args);
+      if (r.ok) return r.stdout;
+      if (k >= attempts || !retryable.test(r.stderr)) throw new Error(`${what}: ${r.stderr}`);
+      await sleep(100);
+    }
   }
 
   /**
@@ -153,32 +192,38 @@ class StaticCluster {
    * is healthy. The new member reuses the victim's address (as the fleet's replacement usually does)
    * with an empty data dir. Returns per-step milliseconds.
    */
-  async replace(victim) {
-    const steps = {};
+  async replace(victim: StaticMember): Promise<Record<string, number>> {
+    const steps: Record<string, number> = {};
     let t = Date.now();
-    const mark = (name) => {
+    const mark = (name: string) => {
       const now = Date.now();
       steps[name] = now - t;
       t = now;
     };
     const others = this.members.filter((m) => m !== victim);
     const eps = others.map((m) => clientURL(m.ip)).join(',');
-    const list = await etcdctl(['--endpoints', eps, 'member', 'list', '-w', 'json']);
-    if (!list.ok) throw new Error(`member list: ${list.stderr}`);
-    const entry = JSON.parse(bigIdsAsStrings(list.stdout)).members.find((x) => x.name === victim.name);
+    const list = await this.retry(
+      'member list',
+      ['--endpoints', eps, 'member', 'list', '-w', 'json'],
+      /$^/,
+      1,
+    );
+    const entry = (
+      JSON.parse(bigIdsAsStrings(list)) as { members: { name: string; ID: string }[] }
+    ).members.find((x) => x.name === victim.name);
     if (!entry) throw new Error(`no member ${victim.name}`);
-    const victimId = BigInt(entry.ID).toString(16);
     mark('memberList');
     // As an operator would: retry while etcd's 5 s connection guard (strict reconfig check) says no.
-    for (let k = 0; ; k++) {
-      const rm = await etcdctl(['--endpoints', eps, 'member', 'remove', victimId]);
-      if (rm.ok) break;
-      if (k >= 100 || !/unhealthy cluster/.test(rm.stderr)) throw new Error(`member remove: ${rm.stderr}`);
-      await sleep(100);
-    }
+    const victimId = BigInt(entry.ID).toString(16);
+    await this.retry(
+      'member remove',
+      ['--endpoints', eps, 'member', 'remove', victimId],
+      /unhealthy cluster/,
+      100,
+    );
     mark('memberRemove');
     await this.stopMember(victim);
-    fs.rmSync(victim.dataDir, { recursive: true, force: true });
+    fs.rmSync(victim.dataDir as string, { recursive: true, force: true });
     mark('stopOld');
     const name = `m${this.members.length + ++this.gen}`;
     const add = await etcdctl([
@@ -195,26 +240,15 @@ class StaticCluster {
     const initial = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(add.stdout)?.[1];
     if (!id || !initial) throw new Error(`member add: unexpected output ${add.stdout}`);
     mark('memberAdd');
-    const fresh = { name, ip: victim.ip };
+    const fresh: StaticMember = { name, ip: victim.ip };
     this.members[this.members.indexOf(victim)] = fresh;
     this.spawnEtcd(fresh, initial, 'existing');
     mark('startEtcd');
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const pr = await etcdctl(['--endpoints', eps, 'member', 'promote', id]);
-      if (pr.ok) break;
-      if (Date.now() > deadline) throw new Error(`member promote: ${pr.stderr}`);
-      if (
-        !/in sync with leader|not in sync|not started|timed out|deadline exceeded|unhealthy/i.test(pr.stderr)
-      )
-        throw new Error(`member promote: ${pr.stderr}`);
-      await sleep(100);
-    }
+    const notYet = /in sync with leader|not in sync|not started|timed out|deadline exceeded|unhealthy/i;
+    await this.retry('member promote', ['--endpoints', eps, 'member', 'promote', id], notYet, 1800);
     mark('promote');
     await waitAllHealthy(this.ips);
     mark('allHealthy');
     return steps;
   }
 }
-
-module.exports = { StaticCluster, killAll, waitAllHealthy, etcdctl, BLOCK };
