@@ -19,6 +19,7 @@ import { AwsStandIn, StandInInstance } from './standin';
 import { allocateAddress, blockFor, standInAddress } from './addresses';
 import { FleetBackup, FleetBackupOptions } from './backup';
 import { serve } from './control';
+import { agentFaultArgs } from './faults';
 import { FleetTls, setUpFleetTls } from './tls';
 
 export interface FleetOptions {
@@ -377,11 +378,16 @@ export class Fleet {
     const agent = path.join(this.opts.root, 'build', 'agent', 'agent.js');
     const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.awsEnv(inst.id) };
-    if (fs.existsSync(path.join(inst.dir, 'fault-lose-add-reply')))
-      env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
     const child = spawn(
       process.execPath,
-      ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')],
+      [
+        '--no-warnings',
+        ...agentFaultArgs(this.opts.root, inst.dir),
+        agent,
+        phase,
+        '--config',
+        path.join(inst.dir, 'config.json'),
+      ],
       {
         env,
         stdio: ['ignore', out, out],
