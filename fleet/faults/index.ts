@@ -6,12 +6,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Marker file in an instance dir: its agent's first member add loses its reply (FAILURE-SCENARIOS 3). */
-export const LOSE_ADD_REPLY_MARKER = 'fault-lose-add-reply';
+/** File in an instance's dir that arms the lost-add-reply fault for its agent (FAILURE-SCENARIOS 3). */
+export const LOSE_ADD_REPLY_FILE = 'fault-lose-add-reply';
 
 /** Node arguments that load the armed faults' preloads (bundled by scripts/bundle.js into build/fleet/). */
 export function agentFaultArgs(root: string, instanceDir: string): string[] {
-  return fs.existsSync(path.join(instanceDir, LOSE_ADD_REPLY_MARKER))
+  return fs.existsSync(path.join(instanceDir, LOSE_ADD_REPLY_FILE))
     ? ['--require', path.join(root, 'build', 'fleet', 'lose-add-reply.js')]
     : [];
 }
