@@ -120,12 +120,14 @@ describe('planJoin', () => {
  */
 describe('planJoin: the bootstrap guard beside backups (scenario 13)', () => {
   const snap = 'snapshots/20261130T120000000Z-r00000000000000000042-abc.db';
+  /** A complete snapshot in the bucket, no restore yet, no empty start allowed. */
+  const besideSnapshot = { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false };
   const totalLoss = (backups: JoinInput['backups'], over: Partial<JoinInput> = {}) =>
     joinInput({ c: null, self: selfA, instances: coldGroup, ...(backups && { backups }), ...over });
   const guardRows: { name: string; input: JoinInput; kind: JoinStep['kind'] }[] = [
     {
       name: 'a complete snapshot, nothing reachable, group full and new: await-restore, never an empty cluster',
-      input: totalLoss({ newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false }),
+      input: totalLoss(besideSnapshot),
       kind: 'await-restore',
     },
     {
@@ -135,12 +137,7 @@ describe('planJoin: the bootstrap guard beside backups (scenario 13)', () => {
     },
     {
       name: 'the automatic policy: await-restore too (the reconcile restores)',
-      input: totalLoss({
-        newestSnapshot: snap,
-        restoreGeneration: 0,
-        emptyStartAllowed: false,
-        restorePolicy: 'automatic',
-      }),
+      input: totalLoss({ ...besideSnapshot, restorePolicy: 'automatic' }),
       kind: 'await-restore',
     },
     {
@@ -160,26 +157,23 @@ describe('planJoin: the bootstrap guard beside backups (scenario 13)', () => {
     },
     {
       name: 'beside backups, the group not full yet: wait (the group comes first)',
-      input: totalLoss(
-        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
-        { instances: coldGroup.slice(0, 2) },
-      ),
+      input: totalLoss(besideSnapshot, { instances: coldGroup.slice(0, 2) }),
       kind: 'wait',
     },
     {
       name: 'beside backups, data in the data dir: start-existing (a full stop, scenario 9)',
-      input: totalLoss(
-        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
-        { dataDir: HAS_DATA },
-      ),
+      input: totalLoss(besideSnapshot, { dataDir: HAS_DATA }),
       kind: 'start-existing',
     },
     {
       name: 'beside backups, a reachable cluster: the normal join',
-      input: totalLoss(
-        { newestSnapshot: snap, restoreGeneration: 0, emptyStartAllowed: false },
-        { members: healthy3.members, health: healthy3.health, strategy: ADD, sizeCap: 5, desiredCapacity: 5 },
-      ),
+      input: totalLoss(besideSnapshot, {
+        members: healthy3.members,
+        health: healthy3.health,
+        strategy: ADD,
+        sizeCap: 5,
+        desiredCapacity: 5,
+      }),
       kind: 'add-learner',
     },
   ];
