@@ -7,6 +7,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseEnvFile } from '../lambda/agent/output';
+import { agentFaultArgs } from './faults';
 import type { FleetLog, Instance } from './types';
 
 /** What the processes need of the fleet. */
@@ -21,8 +22,7 @@ export interface ProcessHost {
   readonly log: FleetLog;
 }
 
-/** File in an instance's dir that arms the lost-add-reply fault for its agent (FAILURE-SCENARIOS 3). */
-export const LOSE_ADD_REPLY_FILE = 'fault-lose-add-reply';
+export { LOSE_ADD_REPLY_FILE } from './faults';
 
 export class InstanceProcesses {
   constructor(private readonly host: ProcessHost) {}
@@ -61,11 +61,11 @@ export class InstanceProcesses {
     const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
     const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) };
-    if (fs.existsSync(path.join(inst.dir, LOSE_ADD_REPLY_FILE)))
-      env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
+    // an armed fault (fleet/faults/) is loaded into this agent process from outside the agent bundle
+    const faults = agentFaultArgs(this.host.root, inst.dir);
     const child = spawn(
       process.execPath,
-      ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')],
+      ['--no-warnings', ...faults, agent, phase, '--config', path.join(inst.dir, 'config.json')],
       {
         env,
         stdio: ['ignore', out, out],

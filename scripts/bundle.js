@@ -4,7 +4,8 @@
  *   build/agent/agent.js      the join agent: one self-contained file (Ignition fetches exactly this file)
  *   build/lambda/index.js     the lifecycle/reconcile Lambda handler (asset folder = build/lambda)
  *   build/ca/index.js         the TLS material custom resource (CA and client identity; asset folder = build/ca)
- *   build/fleet/*.js          the local fleet's CLI and supervisor (bin/etcd-fleet.js loads the CLI)
+ *   build/fleet/*.js          the local fleet's CLI and supervisor (bin/etcd-fleet.js loads the CLI), and
+ *                             the agent fault preload (fleet/faults/lose-add-reply.ts)
  *
  * etcd3 loads its .proto files from disk at module load (`${__dirname}/../proto/rpc.proto`), which fails
  * inside a bundle. The plugin below parses the protos at bundle time with protobufjs and replaces that
@@ -80,6 +81,8 @@ async function main() {
     bundle('lambda/ca/index.ts', 'ca/index.js'),
     bundle('fleet/cli-main.ts', 'fleet/cli.js'),
     bundle('fleet/supervisor-main.ts', 'fleet/supervisor-main.js'),
+    // the fault preload the fleet starts an agent with (fleet/faults/index.ts); never part of the agent bundle
+    bundle('fleet/faults/lose-add-reply.ts', 'fleet/lose-add-reply.js'),
   ]);
   for (const r of results) console.log(`bundled ${r.outfile}: ${r.bytes} bytes from ${r.inputs} inputs`);
 }

@@ -223,7 +223,8 @@ class Round {
         .find((l) => l.includes('simulated: member add reply lost'));
       if (!faulty) row.notes.push('lost add reply not exercised (no add by the new instance)');
       else {
-        const adds = (faulty.match(/"message":"added as learner"/g) || []).length;
+        // the fault preload (fleet/faults/lose-add-reply.ts) logs every MemberAdd the agent sends
+        const adds = (faulty.match(/"message":"fault: MemberAdd sent"/g) || []).length;
         if (adds !== 1) row.problems.push(`the instance with the lost add reply added itself ${adds} times`);
         else row.notes.push('lost add reply: retried, own entry reused');
       }

@@ -8,6 +8,7 @@
 import { NoopPolicy } from 'cockatiel';
 import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
 import type { Member } from '../core/types';
+import { BackoffTiming, retryWithBackoff } from './backoff';
 
 /** The etcd lock held around every membership change (agent adds and removals, Lambda removals). */
 export const JOIN_LOCK_KEY = 'cdk-elastic-etcd/join-lock';
@@ -163,7 +164,8 @@ export class EtcdAdapter {
 
   /**
    * Runs fn while holding the etcd lock `key`. etcd3's lock is a try-lock (it rejects at once when the
-   * lock is held), so acquisition is retried with capped exponential back-off until `timeoutMs`.
+   * lock is held), so acquisition is retried with the project's back-off (100 ms doubling to 2 s, jittered)
+   * until `timeoutMs`.
    */
   async withLock<T>(
     endpoints: readonly string[],
@@ -173,28 +175,26 @@ export class EtcdAdapter {
     sleep: (ms: number) => Promise<void> = defaultSleep,
   ): Promise<T> {
     const c = this.client(endpoints);
-    const deadline = Date.now() + timeoutMs;
-    let delay = 100;
     try {
-      for (;;) {
-        const lock = c.lock(key).ttl(15);
-        try {
-          await lock.acquire();
-        } catch (err) {
-          if (Date.now() + delay > deadline) {
-            throw new Error(
-              `could not take the join lock ${key} within ${timeoutMs} ms: ${(err as Error).message}`,
-            );
-          }
-          await sleep(delay + Math.floor(Math.random() * delay));
-          delay = Math.min(delay * 2, 2000);
-          continue;
-        }
-        try {
-          return await fn();
-        } finally {
-          await releaseWithRetry(() => lock.release(), sleep);
-        }
+      const lock = await retryWithBackoff(
+        async () => {
+          const l = c.lock(key).ttl(15);
+          await l.acquire();
+          return l;
+        },
+        {
+          what: `join lock ${key}`,
+          timing: LOCK_BACKOFF,
+          deadline: Date.now() + timeoutMs,
+          sleep,
+          giveUp: (err) =>
+            new Error(`could not take the join lock ${key} within ${timeoutMs} ms: ${err.message}`),
+        },
+      );
+      try {
+        return await fn();
+      } finally {
+        await releaseWithRetry(() => lock.release(), sleep);
       }
     } finally {
       c.close();
@@ -202,25 +202,28 @@ export class EtcdAdapter {
   }
 }
 
+/** Join lock acquisition: 100 ms doubling to 2 s, jittered (several instances may ask at once). */
+const LOCK_BACKOFF: BackoffTiming = { firstMs: 100, capMs: 2000, jitter: true };
+
 /**
- * Releases (revokes the lease of) a lock, retrying for a few seconds: a release sent during the election
- * that follows the removal of the leader fails, and a lock left behind would block every join until its
- * lease TTL runs out. A lease revoke is idempotent.
+ * Releases (revokes the lease of) a lock, retrying for a few seconds (500 ms apart): a release sent during
+ * the election that follows the removal of the leader fails, and a lock left behind would block every join
+ * until its lease TTL runs out. A lease revoke is idempotent.
  */
 export async function releaseWithRetry(
   release: () => Promise<unknown>,
   sleep: (ms: number) => Promise<void> = defaultSleep,
   attempts = 10,
 ): Promise<boolean> {
-  for (let i = 1; i <= attempts; i++) {
-    try {
-      await release();
-      return true;
-    } catch {
-      if (i < attempts) await sleep(500);
-    }
-  }
-  return false;
+  return retryWithBackoff(release, {
+    what: 'lock release',
+    timing: { firstMs: 500, capMs: 500 },
+    attempts,
+    sleep,
+  }).then(
+    () => true,
+    () => false,
+  );
 }
 
 function defaultSleep(ms: number): Promise<void> {

@@ -10,7 +10,9 @@ import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { commandRunner } from './restore';
-import { AgentDeps, runJoin, runPromote, writeSettings } from './run';
+import { AgentDeps } from './deps';
+import { runJoin, writeSettings } from './join';
+import { runPromote } from './promote';
 import { EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 
 const USAGE = 'usage: agent.js join|promote --config FILE';
@@ -54,7 +56,6 @@ export function buildDeps(
     log,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => Date.now(),
-    loseAddReply: process.env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY === '1',
   };
 }
 

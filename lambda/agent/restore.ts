@@ -18,8 +18,7 @@ import * as path from 'path';
 import { chooseSnapshot, planRestoreRole, RestoreRecord, RestoreRole, SnapshotInfo } from '../core/restore';
 import type { Self } from '../core/types';
 import { AgentConfig } from './config';
-
-export const GENERATION_FILE = '.restore-generation';
+import { DataDir, localDataDir } from './data-dir';
 
 export interface RestoreDeps {
   readonly latestRestore: () => Promise<RestoreRecord | undefined>;
@@ -32,29 +31,7 @@ export interface RestoreDeps {
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-export function localGeneration(dataDir: string): number {
-  try {
-    const n = Number(fs.readFileSync(path.join(dataDir, GENERATION_FILE), 'utf8').trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  } catch {
-    return 0;
-  }
-}
-
-export function writeGeneration(dataDir: string, generation: number): void {
-  if (generation <= 0) return;
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(path.join(dataDir, GENERATION_FILE), `${generation}\n`);
-}
-
 const WORK_DIR = '.restore-work';
-
-function wipe(dataDir: string, keep?: string): void {
-  fs.mkdirSync(dataDir, { recursive: true });
-  for (const entry of fs.readdirSync(dataDir)) {
-    if (entry !== keep) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
-  }
-}
 
 export interface GateResult {
   readonly role: RestoreRole;
@@ -65,34 +42,39 @@ export interface GateResult {
   readonly restored?: SnapshotInfo;
 }
 
-export async function restoreGate(cfg: AgentConfig, self: Self, deps: RestoreDeps): Promise<GateResult> {
+export async function restoreGate(
+  cfg: AgentConfig,
+  self: Self,
+  deps: RestoreDeps,
+  dataDir: DataDir = localDataDir(cfg.dataDir),
+): Promise<GateResult> {
   const record = await deps.latestRestore();
   const role = planRestoreRole({
     record,
     instanceId: self.instanceId,
-    localGeneration: localGeneration(cfg.dataDir),
-    hasData: fs.existsSync(path.join(cfg.dataDir, 'member')),
+    localGeneration: dataDir.generation(),
+    hasData: dataDir.hasMember(),
   });
   deps.log('restore gate', { role: role.kind, reason: role.reason, generation: record?.generation ?? 0 });
   const generation = record?.generation ?? 0;
   if (role.kind === 'none' || role.kind === 'join') return { role, generation, record };
   if (role.kind === 'wipe-and-join') {
-    wipe(cfg.dataDir);
-    writeGeneration(cfg.dataDir, generation);
+    dataDir.wipe();
+    dataDir.writeGeneration(generation);
     return { role, generation, record };
   }
-  const restored = await restoreAsSeed(cfg, self, record!, deps);
+  const restored = await restoreAsSeed(dataDir, self, record!, deps);
   return { role, generation, record, restored };
 }
 
 async function restoreAsSeed(
-  cfg: AgentConfig,
+  dataDir: DataDir,
   self: Self,
   record: RestoreRecord,
   deps: RestoreDeps,
 ): Promise<SnapshotInfo> {
   // Inside the data dir (the data volume): the restored member dir is moved into place by a rename.
-  const work = path.join(cfg.dataDir, WORK_DIR);
+  const work = path.join(dataDir.path, WORK_DIR);
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   const refused: Record<string, string> = {};
@@ -129,9 +111,9 @@ async function restoreAsSeed(
         target,
       ]);
       // Swap in the restored member dir only now: a failure above leaves the old data dir as it was.
-      wipe(cfg.dataDir, WORK_DIR);
-      fs.renameSync(path.join(target, 'member'), path.join(cfg.dataDir, 'member'));
-      writeGeneration(cfg.dataDir, record.generation);
+      dataDir.wipe(WORK_DIR);
+      dataDir.adoptMember(target);
+      dataDir.writeGeneration(record.generation);
       deps.log('snapshot restored: starting a one-member cluster', {
         generation: record.generation,
         key: snap.key,

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { memberCommonName, memberSans, parseCaSecret, renewalDecision } from '../certs/policy';
 import { inspect, issueMemberCert, keyMatchesCert } from '../certs/x509';
 import type { InstanceMetadata } from '../adapters/aws';
+import { retryWithBackoff } from '../adapters/backoff';
 import { createSecretsClient, SecretsAdapter } from '../adapters/secrets';
 import type { AgentTlsConfig } from './config';
 import type { EtcdTlsFiles } from './output';
@@ -120,22 +121,22 @@ export async function memberTlsFromAws(
   log: (message: string, fields?: Record<string, unknown>) => void,
   attempts = 5,
 ): Promise<MemberTls> {
-  let delay = 500;
-  for (let i = 1; ; i++) {
-    try {
+  return retryWithBackoff(
+    async () => {
       const id = await metadata.identity();
       const dnsName = await metadata.localHostname().catch(() => '');
       const secrets = new SecretsAdapter(createSecretsClient(process.env.AWS_REGION ?? id.region));
-      return await ensureMemberCert(
-        cfg,
-        { instanceId: id.instanceId, privateIp: id.privateIp, dnsName },
-        () => secrets.getString(cfg.caSecretId),
+      return ensureMemberCert(cfg, { instanceId: id.instanceId, privateIp: id.privateIp, dnsName }, () =>
+        secrets.getString(cfg.caSecretId),
       );
-    } catch (err) {
-      if (i >= attempts) throw new Error(`member certificate: ${(err as Error).message}`);
-      log('member certificate failed, retrying', { attempt: i, error: (err as Error).message });
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 4000);
-    }
-  }
+    },
+    {
+      what: 'member certificate',
+      timing: { firstMs: 500, capMs: 4000 },
+      attempts,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      log,
+      giveUp: (err) => new Error(`member certificate: ${err.message}`),
+    },
+  );
 }

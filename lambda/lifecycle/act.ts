@@ -1,5 +1,6 @@
 /* Actions shared by the terminate and reconcile functions: removal under the join lock, lifecycle completion, heartbeats. */
 import { isNoActiveLifecycleAction } from '../adapters/aws';
+import { Backoff } from '../adapters/backoff';
 import { isMemberNotFound, JOIN_LOCK_KEY } from '../adapters/etcd';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
@@ -111,7 +112,10 @@ export function startHeartbeats(
   };
 }
 
-/** Back-off before round `round` + 1 after a failed action: retryDelayMs doubling per failure, capped at 8x. */
-export function backoffMs(ctx: LifecycleContext, failures: number): number {
-  return ctx.retryDelayMs * Math.min(2 ** Math.max(0, failures - 1), 16);
+/**
+ * The back-off between removal attempts of one invocation: retryDelayMs doubling per failure, capped at 16x
+ * (the project's one back-off, lambda/adapters/backoff.ts); bounded by the invocation's maxRounds.
+ */
+export function removalBackoff(ctx: LifecycleContext): Backoff {
+  return new Backoff({ firstMs: ctx.retryDelayMs, capMs: ctx.retryDelayMs * 16 });
 }

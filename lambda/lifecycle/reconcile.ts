@@ -9,7 +9,7 @@
 import { isStarted, planReconcile, planRetainedTerminations } from '../core';
 import type { RetainedStep } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
-import { backoffMs, removeUnderLock } from './act';
+import { removalBackoff, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
@@ -33,7 +33,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
   await reportCertificateExpiry(ctx, log);
   /** Retained instances terminated by this invocation (the group may list them a while longer). */
   const terminated = new Set<string>();
-  let failures = 0;
+  const backoff = removalBackoff(ctx);
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx);
@@ -79,9 +79,8 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
         plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
       );
     } catch (err) {
-      failures++;
       lastError = `removal of member ${next.memberId} failed: ${errorMessage(err)}`;
-      const delayMs = backoffMs(ctx, failures);
+      const delayMs = backoff.next();
       log.warn('removal failed: observing again after a back-off', {
         memberId: next.memberId,
         error: errorMessage(err),

@@ -20,7 +20,7 @@
  */
 import { peerURLFor, planTermination } from '../core';
 import type { TerminationStep } from '../core/types';
-import { backoffMs, completeAction, removeUnderLock, startHeartbeats } from './act';
+import { removalBackoff, completeAction, removeUnderLock, startHeartbeats } from './act';
 import { snapshotBeforeRemoval } from './backup';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
@@ -89,7 +89,7 @@ async function terminate(
       desiredCapacity: obs.group.desiredCapacity,
     });
 
-  let failures = 0;
+  const backoff = removalBackoff(ctx);
   let unsafeSeen = 0;
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx, [ip]);
@@ -143,8 +143,7 @@ async function terminate(
             [ip],
           );
         } catch (err) {
-          failures++;
-          const delayMs = backoffMs(ctx, failures);
+          const delayMs = backoff.next();
           log.warn('removal failed: observing again after a back-off', {
             memberId: step.memberId,
             error: errorMessage(err),

@@ -5,7 +5,8 @@
  *    never writes bootstrap settings, until its deadline;
  *  - an instance without a pending launch action: one heartbeat, one line, no error every few seconds.
  */
-import { AgentDeps, AgentError, runJoin } from '../../lambda/agent/run';
+import { AgentDeps, AgentError } from '../../lambda/agent/deps';
+import { runJoin } from '../../lambda/agent/join';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';

@@ -4,7 +4,8 @@
  * of promotion runs on real etcd in the fleet tests (test/fleet); here the dependencies are recorded
  * calls, so the test can count them.
  */
-import { AgentDeps, runPromote } from '../../lambda/agent/run';
+import { AgentDeps } from '../../lambda/agent/deps';
+import { runPromote } from '../../lambda/agent/promote';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';

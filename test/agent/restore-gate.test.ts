@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseConfig } from '../../lambda/agent/config';
-import { GENERATION_FILE, localGeneration, RestoreDeps, restoreGate } from '../../lambda/agent/restore';
+import { GENERATION_FILE, localDataDir } from '../../lambda/agent/data-dir';
+import { RestoreDeps, restoreGate } from '../../lambda/agent/restore';
 import { buildRestoreRecord, RestoreRecord, SnapshotInfo, snapshotKey } from '../../lambda/core/restore';
 import type { Self } from '../../lambda/core/types';
 
@@ -113,7 +114,7 @@ test('the seed: the corrupt newest is refused, the previous one restored in plac
   expect(fs.readFileSync(path.join(data, 'member', 'snap', 'db'), 'utf8')).toBe(`snapshot ${older.key}`);
   expect(fs.existsSync(path.join(data, 'member', 'wal', 'old.wal'))).toBe(false);
   expect(fs.readdirSync(data).sort()).toEqual([GENERATION_FILE, 'member']); // the work dir is gone
-  expect(localGeneration(data)).toBe(1);
+  expect(localDataDir(data).generation()).toBe(1);
   // A reboot of the seed afterwards keeps its data.
   const again = await restoreGate(cfg(), self, deps(record).d);
   expect(again.role.kind).toBe('none');
@@ -151,5 +152,5 @@ test('another instance with old data: wiped and marked with the generation', asy
   expect(g.role.kind).toBe('wipe-and-join');
   expect(calls.downloads).toEqual([]);
   expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([GENERATION_FILE]);
-  expect(localGeneration(path.join(dir, 'data'))).toBe(4);
+  expect(localDataDir(path.join(dir, 'data')).generation()).toBe(4);
 });
