@@ -2,8 +2,16 @@
 import * as crypto from 'crypto';
 import { GROUP_NAME, REGION, TERMINATE_HOOK } from './types';
 
-/** EventBridge's "EC2 Instance-terminate Lifecycle Action" for the terminate hook. */
-export function terminateLifecycleEvent(instanceId: string, token: string): Record<string, unknown> {
+/**
+ * EventBridge's "EC2 Instance-terminate Lifecycle Action" for the terminate hook (the fleet's group, hook and
+ * region unless `where` names others; `detail` adds or overrides detail fields).
+ */
+export function terminateLifecycleEvent(
+  instanceId: string,
+  token: string,
+  where: { region?: string; group?: string; hook?: string } = {},
+  detail: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     version: '0',
     id: crypto.randomUUID(),
@@ -11,16 +19,17 @@ export function terminateLifecycleEvent(instanceId: string, token: string): Reco
     source: 'aws.autoscaling',
     account: '000000000000',
     time: new Date().toISOString(),
-    region: REGION,
+    region: where.region ?? REGION,
     resources: [],
     detail: {
       LifecycleActionToken: token,
-      AutoScalingGroupName: GROUP_NAME,
-      LifecycleHookName: TERMINATE_HOOK,
+      AutoScalingGroupName: where.group ?? GROUP_NAME,
+      LifecycleHookName: where.hook ?? TERMINATE_HOOK,
       EC2InstanceId: instanceId,
       LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
       Origin: 'AutoScalingGroup',
       Destination: 'EC2',
+      ...detail,
     },
   };
 }

@@ -28,6 +28,22 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/**
+ * etcd refuses membership changes ("unhealthy cluster") until its members have been connected for 5 s,
+ * counted from the connection, which a loaded machine makes later than the start: retried, bounded.
+ */
+async function addMember(c: ReturnType<typeof client>, peerURL: string, isLearner: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await c.cluster.memberAdd({ peerURLs: [peerURL], isLearner });
+      return;
+    } catch (err) {
+      if (attempt >= 30 || !/unhealthy cluster/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 async function sampleFor(ms: number): Promise<MemberSampler> {
   const sampler = new MemberSampler(statusOf(cluster.clientURLs), 200, 50);
   sampler.start();
@@ -51,8 +67,8 @@ test('two members joining at once and a lost quorum are both counted and reporte
   const c = client(cluster.clientURLs);
   try {
     // A learner and an unstarted voter on addresses nothing listens on: 5 members, 4 voters, quorum 3.
-    await c.cluster.memberAdd({ peerURLs: [`http://127.0.77.4:${PEER_PORT}`], isLearner: true });
-    await c.cluster.memberAdd({ peerURLs: [`http://127.0.77.5:${PEER_PORT}`] });
+    await addMember(c, `http://127.0.77.4:${PEER_PORT}`, true);
+    await addMember(c, `http://127.0.77.5:${PEER_PORT}`, false);
   } finally {
     c.close();
   }

@@ -21,6 +21,25 @@ function logger(lines: string[]): Logger {
   return new Logger({}, (l) => lines.push(l));
 }
 
+/** One maintenance run over the cluster: desired capacity 3, the thresholds above, the run's lines kept. */
+function run(
+  cluster: EtcdCluster,
+  m: EtcdMaintenance,
+  lines: string[],
+  over: Partial<Parameters<typeof runMaintenance>[0]>,
+): ReturnType<typeof runMaintenance> {
+  return runMaintenance({
+    etcd: cluster.adapter,
+    maintenance: m,
+    log: logger(lines),
+    endpoints: cluster.clientURLs,
+    desiredCapacity: 3,
+    thresholds,
+    budgetMs: 60_000,
+    ...over,
+  });
+}
+
 async function sizes(m: EtcdMaintenance, cluster: EtcdCluster): Promise<Record<string, number>> {
   const st = await m.statusOf(await cluster.members());
   return Object.fromEntries(Object.entries(st).map(([id, s]) => [id, s!.dbSize]));
@@ -53,16 +72,7 @@ describe('routine defragmentation', () => {
     for (const size of Object.values(before)) expect(size).toBeGreaterThan(8 * MiB);
 
     const lines: string[] = [];
-    const r = await runMaintenance({
-      etcd: cluster.adapter,
-      maintenance: m,
-      log: logger(lines),
-      endpoints: cluster.clientURLs,
-      desiredCapacity: 3,
-      thresholds,
-      budgetMs: 60_000,
-      pollMs: 200,
-    });
+    const r = await run(cluster, m, lines, { budgetMs: 60_000, pollMs: 200 });
     expect(r.final?.kind).toBe('idle');
     expect(r.executed.map((s) => s.kind)).toEqual(['defragment', 'defragment', 'move-leader', 'defragment']);
     const [f1, f2, move, last] = r.executed as unknown as Array<{
@@ -99,16 +109,7 @@ describe('routine defragmentation', () => {
     await lock.acquire();
     try {
       const lines: string[] = [];
-      const r = await runMaintenance({
-        etcd: cluster.adapter,
-        maintenance: m,
-        log: logger(lines),
-        endpoints: cluster.clientURLs,
-        desiredCapacity: 3,
-        thresholds,
-        budgetMs: 30_000,
-        lockTimeoutMs: 1500,
-      });
+      const r = await run(cluster, m, lines, { budgetMs: 30_000, lockTimeoutMs: 1500 });
       expect(r.executed).toEqual([]);
       expect(r.final).toMatchObject({ kind: 'wait', reason: expect.stringMatching(/join lock/) });
     } finally {
@@ -148,16 +149,7 @@ describe('NOSPACE and CORRUPT', () => {
     await cluster.settled();
 
     const lines: string[] = [];
-    const r = await runMaintenance({
-      etcd: cluster.adapter,
-      maintenance: m,
-      log: logger(lines),
-      endpoints: cluster.clientURLs,
-      desiredCapacity: 3,
-      thresholds,
-      budgetMs: 60_000,
-      pollMs: 200,
-    });
+    const r = await run(cluster, m, lines, { budgetMs: 60_000, pollMs: 200 });
     expect(r.executed.map((s) => s.kind)).toEqual([
       'compact',
       'defragment',
@@ -189,15 +181,7 @@ describe('NOSPACE and CORRUPT', () => {
       c.close();
     }
     const lines: string[] = [];
-    const r = await runMaintenance({
-      etcd: cluster.adapter,
-      maintenance: m,
-      log: logger(lines),
-      endpoints: cluster.clientURLs,
-      desiredCapacity: 3,
-      thresholds,
-      budgetMs: 30_000,
-    });
+    const r = await run(cluster, m, lines, { budgetMs: 30_000 });
     expect(r.executed).toEqual([]);
     expect(r.final).toMatchObject({ kind: 'corrupt', memberIds: [members[1].id] });
     expect(JSON.parse(lines[lines.length - 1])).toMatchObject({ level: 'ERROR', step: 'corrupt' });
