@@ -139,7 +139,7 @@ test('reconcile finishes a retained termination once it is safe (FAILURE-SCENARI
   await w.cluster.settled();
   const [a, b, c] = w.instances;
   const terminatedIds: string[][] = [];
-  w.standIn.on('terminate-w.instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
+  w.standIn.on('terminate-instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
   // c's termination was unsafe earlier and answered ABANDON: the group retained it; all three are healthy now.
   w.standIn.setLifecycleState(c.instanceId, 'Terminating:Retained');
   const id = await w.cluster.memberIdOf(c.instanceId);
@@ -160,7 +160,7 @@ test('reconcile keeps a retained instance while removing its member is unsafe (a
   await w.cluster.settled();
   const [a, b, c] = w.instances;
   const terminatedIds: string[][] = [];
-  w.standIn.on('terminate-w.instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
+  w.standIn.on('terminate-instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
   await w.cluster.kill(a.instanceId);
   await w.cluster.waitHealthy([w.cluster.node(b.instanceId), w.cluster.node(c.instanceId)]);
   w.standIn.setLifecycleState(c.instanceId, 'Terminating:Retained');
