@@ -171,7 +171,7 @@ test('launch action: recorded only (the agent completes it)', async () => {
   expect(w.standIn.getInstance(c.instanceId)?.lifecycleState).toBe('Pending:Wait');
 });
 
-test('an instance going back to the warm pool is removed like a termination (right after start: transient "unhealthy w.cluster" retried)', async () => {
+test('an instance going back to the warm pool is removed like a termination (right after start: transient "unhealthy cluster" retried)', async () => {
   const c = w.instances[2];
   const id = await w.cluster.memberIdOf(c.instanceId);
   const res = await handler(startTermination(c, { Origin: 'AutoScalingGroup', Destination: 'WarmPool' }));
