@@ -52,7 +52,7 @@ test('reconcile removes an unstarted member once it is older than the grace peri
   const c = w.cluster.adapter.client([a.privateIp].map((x) => `http://${x}:${CLIENT_PORT}`));
   let stuckId = '';
   try {
-    // etcd's strict reconfig check rejects an add ("unhealthy w.cluster") until the peers have been connected 5 s.
+    // etcd's strict reconfig check rejects an add ("unhealthy cluster") until the peers have been connected 5 s.
     for (let i = 0; !stuckId; i++) {
       try {
         stuckId = (await c.cluster.memberAdd({ peerURLs: [`http://${ip}:${PEER_PORT}`] })).member.ID;
@@ -97,7 +97,7 @@ test('reconcile reports a started learner that is not promoted (StuckLearners) a
   const learnerInst = standInInstance(ip, 4);
   await w.standIn.addInstance(learnerInst);
   const existing = await w.cluster.members();
-  // etcd refuses member changes ("unhealthy w.cluster") until every member has been connected for 5 s, which
+  // etcd refuses member changes ("unhealthy cluster") until every member has been connected for 5 s, which
   // on a loaded machine can be later than settled() assumes: retry, bounded.
   for (let attempt = 1; ; attempt++) {
     try {

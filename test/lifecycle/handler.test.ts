@@ -45,7 +45,7 @@ test('terminate a healthy member of 3: removed under the lock, CONTINUE; a dupli
       ],
     },
   });
-  // One decision, 'remove'; under load etcd's strict-reconfig guard ("unhealthy w.cluster" until every member
+  // One decision, 'remove'; under load etcd's strict-reconfig guard ("unhealthy cluster" until every member
   // has been connected for 5 s) can refuse the first tries, and each retry logs the same decision again.
   expect(decisions().length).toBeGreaterThanOrEqual(1);
   expect(new Set(decisions())).toEqual(new Set(['remove']));
