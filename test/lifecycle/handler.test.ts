@@ -69,7 +69,7 @@ test('terminate while another member is dead and the group wants 3: unsafe, the 
 
   const res = await handler(startTermination(c));
   // 3 members, 1 dead, desired capacity 3: removing the healthy target would leave 1 healthy of 2 voters
-  // (no quorum); removing the dead one first would keep a quorum of a 1-member w.cluster, below the quorum
+  // (no quorum); removing the dead one first would keep a quorum of a 1-member cluster, below the quorum
   // of the desired 3. The core says unsafe: the instance is retained (FAILURE-SCENARIOS 6, variant).
   expect(decisions()).toEqual(['unsafe', 'unsafe', 'unsafe']); // looked again twice before retaining
   expect(res).toMatchObject({ ok: true, outcome: 'ABANDON', removed: [] });
