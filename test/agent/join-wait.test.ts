@@ -9,6 +9,7 @@ import { AgentDeps, AgentError, runJoin } from '../../lambda/agent/run';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';
+import { RestorePolicy } from '../../lambda/core/restore';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -30,7 +31,7 @@ function config(dataDir: string): AgentConfig {
     deadlineSeconds: 30,
     heartbeatSeconds: 2,
     retryDelayMs: 200,
-    restorePolicy: 'manual',
+    restorePolicy: RestorePolicy.MANUAL,
   };
 }
 

@@ -30,12 +30,12 @@ describe('lifecycle function environment: backups', () => {
   it('no BACKUP_BUCKET: no backups', () => {
     expect(readConfig(env).backup).toBeUndefined();
   });
-  it('defaults with a bucket: manual, 300 s, snapshot before removal', () => {
+  it("defaults with a bucket: manual, 600 s (backup.restoreAfter's default), snapshot before removal", () => {
     expect(readConfig({ ...env, BACKUP_BUCKET: 'b' }).backup).toEqual({
       bucket: 'b',
       prefix: '',
       restorePolicy: RestorePolicy.MANUAL,
-      restoreAfterSeconds: 300,
+      restoreAfterSeconds: 600,
       snapshotBeforeRemoval: true,
     });
   });
