@@ -24,7 +24,8 @@ import {
 } from './backup';
 import { allowLogGroups, CFN_GUARD, createDataKey } from './controls';
 import { chooseFlatcarImage } from './flatcar-ami';
-import { ETCD_DATA_DIR, ETCD_ENV_FILE, renderIgnition, TLS_ETCD_DIR, TLS_HOST_DIR } from './ignition';
+import { renderIgnition, restoreCommand } from './ignition';
+import { renderAgentConfig, renderLifecycleEnvironment } from './private/run-time-config';
 import { JoinStrategy } from './join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from './tls';
 import { checkEtcdArchitecture, checkProps } from './validation';
@@ -367,7 +368,6 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       );
     }
     this.tlsEnabled = tlsEnabled;
-    const scheme = tlsEnabled ? 'https' : 'http';
 
     this.clientPort = clientPort;
     this.peerPort = peerPort;
@@ -471,22 +471,20 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     const ignition = renderIgnition({
       agentSource: `s3://${agent.s3BucketName}/${agent.s3ObjectKey}`,
       agentSha512,
-      agentConfig: {
+      agentConfig: renderAgentConfig({
         strategy,
-        sizeCap: size,
-        peerPort,
+        size,
         clientPort,
-        scheme,
-        ...(tls && {
-          tls: { caSecretId: tls.caSecret.secretArn, certDir: TLS_HOST_DIR, etcdCertDir: TLS_ETCD_DIR },
-        }),
-        dataDir: ETCD_DATA_DIR,
-        envFile: ETCD_ENV_FILE,
-        output: 'env',
-        launchHookName: LAUNCH_HOOK_NAME,
-        deadlineSeconds: AGENT_DEADLINE_SECONDS,
-        ...(backup?.agentConfig ?? {}),
-      },
+        peerPort,
+        caSecretId: tls?.caSecret.secretArn,
+        backup: backup && {
+          prefix: backup.prefix,
+          restorePolicy: props.backup?.restorePolicy,
+          emptyStartBesideBackups: props.backup?.startEmptyBesideBackups,
+          // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
+          restoreCommand: restoreCommand(this.etcdImage),
+        },
+      }),
       nodeImage,
       etcdImage: this.etcdImage,
       dataDevice: DATA_DEVICE,
@@ -604,19 +602,22 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       vpcSubnets: fnSubnets,
       securityGroups: [fnSg],
       logGroup: fnLogs,
-      environment: {
-        GROUP_NAME: this.autoScalingGroupName,
-        CLIENT_PORT: String(clientPort),
-        PEER_PORT: String(peerPort),
-        SCHEME: scheme,
+      environment: renderLifecycleEnvironment({
+        groupName: this.autoScalingGroupName,
+        clientPort,
+        peerPort,
+        strategy,
+        unstartedGraceSeconds: unstartedGrace.toSeconds(),
         // The secret's ARN, not its value: the function reads the identity at run time.
-        ...(tls && { TLS_CLIENT_SECRET_ID: tls.clientSecret.secretArn }),
-        STRATEGY: strategy,
-        LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
-        TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
-        UNSTARTED_GRACE_SECONDS: String(unstartedGrace.toSeconds()),
-        ...(backup?.environment ?? {}),
-      },
+        clientSecretId: tls?.clientSecret.secretArn,
+        backup: backup && {
+          bucket: backup.bucket.bucketName,
+          prefix: backup.prefix,
+          restorePolicy: props.backup?.restorePolicy,
+          restoreAfterSeconds: props.backup?.restoreAfter?.toSeconds(),
+          snapshotBeforeRemoval: props.backup?.snapshotBeforeMembershipChange,
+        },
+      }),
     });
     for (const statement of lifecycleStatements(groupArn)) fn.addToRolePolicy(statement);
     fn.addToRolePolicy(retainedTerminationStatement(this.autoScalingGroupName));

@@ -158,14 +158,17 @@ export function readAgentConfig(raw: unknown): AgentConfig {
   const restorePolicy = field('restorePolicy', DEFAULTS.restorePolicy) as RestorePolicy;
   if (!(Object.values(RestorePolicy) as string[]).includes(restorePolicy))
     errors.push(`restorePolicy: must be manual or automatic (got ${JSON.stringify(restorePolicy)})`);
-  const restoreCommand = field('restoreCommand', DEFAULTS.restoreCommand);
+  // Required with a backup bucket (the construct writes the etcd image's own tool); no default.
+  const restoreCommand = field('restoreCommand');
+  const gated = backupBucket !== '' || backupBucketFile !== undefined;
   if (
-    !Array.isArray(restoreCommand) ||
-    restoreCommand.length === 0 ||
-    restoreCommand.some((a) => typeof a !== 'string' || a === '')
+    (restoreCommand !== undefined || gated) &&
+    (!Array.isArray(restoreCommand) ||
+      restoreCommand.length === 0 ||
+      restoreCommand.some((a) => typeof a !== 'string' || a === ''))
   )
     errors.push(
-      `restoreCommand: must be a non-empty array of strings (got ${JSON.stringify(restoreCommand)})`,
+      `restoreCommand: must be a non-empty array of strings${gated ? ' with a backup bucket' : ''} (got ${JSON.stringify(restoreCommand)})`,
     );
   if (peerPort === clientPort && typeof peerPort === 'number')
     errors.push('peerPort: must differ from clientPort');
@@ -187,7 +190,7 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     backupBucket,
     ...(backupBucketFile !== undefined && { backupBucketFile }),
     backupPrefix,
-    restoreCommand: restoreCommand as readonly string[],
+    ...(restoreCommand !== undefined && { restoreCommand: restoreCommand as readonly string[] }),
     restorePolicy,
     emptyStartBesideBackups: emptyStartBesideBackups as boolean,
     ...(tls && { tls }),

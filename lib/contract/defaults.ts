@@ -34,8 +34,6 @@ export const DEFAULTS = {
   snapshotBeforeRemoval: true,
   /** Key prefix in the backup bucket. */
   backupPrefix: '',
-  /** The snapshot restore command (argv); the construct writes the etcd image's own tool. */
-  restoreCommand: ['etcdutl'] as readonly string[],
   /** A group beside backups of an earlier cluster never bootstraps an empty one unless allowed. */
   emptyStartBesideBackups: false,
 } as const;

@@ -7,11 +7,20 @@ import { VALID_AGENT_CONFIG } from './fixtures';
 const agent = VALID_AGENT_CONFIG;
 
 describe('agent config: restore gate', () => {
-  it('defaults: no bucket (no gate), etcdutl', () => {
+  it('defaults: no bucket (no gate), no restore command', () => {
     const c = parseConfig(JSON.stringify(agent));
     expect(c.backupBucket).toBe('');
     expect(c.backupBucketFile).toBeUndefined();
-    expect(c.restoreCommand).toEqual(['etcdutl']);
+    expect(c.restoreCommand).toBeUndefined();
+  });
+  it('a bucket needs the restore command (no default: the construct writes the etcd image tool)', () => {
+    expect(() => parseConfig(JSON.stringify({ ...agent, backupBucketFile: '/etc/b' }))).toThrow(
+      /restoreCommand: must be a non-empty array of strings with a backup bucket \(got undefined\)/,
+    );
+    const c = parseConfig(
+      JSON.stringify({ ...agent, backupBucketFile: '/etc/b', restoreCommand: ['/x/etcdutl'] }),
+    );
+    expect(c.restoreCommand).toEqual(['/x/etcdutl']);
   });
   it.each([
     [{ restoreCommand: [] }, /restoreCommand: must be a non-empty array of strings/],

@@ -27,6 +27,7 @@ const cfg = () =>
       dataDir: path.join(dir, 'data'),
       envFile: path.join(dir, 'etcd.env'),
       backupBucket: 'b',
+      restoreCommand: ['etcdutl'],
     }),
   );
 const self: Self = {
