@@ -1,7 +1,7 @@
 /*
  * The library's public constants as static members: jsii (Python, Java, .NET, Go) drops module-level
  * constants, so the public API carries them on classes. The values live beside the code that uses them
- * (lib/etcd-cluster.ts, lib/flatcar-ami.ts); these classes only publish them.
+ * (lib/private/names.ts, lib/flatcar-ami.ts); these classes only publish them.
  */
 import {
   DEFAULT_ETCD_VERSION,
@@ -9,7 +9,7 @@ import {
   LAUNCH_HOOK_NAME,
   METRIC_NAMESPACE,
   TERMINATE_HOOK_NAME,
-} from './etcd-cluster';
+} from './private/names';
 import { FLATCAR_AMI_CONTEXT_KEY, FLATCAR_OWNER } from './flatcar-ami';
 
 /** Defaults and fixed names of an {@link EtcdCluster}. */

@@ -18,7 +18,7 @@
  *     wipes it and joins the restored cluster as a learner, as any new instance does.
  */
 import { hasQuorum, isHealthy, quorum, voters } from './quorum';
-import type { GroupInstance, Member } from './types';
+import type { GroupInstance, GroupObservation, Member } from './types';
 
 import { RestorePolicy } from '../../lib/contract';
 
@@ -93,13 +93,9 @@ export function newestSnapshotAgeSeconds(
 
 // ---- Restore trigger -------------------------------------------------------------------------------------
 
-export interface QuorumLossInput {
+export interface QuorumLossInput extends Omit<GroupObservation, 'members'> {
   /** The member list from any endpoint, or null when no endpoint answered. */
   readonly members: readonly Member[] | null;
-  readonly health: Readonly<Record<string, boolean>>;
-  readonly instances: readonly GroupInstance[];
-  readonly peerPort: number;
-  readonly scheme: 'http' | 'https';
   readonly desiredCapacity: number;
 }
 

@@ -13,7 +13,7 @@ import {
   quorum,
   withoutMember,
 } from './quorum';
-import { GroupInstance, Member, TerminationInput, TerminationStep } from './types';
+import { GroupInstance, GroupObservation, Member, TerminationInput, TerminationStep } from './types';
 
 export function planTermination(input: TerminationInput): TerminationStep {
   const { members, health, peerURL, instances, peerPort, scheme } = input;
@@ -68,13 +68,9 @@ export function planTermination(input: TerminationInput): TerminationStep {
 }
 
 /** Observations for finishing retained terminations (the scheduled reconcile). */
-export interface RetainedInput {
-  readonly members: readonly Member[];
-  readonly health: Readonly<Record<string, boolean>>;
+export interface RetainedInput extends GroupObservation {
   /** The group's instances; the retained ones are in state `Terminating:Retained`. */
   readonly instances: readonly GroupInstance[];
-  readonly peerPort: number;
-  readonly scheme: 'http' | 'https';
   readonly desiredCapacity: number;
 }
 

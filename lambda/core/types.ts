@@ -29,6 +29,22 @@ export interface GroupInstance {
   readonly lifecycleState: string;
 }
 
+/**
+ * What every plan of the group starts from: etcd's member list, each member's health, the group's
+ * instances, and how peer URLs are derived from their private IPs.
+ */
+export interface GroupObservation {
+  readonly members: readonly Member[];
+  /** Health of each member's client endpoint, by member id. A member missing here counts as unhealthy. */
+  readonly health: Readonly<Record<string, boolean>>;
+  /** The group's instances. */
+  readonly instances: readonly GroupInstance[];
+  /** Peer port used to derive other instances' peer URLs from their private IPs. */
+  readonly peerPort: number;
+  /** URL scheme of peer and client URLs. */
+  readonly scheme: 'http' | 'https';
+}
+
 /** The instance the agent runs on. */
 export interface Self {
   readonly instanceId: string;
@@ -51,11 +67,9 @@ export enum DataDirState {
 }
 
 /** Everything the agent observed before a join decision. */
-export interface JoinInput {
+export interface JoinInput extends Omit<GroupObservation, 'members'> {
   /** null when no member list could be read from any peer (no reachable cluster). */
   readonly members: readonly Member[] | null;
-  /** Health of each member's client endpoint, by member id. A member missing here counts as unhealthy. */
-  readonly health: Readonly<Record<string, boolean>>;
   /** The group's instances, including this one. */
   readonly instances: readonly GroupInstance[];
   /** The group's desired capacity. */
@@ -65,11 +79,8 @@ export interface JoinInput {
   /** The largest number of members (voters + learners + unstarted) the agent may create. */
   readonly sizeCap: number;
   readonly dataDir: DataDirState;
-  /** Peer port and client port used to derive other instances' URLs from their private IPs. */
-  readonly peerPort: number;
+  /** Client port used to derive other instances' client URLs from their private IPs. */
   readonly clientPort: number;
-  /** URL scheme of peer and client URLs. */
-  readonly scheme: 'http' | 'https';
   /** Name of the Auto Scaling group (used to derive the bootstrap cluster token). */
   readonly groupName: string;
   /**
@@ -155,14 +166,9 @@ export type PromoteStep =
   | { readonly kind: 'refuse'; readonly reason: string };
 
 /** Observations for the lifecycle handler when an instance terminates. */
-export interface TerminationInput {
-  readonly members: readonly Member[];
-  readonly health: Readonly<Record<string, boolean>>;
+export interface TerminationInput extends GroupObservation {
   /** The terminating instance's exact peer URL (from its private IP). */
   readonly peerURL: string;
-  readonly instances: readonly GroupInstance[];
-  readonly peerPort: number;
-  readonly scheme: 'http' | 'https';
   /**
    * The group's desired capacity. When given, a termination never leaves fewer healthy started voters
    * than the quorum of that size (and never fewer than one): with one member of three already dead, the
@@ -183,13 +189,8 @@ export type TerminationStep =
   | { readonly kind: 'unsafe'; readonly reason: string };
 
 /** Observations for the scheduled reconcile. */
-export interface ReconcileInput {
-  readonly members: readonly Member[];
-  readonly health: Readonly<Record<string, boolean>>;
-  readonly instances: readonly GroupInstance[];
+export interface ReconcileInput extends GroupObservation {
   readonly strategy: JoinStrategy;
-  readonly peerPort: number;
-  readonly scheme: 'http' | 'https';
   /** Seconds each unstarted member has been seen unstarted, by member id (tracked by the caller). */
   readonly unstartedAgeSeconds: Readonly<Record<string, number>>;
   readonly unstartedGraceSeconds: number;

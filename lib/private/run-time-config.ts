@@ -26,7 +26,7 @@ export interface BackupSettings {
 }
 
 /** What an agent config is made of. */
-export interface AgentConfigInput {
+export interface AgentConfigValues {
   readonly strategy: JoinStrategy;
   /** The group's size: the agent's size cap. */
   readonly size: number;
@@ -72,7 +72,7 @@ export const MEMBER_PATHS: AgentPaths = {
 };
 
 /** The join agent's config; write it with the contract's writeAgentConfig. */
-export function renderAgentConfig(input: AgentConfigInput): AgentConfig {
+export function renderAgentConfig(input: AgentConfigValues): AgentConfig {
   const paths = { ...MEMBER_PATHS, ...input.paths };
   const { backup } = input;
   return {
@@ -102,7 +102,7 @@ export function renderAgentConfig(input: AgentConfigInput): AgentConfig {
 }
 
 /** What the lifecycle Lambda's environment is made of. */
-export interface LifecycleEnvironmentInput {
+export interface LifecycleEnvironmentValues {
   readonly groupName: string;
   readonly clientPort: number;
   readonly peerPort: number;
@@ -122,7 +122,7 @@ export interface LifecycleEnvironmentInput {
 }
 
 /** The lifecycle Lambda's environment variables (the contract's writer). */
-export function renderLifecycleEnvironment(input: LifecycleEnvironmentInput): Record<string, string> {
+export function renderLifecycleEnvironment(input: LifecycleEnvironmentValues): Record<string, string> {
   const { backup } = input;
   return writeLifecycleEnvironment({
     groupName: input.groupName,

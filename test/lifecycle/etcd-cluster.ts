@@ -27,7 +27,11 @@ export class EtcdCluster {
   readonly adapter = new EtcdAdapter({ callTimeoutMs: 2000 });
   private startedAt = 0;
 
-  constructor(members: readonly { name: string; ip: string }[]) {
+  /** `extraArgs`: more etcd flags for every member (e.g. --quota-backend-bytes). */
+  constructor(
+    members: readonly { name: string; ip: string }[],
+    private readonly extraArgs: readonly string[] = [],
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-etcd-'));
     this.nodes = members.map(({ name, ip }) => ({
       name,
@@ -88,6 +92,7 @@ export class EtcdCluster {
         '50',
         '--election-timeout',
         '500',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -238,10 +238,9 @@ describe('the npm package in a fresh CDK app', () => {
   });
 
   test('the tarball holds exactly the compiled lib/ and the three bundles it references', () => {
-    const libModules = fs
-      .readdirSync(path.join(ROOT, 'lib'))
+    const libModules = (fs.readdirSync(path.join(ROOT, 'lib'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
-      .map((f) => f.replace(/\.ts$/, ''));
+      .map((f) => f.split(path.sep).join('/').replace(/\.ts$/, ''));
     const expected = [
       'LICENSE',
       'README.md',

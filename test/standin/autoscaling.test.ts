@@ -19,6 +19,7 @@ import {
   TERMINATE_HOOK,
   instance,
   newStandIn,
+  rejection,
   withEnv,
 } from './helpers';
 
@@ -44,16 +45,6 @@ afterEach(async () => {
   client?.destroy();
   await standIn?.stop();
 });
-
-/** The error a promise rejects with (fails the test when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('DescribeAutoScalingInstances: the instance, its group and its lifecycle state', async () => {
   const res = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [b.instanceId] }));

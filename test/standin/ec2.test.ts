@@ -1,7 +1,7 @@
 /* The real EC2 SDK v3 client against the stand-in: DescribeInstances by ids and filters, pagination, errors, retries. */
 import { DescribeInstancesCommand, EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { AwsStandIn, StandInInstance } from '../../fleet/standin';
-import { CREDENTIALS, GROUP, REGION, instance, newStandIn, withEnv } from './helpers';
+import { CREDENTIALS, GROUP, REGION, instance, newStandIn, rejection, withEnv } from './helpers';
 
 const HOST = '127.0.40.2';
 
@@ -25,15 +25,6 @@ afterEach(async () => {
   client?.destroy();
   await standIn?.stop();
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('paginateDescribeInstances with MaxResults 5 over 12 instances: pages of 5, 5, 2 and every instance once', async () => {
   const requests: unknown[] = [];

@@ -60,3 +60,15 @@ export async function withEnv<T>(vars: Record<string, string | undefined>, fn: (
     }
   }
 }
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}

@@ -29,12 +29,23 @@ import { LocalS3 } from '../../fleet/s3';
 import { AwsStandIn } from '../../fleet/standin';
 import { setUpFleetTls, FleetTls } from '../../fleet/tls';
 import { AGENT_BUNDLE } from '../../lib/assets';
-import { Box, checkHost, ensureRootfs, runAsync, runIgnition, STANDINS } from './box';
+import { Box, checkHost, ensureRootfs, runIgnition } from './box';
+import {
+  ACCOUNT,
+  BoxWorld,
+  converged as convergedIn,
+  etcdctl as etcdctlIn,
+  installStandIns,
+  memberList as memberListIn,
+  memberOf,
+  REGION,
+  resolve,
+  starts,
+  waitFor as waitForIn,
+} from './judge';
 
 jest.setTimeout(15 * 60_000);
 
-const REGION = 'us-east-1';
-const ACCOUNT = '000000000000';
 const GROUP = 'etcd-box-group';
 const BUCKET = 'etcd-box-backups';
 const ETCD_VERSION = '3.4.23';
@@ -57,162 +68,13 @@ let tls: FleetTls;
 let agentServer: http.Server;
 let userData: string;
 let ignitionConfig: Json;
-const boxes: Array<{ box: Box; id: string; ip: string }> = [];
-
-/** The launch template's user data, its references resolved as CloudFormation would here. */
-function resolve(value: unknown, refs: Record<string, string>): string {
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if (typeof v.Ref === 'string') {
-    const pseudo: Record<string, string> = {
-      'AWS::AccountId': ACCOUNT,
-      'AWS::Region': REGION,
-      'AWS::Partition': 'aws',
-      'AWS::URLSuffix': 'amazonaws.com',
-    };
-    const r =
-      pseudo[v.Ref] ?? Object.entries(refs).find(([prefix]) => (v.Ref as string).startsWith(prefix))?.[1];
-    if (r === undefined) throw new Error(`user data: no value for Ref ${v.Ref}`);
-    return r;
-  }
-  if (Array.isArray(v['Fn::Join'])) {
-    const [delimiter, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map((p) => resolve(p, refs)).join(delimiter);
-  }
-  if (typeof v['Fn::Sub'] === 'string') {
-    return (v['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, (_m, name: string) =>
-      resolve({ Ref: name }, refs),
-    );
-  }
-  throw new Error(`user data: unexpected intrinsic ${JSON.stringify(value)}`);
-}
-
-async function etcdctl(
-  args: string[],
-  endpoints?: string[],
-): Promise<{ status: number | null; out: string }> {
-  const eps = endpoints ?? boxes.map((b) => `https://${b.ip}:2379`);
-  const r = await runAsync(
-    'etcdctl',
-    [
-      `--endpoints=${eps.join(',')}`,
-      `--cacert=${tls.files.ca}`,
-      `--cert=${tls.files.cert}`,
-      `--key=${tls.files.key}`,
-      '--dial-timeout=2s',
-      '--command-timeout=5s',
-      ...args,
-    ],
-    { env: { ...process.env, ETCDCTL_API: '3' }, timeoutMs: 20_000 },
-  );
-  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-interface MemberRow {
-  id: string;
-  status: string;
-  name: string;
-  peerURL: string;
-  isLearner: boolean;
-}
-
-/** `etcdctl member list -w simple`: id (hex), status, name, peer URLs, client URLs, is learner. */
-async function memberList(): Promise<MemberRow[] | undefined> {
-  const r = await etcdctl(['member', 'list', '-w', 'simple']);
-  if (r.status !== 0) return undefined;
-  return r.out
-    .trim()
-    .split('\n')
-    .filter((l) => /^[0-9a-f]+, /.test(l))
-    .map((l) => {
-      const [id, status, name, peerURL, , isLearner] = l.split(', ');
-      return { id, status, name, peerURL, isLearner: isLearner === 'true' };
-    });
-}
-
-async function healthyEndpoints(): Promise<number> {
-  const r = await etcdctl(['endpoint', 'health']);
-  return (r.out.match(/ is healthy: /g) ?? []).length;
-}
-
-function memberOf(ip: string, list: MemberRow[]): MemberRow | undefined {
-  return list.find((m) => m.peerURL === `https://${ip}:2380`);
-}
-
-/** 3 started voters, one per box, every endpoint healthy, every instance InService. */
-async function converged(): Promise<string> {
-  const list = await memberList();
-  if (!list) return 'no member list';
-  if (list.length !== 3) return `${list.length} members`;
-  if (list.some((m) => m.status !== 'started' || m.isLearner)) return 'a learner or unstarted member';
-  if (boxes.some((b) => !memberOf(b.ip, list))) return 'a box has no member';
-  const healthy = await healthyEndpoints();
-  if (healthy !== 3) return `${healthy} healthy endpoints`;
-  const notInService = boxes.filter((b) => standIn.getInstance(b.id)?.lifecycleState !== 'InService');
-  if (notInService.length) return `not InService: ${notInService.map((b) => b.box.name).join(', ')}`;
-  return '';
-}
-
-async function waitFor(what: string, check: () => Promise<string>, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === '') return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  const journals: string[] = [];
-  for (const b of boxes) {
-    const j = b.box.running ? (await b.box.journal()).split('\n').slice(-80).join('\n') : '(not running)';
-    journals.push(`==== ${b.box.name}\n${j}`);
-  }
-  throw new Error(`${what}: not within ${seconds} s (${last})\n${journals.join('\n')}`);
-}
-
-/** How often a unit was started in the box's current boot (systemd's own "Starting" lines). */
-async function starts(box: Box, unit: string): Promise<number> {
-  const out = (await box.exec(['journalctl', '-b', '0', '--no-pager', '-o', 'cat', '-u', unit])).stdout;
-  return out.split('\n').filter((l) => l.startsWith('Starting ') || / Starting /.test(l)).length;
-}
-
-function installStandIns(box: Box, id: string, ip: string, index: number): void {
-  const copy = (name: string, dest: string, mode = 0o644) =>
-    box.write(dest, fs.readFileSync(path.join(STANDINS, name), 'utf8'), mode);
-  copy('docker', '/usr/bin/docker', 0o755);
-  copy('etcd-wrapper', '/usr/lib/flatcar/etcd-wrapper', 0o755);
-  copy('sdnotify-proxy', '/usr/libexec/sdnotify-proxy', 0o755);
-  copy('coreos-metadata', '/usr/local/lib/box/coreos-metadata', 0o755);
-  copy('etcd-member.service', '/usr/lib/systemd/system/etcd-member.service');
-  copy('coreos-metadata.service', '/usr/lib/systemd/system/coreos-metadata.service');
-  copy('docker.service', '/usr/lib/systemd/system/docker.service');
-  copy('data-volume.conf', '/etc/systemd/system/var-lib-etcd.mount.d/box-data-volume.conf');
-  fs.mkdirSync(path.join(box.root, 'var/lib/etcd-volume'), { recursive: true });
-  // Flatcar's etcd user (uid/gid 232), which etcd-wrapper runs etcd as.
-  fs.appendFileSync(path.join(box.root, 'etc/passwd'), 'etcd:x:232:232:etcd user:/dev/null:/sbin/nologin\n');
-  fs.appendFileSync(path.join(box.root, 'etc/group'), 'etcd:x:232:\n');
-  box.write(
-    '/etc/box/metadata',
-    [
-      `COREOS_EC2_INSTANCE_ID=${id}`,
-      `COREOS_EC2_IPV4_LOCAL=${ip}`,
-      `COREOS_EC2_HOSTNAME=ip-${ip.replace(/\./g, '-')}.ec2.internal`,
-      `COREOS_EC2_REGION=${REGION}`,
-      `COREOS_EC2_AVAILABILITY_ZONE=${REGION}${'abc'[index % 3]}`,
-      '',
-    ].join('\n'),
-  );
-  box.write(
-    '/etc/docker-shim/env',
-    [
-      `AWS_ENDPOINT_URL=${standIn.endpoint}`,
-      `AWS_ENDPOINT_URL_S3=${s3.endpoint}`,
-      `AWS_ACCESS_KEY_ID=${KEY}`,
-      `AWS_SECRET_ACCESS_KEY=${KEY}`,
-      `AWS_EC2_METADATA_SERVICE_ENDPOINT=${standIn.metadataEndpointFor(id)}`,
-      '',
-    ].join('\n'),
-  );
-}
+const boxes: BoxWorld['boxes'] = [];
+const world: BoxWorld = { boxes };
+const etcdctl = (args: string[], endpoints?: string[]) => etcdctlIn(world, args, endpoints);
+const memberList = () => memberListIn(world);
+const converged = () => convergedIn(world);
+const waitFor = (what: string, check: () => Promise<string>, seconds: number) =>
+  waitForIn(world, what, check, seconds);
 
 const cleanupErrors: string[] = [];
 
@@ -236,6 +98,7 @@ beforeAll(async () => {
     maxSize: 3,
   });
   await standIn.start();
+  world.standIn = standIn;
   // The group's part: a launch completed with CONTINUE puts the instance InService.
   standIn.on('complete-lifecycle-action', (e: { instanceId: string; hookName: string; result: string }) => {
     if (e.hookName === 'cdk-elastic-etcd-launch' && e.result === 'CONTINUE') {
@@ -243,6 +106,7 @@ beforeAll(async () => {
     }
   });
   tls = await setUpFleetTls(run, standIn);
+  world.tls = tls;
   s3 = new LocalS3({
     host: s3Address(block),
     port: 9000,
@@ -301,7 +165,12 @@ beforeAll(async () => {
     });
     boxes.push({ box, id, ip });
     box.prepare();
-    installStandIns(box, id, ip, i);
+    installStandIns(box, id, ip, i, {
+      standInEndpoint: standIn.endpoint,
+      s3Endpoint: s3.endpoint,
+      metadataEndpoint: standIn.metadataEndpointFor(id),
+      key: KEY,
+    });
     const ign = await runIgnition(JSON.stringify(boxConfig), box.root, path.join(run, `ignition${i + 1}`));
     if (!ign.ok) throw new Error(`Ignition failed on ${box.name}:\n${ign.output}`);
   }

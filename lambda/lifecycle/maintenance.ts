@@ -1,0 +1,160 @@
+/*
+ * One maintenance run of the lifecycle Lambda: observe, ask planMaintenance (lambda/core/maintenance.ts)
+ * for the next step, execute it, observe again, until the plan says idle, wait (before anything was done)
+ * or corrupt, or the time budget is spent. Every decision is one log line with its reason.
+ *
+ * The join/removal lock (JOIN_LOCK_KEY) is shared: the run holds it while it works, so no member joins or
+ * leaves meanwhile. Under NOSPACE the lock cannot be taken (etcd refuses the lease grant, as it refuses
+ * every write): then the run goes ahead only while nobody holds it; nobody can take it either until the
+ * alarm is disarmed, so no membership change starts meanwhile.
+ */
+import {
+  MaintenanceProgress,
+  MaintenanceStep,
+  MaintenanceThresholds,
+  planMaintenance,
+} from '../core/maintenance';
+import type { Member } from '../core/types';
+import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
+import { EtcdMaintenance } from '../adapters/etcd-maintenance';
+import { Logger } from './log';
+
+export interface MaintenanceRunOptions {
+  readonly etcd: EtcdAdapter;
+  readonly maintenance: EtcdMaintenance;
+  readonly log: Logger;
+  /** Client URLs to reach the cluster through. */
+  readonly endpoints: readonly string[];
+  readonly desiredCapacity: number;
+  readonly thresholds: MaintenanceThresholds;
+  /** The run stops starting steps after this long. */
+  readonly budgetMs: number;
+  /** Pause between observations while a member catches up after a step. @default 1000 */
+  readonly pollMs?: number;
+  /** How long to wait for the join lock. @default 10000 */
+  readonly lockTimeoutMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface MaintenanceRunResult {
+  /** The steps executed, in order. */
+  readonly executed: readonly MaintenanceStep[];
+  /** The step that ended the run (idle, wait, corrupt), or undefined when the budget ran out. */
+  readonly final?: MaintenanceStep;
+}
+
+export async function runMaintenance(opts: MaintenanceRunOptions): Promise<MaintenanceRunResult> {
+  const { etcd, maintenance, log, endpoints } = opts;
+  const alarms = await maintenance.alarms(endpoints).catch((err: Error) => {
+    log.warn('maintenance: no alarm list, skipped', { reason: err.message });
+    return undefined;
+  });
+  if (!alarms) return { executed: [] };
+  if (alarms.some((a) => a.alarm === 'CORRUPT')) {
+    // The plan's first rule, before anything else is observed (a corrupt cluster refuses the lock's writes).
+    const final = planMaintenance({
+      members: [],
+      health: {},
+      status: {},
+      alarms,
+      desiredCapacity: opts.desiredCapacity,
+      changeInProgress: false,
+      thresholds: opts.thresholds,
+      progress: { compacted: false, defragmented: [] },
+    });
+    log.error('maintenance: corrupt', { step: final.kind, reason: final.reason });
+    return { executed: [], final };
+  }
+  if (alarms.some((a) => a.alarm === 'NOSPACE')) {
+    const held = await lockHeld(etcd, endpoints).catch(() => true);
+    if (held) {
+      const final: MaintenanceStep = {
+        kind: 'wait',
+        reason: `NOSPACE alarm active and the join lock ${JOIN_LOCK_KEY} is held: a membership change is under way`,
+      };
+      log.info('maintenance: wait', { step: final.kind, reason: final.reason });
+      return { executed: [], final };
+    }
+    return steps(opts);
+  }
+  try {
+    return await etcd.withLock(endpoints, JOIN_LOCK_KEY, opts.lockTimeoutMs ?? 10_000, () => steps(opts));
+  } catch (err) {
+    if (!/could not take the join lock/.test((err as Error).message)) throw err;
+    const final: MaintenanceStep = { kind: 'wait', reason: (err as Error).message };
+    log.info('maintenance: wait', { step: final.kind, reason: final.reason });
+    return { executed: [], final };
+  }
+}
+
+async function steps(opts: MaintenanceRunOptions): Promise<MaintenanceRunResult> {
+  const { etcd, maintenance, log, endpoints } = opts;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = Date.now() + opts.budgetMs;
+  const executed: MaintenanceStep[] = [];
+  let progress: MaintenanceProgress = { compacted: false, defragmented: [] };
+  while (Date.now() < deadline) {
+    const listed = await etcd.memberList(endpoints);
+    const members: readonly Member[] = listed?.members ?? [];
+    const [health, status, alarms] = await Promise.all([
+      etcd.healthOf(members),
+      maintenance.statusOf(members),
+      maintenance.alarms(endpoints).catch(() => []),
+    ]);
+    const step = planMaintenance({
+      members,
+      health,
+      status,
+      alarms,
+      desiredCapacity: opts.desiredCapacity,
+      changeInProgress: false, // the run holds the join lock, or nobody can take it (NOSPACE)
+      thresholds: opts.thresholds,
+      progress,
+    });
+    const fields = { step: step.kind, reason: step.reason, done: executed.length };
+    if (step.kind === 'idle' || step.kind === 'corrupt') {
+      log.log(step.kind === 'corrupt' ? 'ERROR' : 'INFO', `maintenance: ${step.kind}`, fields);
+      return { executed, final: step };
+    }
+    if (step.kind === 'wait') {
+      // Before any step: not now, the next scheduled run asks again. After a step: the member catches up.
+      log.info('maintenance: wait', fields);
+      if (executed.length === 0) return { executed, final: step };
+      await sleep(opts.pollMs ?? 1000);
+      continue;
+    }
+    log.info(`maintenance: ${step.kind}`, {
+      ...fields,
+      ...('memberId' in step ? { memberId: step.memberId } : {}),
+      ...(step.kind === 'move-leader' ? { from: step.from, to: step.to } : {}),
+    });
+    const byId = (id: string) => members.find((m) => m.id === id)!;
+    if (step.kind === 'compact') {
+      const revision = await maintenance.compact(endpoints);
+      log.info('maintenance: compacted', { revision });
+      progress = { ...progress, compacted: true };
+    } else if (step.kind === 'defragment') {
+      const started = Date.now();
+      await maintenance.defragment(byId(step.memberId));
+      log.info('maintenance: defragmented', { memberId: step.memberId, ms: Date.now() - started });
+      progress = { ...progress, defragmented: [...progress.defragmented, step.memberId] };
+    } else if (step.kind === 'move-leader') {
+      await maintenance.moveLeader(byId(step.from), step.to);
+    } else {
+      const ids = alarms.filter((a) => a.alarm === 'NOSPACE').map((a) => a.memberId);
+      await maintenance.disarmNospace(endpoints, ids);
+    }
+    executed.push(step);
+  }
+  log.warn('maintenance: time budget spent', { done: executed.length, budgetMs: opts.budgetMs });
+  return { executed };
+}
+
+async function lockHeld(etcd: EtcdAdapter, endpoints: readonly string[]): Promise<boolean> {
+  const c = etcd.client(endpoints);
+  try {
+    return (await c.get(JOIN_LOCK_KEY).string()) !== null;
+  } finally {
+    c.close();
+  }
+}

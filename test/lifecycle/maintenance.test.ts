@@ -1,0 +1,206 @@
+/*
+ * The maintenance run (lambda/lifecycle/maintenance.ts + adapters/etcd-maintenance.ts + the pure plan)
+ * against real 3-member etcd clusters on 127.0.75.x and 127.0.76.x, judged by values read back and by
+ * etcd's own status and alarm list: routine defragmentation (followers first, leadership moved off the
+ * leader before it is defragmented), NOSPACE recovery (compact, defragment all, disarm: writable again),
+ * the join lock shared, and a CORRUPT alarm left alone.
+ */
+import { Etcd3 } from 'etcd3';
+import { EtcdMaintenance } from '../../lambda/adapters/etcd-maintenance';
+import { Logger } from '../../lambda/lifecycle/log';
+import { runMaintenance } from '../../lambda/lifecycle/maintenance';
+import { JOIN_LOCK_KEY } from '../../lambda/adapters/etcd';
+import { EtcdCluster } from './etcd-cluster';
+
+jest.setTimeout(120_000);
+
+const MiB = 1024 * 1024;
+const thresholds = { reclaimRatio: 0.5, reclaimMinBytes: 1 * MiB, maxLagEntries: 1000 };
+
+function logger(lines: string[]): Logger {
+  return new Logger({}, (l) => lines.push(l));
+}
+
+async function sizes(m: EtcdMaintenance, cluster: EtcdCluster): Promise<Record<string, number>> {
+  const st = await m.statusOf(await cluster.members());
+  return Object.fromEntries(Object.entries(st).map(([id, s]) => [id, s!.dbSize]));
+}
+
+describe('routine defragmentation', () => {
+  const cluster = new EtcdCluster(
+    [1, 2, 3].map((n) => ({ name: `d${n}`, ip: `127.0.76.${n}` })),
+    ['--quota-backend-bytes', String(256 * MiB)],
+  );
+  const m = new EtcdMaintenance(cluster.adapter);
+  beforeAll(() => cluster.start());
+  afterAll(() => cluster.stop());
+
+  test('followers first, leadership moved, the former leader last; space reclaimed; every value kept', async () => {
+    const c = new Etcd3({ hosts: cluster.clientURLs });
+    const value = 'x'.repeat(100 * 1024);
+    try {
+      // 80 x 100 KiB written and deleted, then compacted: ~8 MiB reclaimable on every member.
+      for (let i = 0; i < 80; i++) await c.put(`junk/${i}`).value(value);
+      await c.delete().prefix('junk/');
+      for (let i = 0; i < 20; i++) await c.put(`keep/${i}`).value(`v${i}`);
+      await m.compact(cluster.clientURLs);
+    } finally {
+      c.close();
+    }
+    await cluster.settled();
+    const before = await sizes(m, cluster);
+    const leaderBefore = (await m.statusOf(await cluster.members()))[Object.keys(before)[0]]!.leader;
+    for (const size of Object.values(before)) expect(size).toBeGreaterThan(8 * MiB);
+
+    const lines: string[] = [];
+    const r = await runMaintenance({
+      etcd: cluster.adapter,
+      maintenance: m,
+      log: logger(lines),
+      endpoints: cluster.clientURLs,
+      desiredCapacity: 3,
+      thresholds,
+      budgetMs: 60_000,
+      pollMs: 200,
+    });
+    expect(r.final?.kind).toBe('idle');
+    expect(r.executed.map((s) => s.kind)).toEqual(['defragment', 'defragment', 'move-leader', 'defragment']);
+    const [f1, f2, move, last] = r.executed as unknown as Array<{
+      memberId?: string;
+      from?: string;
+      to?: string;
+    }>;
+    expect(f1.memberId).not.toBe(leaderBefore);
+    expect(f2.memberId).not.toBe(leaderBefore);
+    expect(move.from).toBe(leaderBefore);
+    expect(last.memberId).toBe(leaderBefore);
+    const statusAfter = await m.statusOf(await cluster.members());
+    for (const s of Object.values(statusAfter)) expect(s!.leader).toBe(move.to);
+
+    const after = await sizes(m, cluster);
+    for (const id of Object.keys(before)) expect(after[id]).toBeLessThan(before[id] / 2);
+    // Every decision is a line with its reason.
+    const decisions = lines.map((l) => JSON.parse(l)).filter((l) => l.step);
+    expect(decisions.length).toBeGreaterThanOrEqual(5);
+    for (const d of decisions) expect(d.reason).toEqual(expect.any(String));
+
+    const read = new Etcd3({ hosts: cluster.clientURLs });
+    try {
+      const got = await read.getAll().prefix('keep/').strings();
+      expect(got).toEqual(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`keep/${i}`, `v${i}`])));
+    } finally {
+      read.close();
+    }
+  });
+
+  test('the join lock held by a membership change: the run waits and does nothing', async () => {
+    const c = new Etcd3({ hosts: cluster.clientURLs });
+    const lock = c.lock(JOIN_LOCK_KEY).ttl(30);
+    await lock.acquire();
+    try {
+      const lines: string[] = [];
+      const r = await runMaintenance({
+        etcd: cluster.adapter,
+        maintenance: m,
+        log: logger(lines),
+        endpoints: cluster.clientURLs,
+        desiredCapacity: 3,
+        thresholds,
+        budgetMs: 30_000,
+        lockTimeoutMs: 1500,
+      });
+      expect(r.executed).toEqual([]);
+      expect(r.final).toMatchObject({ kind: 'wait', reason: expect.stringMatching(/join lock/) });
+    } finally {
+      await lock.release();
+      c.close();
+    }
+  });
+});
+
+describe('NOSPACE and CORRUPT', () => {
+  const cluster = new EtcdCluster(
+    [1, 2, 3].map((n) => ({ name: `n${n}`, ip: `127.0.75.${n}` })),
+    ['--quota-backend-bytes', String(16 * MiB)],
+  );
+  const m = new EtcdMaintenance(cluster.adapter);
+  beforeAll(() => cluster.start());
+  afterAll(() => cluster.stop());
+
+  test('NOSPACE: compact, defragment every member, disarm; writable again, the last acknowledged value kept', async () => {
+    const c = new Etcd3({ hosts: cluster.clientURLs });
+    let acked = -1;
+    let refused = '';
+    try {
+      for (let i = 0; i < 400 && !refused; i++) {
+        try {
+          await c.put('counter').value(`${i}:${'y'.repeat(128 * 1024)}`);
+          acked = i;
+        } catch (err) {
+          refused = (err as Error).message;
+        }
+      }
+    } finally {
+      c.close();
+    }
+    expect(refused).toMatch(/database space exceeded/);
+    expect((await m.alarms(cluster.clientURLs)).map((a) => a.alarm)).toContain('NOSPACE');
+    await cluster.settled();
+
+    const lines: string[] = [];
+    const r = await runMaintenance({
+      etcd: cluster.adapter,
+      maintenance: m,
+      log: logger(lines),
+      endpoints: cluster.clientURLs,
+      desiredCapacity: 3,
+      thresholds,
+      budgetMs: 60_000,
+      pollMs: 200,
+    });
+    expect(r.executed.map((s) => s.kind)).toEqual([
+      'compact',
+      'defragment',
+      'defragment',
+      'move-leader',
+      'defragment',
+      'disarm',
+    ]);
+    expect(r.final?.kind).toBe('idle');
+    expect(await m.alarms(cluster.clientURLs)).toEqual([]);
+    for (const size of Object.values(await sizes(m, cluster))) expect(size).toBeLessThan(4 * MiB);
+
+    const w = new Etcd3({ hosts: cluster.clientURLs });
+    try {
+      expect((await w.get('counter').string())?.split(':')[0]).toBe(String(acked));
+      await w.put('after').value('writable');
+      expect(await w.get('after').string()).toBe('writable');
+    } finally {
+      w.close();
+    }
+  });
+
+  test('CORRUPT: the run stops at once, does nothing, and the alarm stays', async () => {
+    const members = await cluster.members();
+    const c = new Etcd3({ hosts: cluster.clientURLs });
+    try {
+      await c.maintenance.alarm({ action: 'Activate', memberID: members[1].id, alarm: 'Corrupt' });
+    } finally {
+      c.close();
+    }
+    const lines: string[] = [];
+    const r = await runMaintenance({
+      etcd: cluster.adapter,
+      maintenance: m,
+      log: logger(lines),
+      endpoints: cluster.clientURLs,
+      desiredCapacity: 3,
+      thresholds,
+      budgetMs: 30_000,
+    });
+    expect(r.executed).toEqual([]);
+    expect(r.final).toMatchObject({ kind: 'corrupt', memberIds: [members[1].id] });
+    expect(JSON.parse(lines[lines.length - 1])).toMatchObject({ level: 'ERROR', step: 'corrupt' });
+    expect(await m.alarms(cluster.clientURLs)).toEqual([{ memberId: members[1].id, alarm: 'CORRUPT' }]);
+  });
+});
