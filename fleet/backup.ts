@@ -1,13 +1,11 @@
 /*
  * The fleet's backups and restore: the local S3 (fleet/s3.ts) with the backup bucket, the environment that
  * points the agents and the lifecycle Lambda bundle at it, the backup schedule, the `backup` / `restore`
- * commands (the same Lambda code path as on AWS: {"kind":"backup"} / {"kind":"restore"}), and EC2
- * RebootInstances answered by rebooting the fleet's instances.
+ * commands (the same Lambda code path as on AWS: {"kind":"backup"} / {"kind":"restore"}).
  */
 import * as path from 'path';
 import { s3Address } from './addresses';
 import { LocalS3 } from './s3';
-import type { Fleet } from './supervisor';
 
 export interface FleetBackupOptions {
   /** manual | automatic (the Lambda's RESTORE_POLICY). @default manual */
@@ -20,9 +18,20 @@ export interface FleetBackupOptions {
   readonly emptyStartBesideBackups?: boolean;
 }
 
+/** What the backups need of the fleet (fleet/supervisor.ts passes it in). */
+export interface BackupHost {
+  /** The fleet's address block: the local S3 listens in it. */
+  readonly block: number;
+  /** The fleet's directory: the local S3 keeps its objects below it. */
+  readonly dir: string;
+  log(message: string, fields?: Record<string, unknown>): void;
+  /** The lifecycle Lambda bundle's handler, when loaded. */
+  handler(): ((event: unknown) => Promise<unknown>) | undefined;
+}
+
 export const BACKUP_BUCKET = 'etcd-fleet-backups';
 const S3_PORT = 9000;
-/** The fleet's credentials (fleet/supervisor.ts awsEnv), accepted by the local S3. */
+/** The fleet's credentials (fleet/render.ts awsEnv), accepted by the local S3. */
 const FLEET_KEY = 'fleet';
 
 export class FleetBackup {
@@ -31,13 +40,13 @@ export class FleetBackup {
   private running = false;
 
   constructor(
-    private readonly fleet: Fleet,
+    private readonly host: BackupHost,
     readonly opts: FleetBackupOptions,
   ) {
     this.s3 = new LocalS3({
-      host: s3Address(fleet.block),
+      host: s3Address(host.block),
       port: S3_PORT,
-      directory: path.join(fleet.opts.dir, 's3'),
+      directory: path.join(host.dir, 's3'),
       buckets: [BACKUP_BUCKET],
       credentials: [{ accessKeyId: FLEET_KEY, secretAccessKey: FLEET_KEY }],
     });
@@ -45,14 +54,6 @@ export class FleetBackup {
 
   async start(): Promise<void> {
     await this.s3.start();
-    this.fleet.standIn.on('reboot-instances', (e: { instanceIds: string[] }) => {
-      for (const id of e.instanceIds) {
-        this.fleet.log('RebootInstances: rebooting', { id });
-        this.fleet
-          .reboot(id)
-          .catch((err: Error) => this.fleet.log('reboot failed', { id, error: err.message }));
-      }
-    });
   }
 
   async stop(): Promise<void> {
@@ -91,7 +92,7 @@ export class FleetBackup {
       if (this.running) return;
       this.running = true;
       void this.invoke('backup')
-        .then((r) => this.fleet.log('scheduled backup', { result: r }))
+        .then((r) => this.host.log('scheduled backup', { result: r }))
         .finally(() => (this.running = false));
     }, every * 1000);
   }
@@ -102,11 +103,11 @@ export class FleetBackup {
 
   /** {"kind":"backup"} or {"kind":"restore"} through the lifecycle Lambda bundle; returns its result. */
   async invoke(kind: 'backup' | 'restore'): Promise<unknown> {
-    const handler = this.fleet.loadedHandler;
+    const handler = this.host.handler();
     if (!handler)
       throw new Error(`${kind} needs the lifecycle Lambda bundle (npm run build; not --no-handler)`);
     const result = await handler({ kind });
-    this.fleet.log(`${kind} invoked`, { result });
+    this.host.log(`${kind} invoked`, { result });
     return result;
   }
 }

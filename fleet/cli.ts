@@ -9,8 +9,9 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { parseArgs as parseNodeArgs, ParseArgsConfig } from 'util';
 import { call, socketPath } from './control';
-import type { FleetStatus } from './supervisor';
+import type { FleetStatus } from './types';
 
 const USAGE = `usage: etcd-fleet <command> [options]
   up [--size N] [--dir DIR] [--strategy S] [--etcd PATH]   start the stand-in and N instances; return when converged
@@ -44,21 +45,49 @@ interface Parsed {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['json', 'wipe', 'help', 'no-handler', 'tls', 'empty-start-beside-backups']);
+/** Every flag of every command: the ones that stand alone, and the ones that take a value (`--x V` or `--x=V`). */
+const BOOLEAN_FLAGS = ['json', 'wipe', 'help', 'no-handler', 'tls', 'empty-start-beside-backups'];
+const VALUE_FLAGS = [
+  'size',
+  'dir',
+  'strategy',
+  'etcd',
+  'timeout',
+  'reconcile-interval',
+  'launch-timeout',
+  'terminate-timeout',
+  'break-boot',
+  'restore',
+  'backup-interval',
+  'restore-after',
+];
+const OPTIONS: ParseArgsConfig['options'] = Object.fromEntries([
+  ...BOOLEAN_FLAGS.map((name) => [name, { type: 'boolean' as const }]),
+  ...VALUE_FLAGS.map((name) => [name, { type: 'string' as const }]),
+]);
 
+/** The command, its positional arguments and its flags; a UsageError names an unknown or misused flag. */
 export function parseArgs(argv: string[]): Parsed {
+  // Not strict: node's own errors are reworded below, each naming the flag as it was typed.
+  const { tokens } = parseNodeArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (eq > 0) flags[name] = a.slice(eq + 1);
-      else if (BOOLEAN_FLAGS.has(name)) flags[name] = true;
-      else if (i + 1 < argv.length) flags[name] = argv[++i];
-      else throw new UsageError(`--${name} needs a value`);
-    } else positional.push(a);
+  for (const t of tokens) {
+    if (t.kind === 'positional') positional.push(t.value);
+    if (t.kind !== 'option') continue;
+    if (BOOLEAN_FLAGS.includes(t.name)) {
+      if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
+      flags[t.name] = true;
+    } else if (VALUE_FLAGS.includes(t.name)) {
+      if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
+      flags[t.name] = t.value;
+    } else throw new UsageError(`unknown flag ${t.rawName}`);
   }
   return { cmd: positional.shift() ?? '', positional, flags };
 }

@@ -10,10 +10,16 @@ import * as path from 'path';
 import type { EtcdCredentials } from '../lambda/agent/tls';
 import { generateCa, issueClientIdentity } from '../lambda/certs/x509';
 import type { AwsStandIn } from './standin';
-import type { FleetTlsFiles } from './supervisor';
 
 export const CA_SECRET_NAME = 'etcd-fleet/ca';
 export const CLIENT_SECRET_NAME = 'etcd-fleet/client';
+
+/** A client identity of a TLS fleet: PEM files for etcdctl's --cacert/--cert/--key. */
+export interface FleetTlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
 
 export interface FleetTls {
   readonly caSecretArn: string;

@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Etcd3 } from 'etcd3';
-import type { FleetStatus, FleetTlsFiles } from '../../fleet/supervisor';
+import type { FleetTlsFiles } from '../../fleet/tls';
+import type { FleetStatus } from '../../fleet/types';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'etcd-fleet.js');
 

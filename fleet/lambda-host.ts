@@ -1,0 +1,59 @@
+/*
+ * The lifecycle Lambda bundle (build/lambda/index.js), hosted in the supervisor's process: loaded as Lambda
+ * would load it, its environment set on process.env (the bundle reads it there), its SDK calls answered by
+ * the stand-in. It receives the terminate hook's events and the scheduled reconcile.
+ */
+import * as fs from 'fs';
+import { reconcileEvent, terminateLifecycleEvent } from './events';
+import type { FleetLog, LifecycleHandler } from './types';
+
+export class LambdaHost {
+  private loaded?: LifecycleHandler;
+  /** Terminate events still to drop (fault `drop-terminate-event`). */
+  private dropTerminateEvents = 0;
+
+  constructor(private readonly log: FleetLog) {}
+
+  /** The bundle's handler, when loaded. */
+  get handler(): LifecycleHandler | undefined {
+    return this.loaded;
+  }
+
+  /** Loads the bundle with this environment; nothing when it is not built. */
+  load(bundle: string, env: () => Record<string, string>): void {
+    if (!fs.existsSync(bundle)) return;
+    Object.assign(process.env, env());
+
+    const mod = require(bundle) as { handler?: LifecycleHandler };
+    if (typeof mod.handler === 'function') this.loaded = mod.handler;
+  }
+
+  /** The next terminate event is lost (EventBridge delivery is best-effort). */
+  dropNextTerminateEvent(): void {
+    this.dropTerminateEvents++;
+  }
+
+  /** Sends the terminate hook's event for this instance (not awaited: the hook's completion answers). */
+  deliverTerminate(instanceId: string, token: string): void {
+    const handler = this.loaded;
+    if (handler && this.dropTerminateEvents > 0) {
+      // EventBridge delivery is best-effort: this event is lost, the hook's default result applies.
+      this.dropTerminateEvents--;
+      this.log('terminate event dropped (fault)', { id: instanceId });
+    } else if (handler) {
+      handler(terminateLifecycleEvent(instanceId, token)).catch((err: Error) =>
+        this.log('lifecycle handler failed', { id: instanceId, error: err.message }),
+      );
+    }
+  }
+
+  /** The scheduled reconcile; a failure is logged. */
+  async reconcile(): Promise<void> {
+    if (!this.loaded) return;
+    try {
+      await this.loaded(reconcileEvent());
+    } catch (err) {
+      this.log('reconcile failed', { error: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/*
+ * An instance's processes, as its systemd units would run them: the join agent (build/agent/agent.js)
+ * first, then etcd with the settings the agent wrote (Flatcar's etcd-member.service, restarted on
+ * failure), then the agent's promote phase, which completes the launch lifecycle action.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseEnvFile } from '../lambda/agent/output';
+import type { FleetLog, Instance } from './types';
+
+/** What the processes need of the fleet. */
+export interface ProcessHost {
+  /** Repo root: where build/ lives. */
+  readonly root: string;
+  readonly etcdBin: string;
+  /** The first N instances launched never boot. */
+  readonly breakBoot: number;
+  /** Environment of a process that talks to the stand-in as this instance. */
+  awsEnv(instanceId: string): Record<string, string>;
+  readonly log: FleetLog;
+}
+
+/** File in an instance's dir that arms the lost-add-reply fault for its agent (FAILURE-SCENARIOS 3). */
+export const LOSE_ADD_REPLY_FILE = 'fault-lose-add-reply';
+
+export class InstanceProcesses {
+  constructor(private readonly host: ProcessHost) {}
+
+  /** Launch order of the instance (its dir is NNN-ID). */
+  private seqOf(inst: Instance): number {
+    return Number(path.basename(inst.dir).split('-')[0]);
+  }
+
+  /** Agent (join) → etcd → agent (promote), as the instance's systemd units would run them. */
+  async boot(inst: Instance): Promise<void> {
+    if (inst.phase === 'gone') return; // terminated while a restart was pending
+    inst.phase = 'booting';
+    const seq = (inst.bootSeq = (inst.bootSeq ?? 0) + 1);
+    if (this.seqOf(inst) <= this.host.breakBoot) {
+      this.host.log('boot broken on purpose', { id: inst.id });
+      return;
+    }
+    const code = await this.runAgent(inst, 'join');
+    if (inst.bootSeq !== seq) return; // rebooted meanwhile: that boot acts now
+    if (inst.stopping || (inst.phase as Instance['phase']) === 'gone') return;
+    if (code !== 0) {
+      inst.bootFailures++;
+      const tail = fs.readFileSync(path.join(inst.dir, 'agent.log'), 'utf8').trim().split('\n').slice(-25);
+      this.host.log('join agent failed; etcd-member.service does not start', { id: inst.id, code, tail });
+      inst.phase = 'dead';
+      return;
+    }
+    this.startEtcd(inst);
+    void this.runAgent(inst, 'promote').then((c) =>
+      this.host.log('promote agent exited', { id: inst.id, code: c }),
+    );
+  }
+
+  private runAgent(inst: Instance, phase: 'join' | 'promote'): Promise<number> {
+    const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
+    const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) };
+    if (fs.existsSync(path.join(inst.dir, LOSE_ADD_REPLY_FILE)))
+      env.CDK_ELASTIC_ETCD_FAULT_LOSE_ADD_REPLY = '1';
+    const child = spawn(
+      process.execPath,
+      ['--no-warnings', agent, phase, '--config', path.join(inst.dir, 'config.json')],
+      {
+        env,
+        stdio: ['ignore', out, out],
+      },
+    );
+    fs.closeSync(out);
+    inst.agent = child;
+    return new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        if (inst.agent === child) inst.agent = undefined;
+        resolve(code ?? (signal ? 128 : 1));
+      });
+      child.on('error', () => resolve(127));
+    });
+  }
+
+  private startEtcd(inst: Instance): void {
+    const vars = parseEnvFile(fs.readFileSync(path.join(inst.dir, 'etcd.env'), 'utf8'));
+    const out = fs.openSync(path.join(inst.dir, 'etcd.log'), 'a');
+    const child = spawn(this.host.etcdBin, [], {
+      env: { PATH: process.env.PATH ?? '', ...vars, ETCD_LOGGER: 'zap', ETCD_LOG_OUTPUTS: 'stderr' },
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    inst.etcd = child;
+    inst.phase = 'running';
+    this.host.log('etcd started', { id: inst.id, pid: child.pid, state: vars.ETCD_INITIAL_CLUSTER_STATE });
+    child.on('exit', (code, signal) => this.onEtcdExit(inst, child, code, signal));
+  }
+
+  private onEtcdExit(
+    inst: Instance,
+    child: ChildProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    if (inst.etcd !== child) return;
+    inst.etcd = undefined;
+    if (inst.stopping || inst.phase === 'gone' || inst.phase === 'terminating') return;
+    this.host.log('etcd exited', { id: inst.id, code, signal });
+    // A retained instance stays retained (outside the group's capacity): not restarted, never counted.
+    if (inst.phase === 'retained') return;
+    if (signal === 'SIGKILL' || inst.phase === 'dead') {
+      inst.phase = 'dead';
+      return;
+    }
+    // etcd-member.service restarts on failure (Restart=on-failure, RestartSec), and the join agent runs
+    // again first: a member that was removed meanwhile is detected, wiped and rejoins.
+    const now = Date.now();
+    inst.restarts = inst.restarts.filter((t) => now - t < 60_000);
+    if (inst.restarts.length >= 5) {
+      this.host.log('etcd crash loop: start limit hit', { id: inst.id });
+      inst.phase = 'dead';
+      return;
+    }
+    inst.restarts.push(now);
+    setTimeout(() => void this.boot(inst), 1000);
+  }
+
+  /** Stops the agent (SIGKILL) and etcd (this signal, SIGKILL after 5 s); resolves when etcd exited. */
+  async stop(inst: Instance, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    inst.stopping = true;
+    inst.agent?.kill('SIGKILL');
+    const p = inst.etcd;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      if (inst.frozen) p.kill('SIGCONT');
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill(signal);
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    inst.etcd = undefined;
+    inst.frozen = false;
+    inst.stopping = false;
+  }
+
+  /** SIGKILL its processes (the instance's phase is the caller's); `wipe` deletes its data dir. */
+  kill(inst: Instance, wipe: boolean): void {
+    inst.agent?.kill('SIGKILL');
+    if (inst.frozen) inst.etcd?.kill('SIGCONT');
+    inst.etcd?.kill('SIGKILL');
+    if (wipe) fs.rmSync(inst.dataDir, { recursive: true, force: true });
+  }
+
+  /** SIGSTOP / SIGCONT its etcd (false when it has no running etcd). */
+  freeze(inst: Instance, frozen: boolean): boolean {
+    if (!inst.etcd) return false;
+    inst.etcd.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    inst.frozen = frozen;
+    return true;
+  }
+
+  /** Stop, then boot again: same address and data dir, a fresh restart budget. */
+  async reboot(inst: Instance): Promise<void> {
+    await this.stop(inst);
+    inst.restarts = [];
+    this.host.log('rebooting', { id: inst.id });
+    void this.boot(inst);
+  }
+
+  /** Pids of the instance's running processes. */
+  pids(inst: Instance): number[] {
+    const out: number[] = [];
+    if (inst.etcd?.pid) out.push(inst.etcd.pid);
+    if (inst.agent?.pid) out.push(inst.agent.pid);
+    return out;
+  }
+}

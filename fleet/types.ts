@@ -1,0 +1,87 @@
+/*
+ * The fleet's vocabulary, shared by its parts (fleet/supervisor.ts and the files it coordinates): the
+ * options of `etcd-fleet up`, the group's names and ports, one simulated instance, and the status reply.
+ */
+import type { ChildProcess } from 'child_process';
+import type { FleetBackupOptions } from './backup';
+import type { FleetTlsFiles } from './tls';
+
+export interface FleetOptions {
+  readonly dir: string;
+  readonly size: number;
+  readonly strategy: string;
+  readonly etcdBin: string;
+  /** Repo root: where build/ lives. */
+  readonly root: string;
+  /** Seconds a launch may stay in Pending:Wait before the hook's default result (ABANDON) applies. */
+  readonly launchTimeoutSeconds: number;
+  /** Seconds a termination may stay in Terminating:Wait before the hook's default result (CONTINUE) applies. */
+  readonly terminateTimeoutSeconds: number;
+  /** Interval of the scheduled reconcile (0 = off). */
+  readonly reconcileIntervalSeconds: number;
+  readonly maxSize: number;
+  /** Load the lifecycle Lambda bundle and send it terminate events and reconciles (default true). */
+  readonly lifecycleHandler?: boolean;
+  /** The first N instances launched never boot (die before etcd starts: FAILURE-SCENARIOS 2). */
+  readonly breakBoot?: number;
+  /** Backups and restore (fleet/backup.ts): restore policy, backup schedule. */
+  readonly backup?: FleetBackupOptions;
+  /** TLS for peers and clients with client-certificate auth, CA in the stand-in's Secrets Manager (`up --tls`). */
+  readonly tls?: boolean;
+}
+
+export const LAUNCH_HOOK = 'etcd-launch';
+export const TERMINATE_HOOK = 'etcd-terminate';
+export const GROUP_NAME = 'etcd-fleet';
+export const REGION = 'local-1';
+export const IMDS_PORT = 8169;
+export const CLIENT_PORT = 2379;
+export const PEER_PORT = 2380;
+
+/** One structured line of DIR/supervisor.log. */
+export type FleetLog = (message: string, fields?: Record<string, unknown>) => void;
+
+/** The lifecycle Lambda bundle's handler. */
+export type LifecycleHandler = (event: unknown) => Promise<unknown>;
+
+/** One simulated instance of the group: its address, directories and processes. */
+export interface Instance {
+  readonly id: string;
+  readonly ip: string;
+  readonly dir: string;
+  readonly dataDir: string;
+  etcd?: ChildProcess;
+  agent?: ChildProcess;
+  /** booting: agent or etcd starting; running: etcd up; dead: etcd gone and not restarted; gone: terminated. */
+  phase: 'booting' | 'running' | 'dead' | 'terminating' | 'retained' | 'gone';
+  frozen: boolean;
+  stopping: boolean;
+  restarts: number[];
+  launchedAt: number;
+  /** Last launch-hook heartbeat (or the launch): the hook's timeout counts from here. */
+  lastBeat: number;
+  bootFailures: number;
+  /** Incremented by every boot: a boot superseded by a reboot stops acting. */
+  bootSeq?: number;
+}
+
+export interface InstanceStatus {
+  id: string;
+  ip: string;
+  lifecycleState: string;
+  memberId: string;
+  role: 'voter' | 'learner' | 'unstarted' | 'none';
+  healthy: boolean;
+  leader: boolean;
+}
+
+export interface FleetStatus {
+  clusterId: string;
+  desired: number;
+  converged: boolean;
+  reason: string;
+  endpoints: string[];
+  instances: InstanceStatus[];
+  /** Present when the fleet runs with TLS: a client identity signed by the fleet's CA. */
+  tls?: FleetTlsFiles;
+}
