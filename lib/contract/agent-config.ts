@@ -28,9 +28,10 @@ export interface AgentConfig {
   readonly heartbeatSeconds: number;
   /** Back-off between observations while the plan says wait (first value; doubles up to 8x). */
   readonly retryDelayMs: number;
-  /** S3 bucket of snapshots and restore records; '' = no restore gate (a name given directly). */
-  readonly backupBucket?: string;
-  /** A file holding the bucket name (the construct writes it: a name in the JSON would break its token). */
+  /**
+   * The file that holds the name of the S3 bucket of snapshots and restore records (the construct writes it: a
+   * name in the JSON would break its token); absent: no restore gate.
+   */
   readonly backupBucketFile?: string;
   /** Key prefix inside the backup bucket. */
   readonly backupPrefix?: string;
@@ -76,7 +77,6 @@ export function writeAgentConfig(c: AgentConfig): Record<string, unknown> {
     deadlineSeconds: c.deadlineSeconds,
     heartbeatSeconds: c.heartbeatSeconds,
     retryDelayMs: c.retryDelayMs,
-    backupBucket: c.backupBucket,
     backupBucketFile: c.backupBucketFile,
     backupPrefix: c.backupPrefix,
     restoreCommand: c.restoreCommand && [...c.restoreCommand],
@@ -146,7 +146,6 @@ export function readAgentConfig(raw: unknown): AgentConfig {
   const envFile = absolute('envFile', field('envFile'));
   const output = oneOf<OutputFormat>('output', Object.values(OutputFormat), DEFAULTS.output);
   const launchHookName = str('launchHookName', DEFAULTS.launchHookName);
-  const backupBucket = str('backupBucket', '');
   const bucketFile = field('backupBucketFile');
   const backupBucketFile = bucketFile === undefined ? undefined : absolute('backupBucketFile', bucketFile);
   const backupPrefix = str('backupPrefix', DEFAULTS.backupPrefix);
@@ -160,7 +159,7 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     errors.push(`restorePolicy: must be manual or automatic (got ${JSON.stringify(restorePolicy)})`);
   // Required with a backup bucket (the construct writes the etcd image's own tool); no default.
   const restoreCommand = field('restoreCommand');
-  const gated = backupBucket !== '' || backupBucketFile !== undefined;
+  const gated = backupBucketFile !== undefined;
   if (
     (restoreCommand !== undefined || gated) &&
     (!Array.isArray(restoreCommand) ||
@@ -187,7 +186,6 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     deadlineSeconds,
     heartbeatSeconds,
     retryDelayMs,
-    backupBucket,
     ...(backupBucketFile !== undefined && { backupBucketFile }),
     backupPrefix,
     ...(restoreCommand !== undefined && { restoreCommand: restoreCommand as readonly string[] }),

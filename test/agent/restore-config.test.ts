@@ -9,7 +9,6 @@ const agent = VALID_AGENT_CONFIG;
 describe('agent config: restore gate', () => {
   it('defaults: no bucket (no gate), no restore command', () => {
     const c = parseConfig(JSON.stringify(agent));
-    expect(c.backupBucket).toBe('');
     expect(c.backupBucketFile).toBeUndefined();
     expect(c.restoreCommand).toBeUndefined();
   });
@@ -26,7 +25,6 @@ describe('agent config: restore gate', () => {
     [{ restoreCommand: [] }, /restoreCommand: must be a non-empty array of strings/],
     [{ restoreCommand: 'etcdutl' }, /restoreCommand: must be a non-empty array of strings/],
     [{ restoreCommand: ['etcdutl', ''] }, /restoreCommand/],
-    [{ backupBucket: 3 }, /backupBucket: must be a string/],
     [{ backupBucketFile: 'relative' }, /backupBucketFile: must be an absolute path/],
     [{ backupPrefix: null }, /backupPrefix: must be a string/],
   ])('rejects %j', (extra, message) => {

@@ -26,7 +26,7 @@ const cfg = () =>
       clientPort: 2379,
       dataDir: path.join(dir, 'data'),
       envFile: path.join(dir, 'etcd.env'),
-      backupBucket: 'b',
+      backupBucketFile: path.join(dir, 'backup-bucket'),
       restoreCommand: ['etcdutl'],
     }),
   );
