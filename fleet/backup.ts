@@ -3,7 +3,10 @@
  * points the agents and the lifecycle Lambda bundle at it, the backup schedule, the `backup` / `restore`
  * commands (the same Lambda code path as on AWS: {"kind":"backup"} / {"kind":"restore"}).
  */
+import * as fs from 'fs';
 import * as path from 'path';
+import { RestorePolicy } from '../lib/contract';
+import type { AgentConfigValues, LifecycleEnvironmentValues } from '../lib/private/run-time-config';
 import { s3Address } from './addresses';
 import { LocalS3 } from './s3';
 
@@ -53,6 +56,7 @@ export class FleetBackup {
   }
 
   async start(): Promise<void> {
+    fs.writeFileSync(this.bucketFile, BACKUP_BUCKET);
     await this.s3.start();
   }
 
@@ -65,24 +69,34 @@ export class FleetBackup {
     return { AWS_ENDPOINT_URL_S3: this.s3.endpoint };
   }
 
-  handlerEnv(): Record<string, string> {
+  /** Where the bucket's name is written, as Ignition writes /etc/etcd-agent/backup-bucket on a member. */
+  get bucketFile(): string {
+    return path.join(this.host.dir, 'backup-bucket');
+  }
+
+  /** The Lambda's backup settings, rendered by the construct's renderLifecycleEnvironment. */
+  lambdaSettings(): NonNullable<LifecycleEnvironmentValues['backup']> {
     return {
-      BACKUP_BUCKET,
-      RESTORE_POLICY: this.opts.restorePolicy ?? 'manual',
-      RESTORE_AFTER_SECONDS: String(this.opts.restoreAfterSeconds ?? 20),
-      SNAPSHOT_BEFORE_REMOVAL: 'true',
+      bucket: BACKUP_BUCKET,
+      prefix: '',
+      restorePolicy: this.restorePolicy,
+      restoreAfterSeconds: this.opts.restoreAfterSeconds ?? 20,
+      snapshotBeforeRemoval: true,
     };
   }
 
-  /** The agent's config fields: the bucket, and etcd 3.4's restore command (etcdutl exists from 3.5 on). */
-  agentConfig(): Record<string, unknown> {
+  /** The agents' restore gate settings (renderAgentConfig), with etcd 3.4's restore command (etcdutl exists from 3.5 on). */
+  agentSettings(): NonNullable<AgentConfigValues['backup']> {
     return {
-      backupBucket: BACKUP_BUCKET,
-      backupPrefix: '',
+      prefix: '',
+      restorePolicy: this.restorePolicy,
       restoreCommand: ['etcdctl'],
-      restorePolicy: this.opts.restorePolicy ?? 'manual',
       emptyStartBesideBackups: this.opts.emptyStartBesideBackups ?? false,
     };
+  }
+
+  private get restorePolicy(): RestorePolicy {
+    return (this.opts.restorePolicy as RestorePolicy | undefined) ?? RestorePolicy.MANUAL;
   }
 
   startSchedule(): void {

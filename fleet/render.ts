@@ -1,13 +1,17 @@
 /*
  * What the fleet writes for the code it runs, in one place: the environment of every process that talks
  * to the stand-in, each instance's agent config (DIR/instances/NNN-ID/config.json), and the lifecycle
- * Lambda's environment. The backup fields come from fleet/backup.ts (agentConfig, env, handlerEnv).
+ * Lambda's environment. The agent config and the Lambda environment go through the construct's own renderers
+ * (lib/private/run-time-config.ts) with the fleet's local values, so the fleet runs what the construct emits; the
+ * backup settings come from fleet/backup.ts.
  */
 import * as path from 'path';
 import type { FleetBackup } from './backup';
 import type { AwsStandIn } from './standin';
 import type { FleetTls } from './tls';
-import { CLIENT_PORT, FleetOptions, GROUP_NAME, LAUNCH_HOOK, PEER_PORT, REGION } from './types';
+import { JoinStrategy, writeAgentConfig } from '../lib/contract';
+import { renderAgentConfig, renderLifecycleEnvironment } from '../lib/private/run-time-config';
+import { CLIENT_PORT, FleetOptions, GROUP_NAME, PEER_PORT, REGION } from './types';
 
 /** What the rendering reads of the fleet. */
 export interface RenderInput {
@@ -32,37 +36,46 @@ export function awsEnv(r: RenderInput, instanceId?: string): Record<string, stri
   return { ...env, ...r.backup.env() };
 }
 
-/** The agent config of the instance in `dir` (its config.json). */
+/**
+ * The agent config of the instance in `dir` (its config.json): the construct's renderer and the contract's
+ * writer, with the fleet's local paths and short intervals.
+ */
 export function agentConfig(r: RenderInput, dir: string, dataDir: string): Record<string, unknown> {
-  return {
-    strategy: r.opts.strategy,
-    sizeCap: r.opts.maxSize,
-    peerPort: PEER_PORT,
-    clientPort: CLIENT_PORT,
-    scheme: r.scheme,
-    ...(r.tls && { tls: { caSecretId: r.tls.caSecretArn, certDir: path.join(dir, 'tls') } }),
-    dataDir,
-    envFile: path.join(dir, 'etcd.env'),
-    output: 'env',
-    launchHookName: LAUNCH_HOOK,
-    deadlineSeconds: Math.max(30, r.opts.launchTimeoutSeconds),
-    heartbeatSeconds: 5,
-    retryDelayMs: 200,
-    ...r.backup.agentConfig(),
-  };
+  return writeAgentConfig(
+    renderAgentConfig({
+      strategy: r.opts.strategy as JoinStrategy,
+      size: r.opts.maxSize,
+      clientPort: CLIENT_PORT,
+      peerPort: PEER_PORT,
+      caSecretId: r.tls?.caSecretArn,
+      backup: r.backup.agentSettings(),
+      paths: {
+        dataDir,
+        envFile: path.join(dir, 'etcd.env'),
+        backupBucketFile: r.backup.bucketFile,
+        // etcd runs on the host here: it sees the agent's directory as it is.
+        certDir: path.join(dir, 'tls'),
+        etcdCertDir: path.join(dir, 'tls'),
+      },
+      deadlineSeconds: Math.max(30, r.opts.launchTimeoutSeconds),
+      heartbeatSeconds: 5,
+      retryDelayMs: 200,
+    }),
+  );
 }
 
-/** The lifecycle Lambda's environment (set on the supervisor's process.env before the bundle loads). */
+/** The lifecycle Lambda's environment (set on the supervisor's process.env before the bundle loads): the construct's renderer. */
 export function handlerEnv(r: RenderInput): Record<string, string> {
   return {
     ...awsEnv(r),
-    GROUP_NAME,
-    CLIENT_PORT: String(CLIENT_PORT),
-    PEER_PORT: String(PEER_PORT),
-    SCHEME: r.scheme,
-    STRATEGY: r.opts.strategy,
-    UNSTARTED_GRACE_SECONDS: '60',
-    ...r.backup.handlerEnv(),
-    ...(r.tls && { TLS_CLIENT_SECRET_ID: r.tls.clientSecretArn }),
+    ...renderLifecycleEnvironment({
+      groupName: GROUP_NAME,
+      clientPort: CLIENT_PORT,
+      peerPort: PEER_PORT,
+      strategy: r.opts.strategy as JoinStrategy,
+      unstartedGraceSeconds: 60,
+      clientSecretId: r.tls?.clientSecretArn,
+      backup: r.backup.lambdaSettings(),
+    }),
   };
 }

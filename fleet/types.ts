@@ -3,6 +3,7 @@
  * options of `etcd-fleet up`, the group's names and ports, one simulated instance, and the status reply.
  */
 import type { ChildProcess } from 'child_process';
+import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../lib/contract';
 import type { FleetBackupOptions } from './backup';
 import type { FleetTlsFiles } from './tls';
 
@@ -30,8 +31,9 @@ export interface FleetOptions {
   readonly tls?: boolean;
 }
 
-export const LAUNCH_HOOK = 'etcd-launch';
-export const TERMINATE_HOOK = 'etcd-terminate';
+/** The construct's hook names (the contract's): the agent and the Lambda bundle expect them. */
+export const LAUNCH_HOOK = LAUNCH_HOOK_NAME;
+export const TERMINATE_HOOK = TERMINATE_HOOK_NAME;
 export const GROUP_NAME = 'etcd-fleet';
 export const REGION = 'local-1';
 export const IMDS_PORT = 8169;

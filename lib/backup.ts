@@ -7,19 +7,11 @@
  */
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+// The public enum RestorePolicy is the contract's (lib/contract/enums.ts): the agent and the Lambda read its values.
+import { RestorePolicy } from './contract/enums';
 import { convertsToSeconds } from './validation';
 
-/** What happens after the cluster lost its quorum for good (the members that made it are gone with their data). */
-export enum RestorePolicy {
-  /**
-   * Nothing is restored until an operator invokes the lifecycle function with `{"kind":"restore"}`.
-   * The default: a restore discards every write after the newest snapshot and replaces the cluster
-   * (new cluster id), which a human should decide.
-   */
-  MANUAL = 'manual',
-  /** The scheduled reconcile restores by itself once the quorum was lost for `restoreAfter`. */
-  AUTOMATIC = 'automatic',
-}
+export { RestorePolicy };
 
 /** Backups of an {@link EtcdCluster} to S3, and the restore after quorum loss. */
 export interface EtcdBackupOptions {

@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
+import { METRIC_DIMENSION, METRIC_NAMESPACE, MetricName } from './contract/names';
 import { EtcdClusterProps } from './etcd-cluster-props';
 import { JoinStrategy } from './join-strategy';
 import { acknowledgeControlTowerFindings, acknowledgeNagFindings } from './private/acknowledgements';
@@ -24,7 +25,6 @@ import { groupIdentity } from './private/group-permissions';
 import { agentConfig, memberLaunchTemplate } from './private/launch-template';
 import { lifecycleFunction, lifecycleTriggers } from './private/lifecycle-function';
 import { agentBundle, grantMemberTls, memberGroup, memberNetwork, memberRole } from './private/members';
-import { METRIC_NAMESPACE } from './private/names';
 import { resolveProps } from './private/props';
 import { ClusterTls } from './tls';
 
@@ -205,17 +205,17 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
 
   /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). */
   public metricBackupFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('BackupFailures', props);
+    return this.metric(MetricName.BACKUP_FAILURES, props);
   }
 
   /** Restores started (a restore record written): the cluster was replaced from a snapshot. */
   public metricRestores(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('Restores', props);
+    return this.metric(MetricName.RESTORES, props);
   }
 
   /** Seconds since the newest complete snapshot was taken, reported by every backup run (Minimum over 5 minutes). */
   public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('NewestSnapshotAgeSeconds', {
+    return this.metric(MetricName.NEWEST_SNAPSHOT_AGE, {
       statistic: 'Minimum',
       unit: cloudwatch.Unit.SECONDS,
       ...props,
@@ -232,7 +232,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     return new cloudwatch.Metric({
       namespace: METRIC_NAMESPACE,
       metricName,
-      dimensionsMap: { AutoScalingGroupName: this.autoScalingGroupName },
+      dimensionsMap: { [METRIC_DIMENSION]: this.autoScalingGroupName },
       statistic: 'Sum',
       period: Duration.minutes(5),
       ...props,
@@ -258,12 +258,16 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
    * identity, each member's served certificate), measured by every scheduled reconcile. Minimum over 1 hour.
    */
   public metricCertificateDaysLeft(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('CertificateDaysLeft', { statistic: 'Minimum', period: Duration.hours(1), ...props });
+    return this.metric(MetricName.CERTIFICATE_DAYS_LEFT, {
+      statistic: 'Minimum',
+      period: Duration.hours(1),
+      ...props,
+    });
   }
 
   /** Members removed by the lifecycle Lambda (terminations and reconcile). */
   public metricMemberRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('MemberRemovals', props);
+    return this.metric(MetricName.MEMBER_REMOVALS, props);
   }
 
   /**
@@ -271,7 +275,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
    * retention policy kept the instance. Alarm on any: an operator has to look at the cluster.
    */
   public metricRetainedTerminations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RetainedTerminations', props);
+    return this.metric(MetricName.RETAINED_TERMINATIONS, props);
   }
 
   /**
@@ -279,21 +283,21 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
    * removed it and terminated the instance (EC2 TerminateInstances).
    */
   public metricRetainedTerminationsFinished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RetainedTerminationsFinished', props);
+    return this.metric(MetricName.RETAINED_TERMINATIONS_FINISHED, props);
   }
 
   /** 1 in every reconcile while the group waits for the restore trigger (manual policy, quorum lost for good). */
   public metricAwaitingRestoreTrigger(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('AwaitingRestoreTrigger', { statistic: 'Maximum', ...props });
+    return this.metric(MetricName.AWAITING_RESTORE_TRIGGER, { statistic: 'Maximum', ...props });
   }
 
   /** Members the scheduled reconcile removed (their instance was gone, or they never started). */
   public metricReconcileRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('ReconcileRemovals', props);
+    return this.metric(MetricName.RECONCILE_REMOVALS, props);
   }
 
   /** Learners that started but were not promoted, as seen by the reconcile. */
   public metricStuckLearners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('StuckLearners', props);
+    return this.metric(MetricName.STUCK_LEARNERS, props);
   }
 }

@@ -6,65 +6,36 @@
  * Not part of the public (jsii) API: lib/index.ts does not export this module.
  */
 
+import { AgentConfig, writeAgentConfig } from './contract';
+import {
+  AGENT_CONFIG_DIR,
+  AGENT_CONFIG_PATH,
+  AGENT_DIR,
+  AGENT_PATH,
+  BACKUP_BUCKET_PATH,
+  ETCD_DATA_DIR,
+  ETCD_ENV_DIR,
+  ETCD_ENV_FILE,
+  TLS_HOST_DIR,
+} from './private/host-paths';
 import { tokenAwareJson } from './tokens';
 
-/** Where the agent's files live on the host (and, mounted read-only, in the agent's container). */
-export const AGENT_DIR = '/opt/etcd-agent';
-export const AGENT_PATH = `${AGENT_DIR}/agent.js`;
-export const AGENT_CONFIG_DIR = '/etc/etcd-agent';
-export const AGENT_CONFIG_PATH = `${AGENT_CONFIG_DIR}/config.json`;
-/** The EnvironmentFile the agent writes and etcd-member.service reads. */
-export const ETCD_ENV_DIR = '/run/etcd';
-export const ETCD_ENV_FILE = `${ETCD_ENV_DIR}/env`;
-/** etcd's data dir: the mount point of the data volume. Flatcar's etcd-wrapper maps it to /var/lib/etcd in the container. */
-export const ETCD_DATA_DIR = '/var/lib/etcd';
+export * from './private/host-paths';
+
 /** The mount unit name systemd derives from ETCD_DATA_DIR. */
 export const DATA_MOUNT_UNIT = 'var-lib-etcd.mount';
 /** Filesystem label of the data volume; the mount unit finds the volume by it. */
 export const DATA_LABEL = 'etcd-data';
 /** Name of the drop-in added to Flatcar's etcd-member.service. */
 export const ETCD_MEMBER_DROPIN = '20-cdk-elastic-etcd.conf';
-/** Where the agent writes the member's TLS files on the host (ca.crt, member.crt, member.key 0600). */
-export const TLS_HOST_DIR = '/etc/etcd-tls';
-/**
- * The same directory inside etcd's container: Flatcar's etcd-wrapper mounts the host's $ETCD_SSL_DIR
- * read-only at /etc/ssl/certs, so the drop-in sets ETCD_SSL_DIR=TLS_HOST_DIR.
- */
-export const TLS_ETCD_DIR = '/etc/ssl/certs';
-
-/** The agent's config file, exactly the fields the agent reads (lambda/agent/config.ts). */
-export interface AgentConfigFile {
-  readonly strategy: string;
-  readonly sizeCap: number;
-  readonly peerPort: number;
-  readonly clientPort: number;
-  readonly scheme: string;
-  readonly dataDir: string;
-  readonly envFile: string;
-  readonly output: string;
-  readonly launchHookName: string;
-  readonly deadlineSeconds: number;
-  /** Backups (lib/backup.ts): the file holding the bucket name (BACKUP_BUCKET_PATH), prefix, restore command. */
-  readonly backupBucketFile?: string;
-  readonly backupPrefix?: string;
-  readonly restoreCommand?: string[];
-  /** Backups: the restore policy (for the agent's log lines) and the explicit empty start beside backups. */
-  readonly restorePolicy?: string;
-  readonly emptyStartBesideBackups?: boolean;
-  /** TLS: the CA secret (ARN, may be a token) and where the member's certificate goes. */
-  readonly tls?: {
-    readonly caSecretId: string;
-    readonly certDir: string;
-    readonly etcdCertDir: string;
-  };
-}
 
 export interface IgnitionInput {
   /** `s3://bucket/key` of the agent bundle (may contain unresolved tokens). */
   readonly agentSource: string;
   /** sha512 hex digest of the exact bundle bytes. */
   readonly agentSha512: string;
-  readonly agentConfig: AgentConfigFile;
+  /** The agent's config (lib/private/run-time-config.ts, renderAgentConfig). */
+  readonly agentConfig: AgentConfig;
   /** Container image with `node` on its PATH (the official Node image by digest). */
   readonly nodeImage: string;
   /** etcd container image that Flatcar's etcd-member.service runs. */
@@ -79,9 +50,6 @@ export interface IgnitionInput {
    */
   readonly backupBucket?: string;
 }
-
-/** Where the backup bucket's name is written (read by the agent's restore gate). */
-export const BACKUP_BUCKET_PATH = `${AGENT_CONFIG_DIR}/backup-bucket`;
 
 /**
  * Host directory holding the snapshot restore tool copied out of the configured etcd image at boot, mounted
@@ -284,10 +252,6 @@ export function etcdMemberDropin(input: IgnitionInput): string {
 
 /** The whole Ignition config as a plain object (serialize with JSON.stringify). */
 export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
-  // With backups, the restore gate runs the tool that restoreToolCopy puts in RESTORE_TOOL_DIR.
-  const agentConfig: AgentConfigFile = input.backupBucket
-    ? { ...input.agentConfig, restoreCommand: restoreCommand(input.etcdImage) }
-    : input.agentConfig;
   return {
     ignition: { version: '3.4.0' },
     storage: {
@@ -305,7 +269,7 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
           path: AGENT_CONFIG_PATH,
           mode: 0o644,
           overwrite: true,
-          contents: { source: dataUrl(tokenAwareJson(agentConfig)) },
+          contents: { source: dataUrl(tokenAwareJson(writeAgentConfig(input.agentConfig))) },
         },
         // A bucket name is [a-z0-9.-] only: valid in a data URL as is, and a token stays intact.
         ...(input.backupBucket

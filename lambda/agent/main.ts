@@ -59,11 +59,9 @@ export function buildDeps(
   };
 }
 
-/** Backups configured (backupBucket): the join runs behind the restore gate, with S3 read access. */
+/** Backups configured (backupBucketFile): the join runs behind the restore gate, with S3 read access. */
 function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMetadata): AgentDeps {
-  const bucket = cfg.backupBucketFile
-    ? fs.readFileSync(cfg.backupBucketFile, 'utf8').trim()
-    : cfg.backupBucket;
+  const bucket = cfg.backupBucketFile && fs.readFileSync(cfg.backupBucketFile, 'utf8').trim();
   if (!bucket) return deps;
   let store: SnapshotStore | undefined;
   const storeOf = async () => {

@@ -20,12 +20,9 @@
 import { hasQuorum, isHealthy, quorum, voters } from './quorum';
 import type { GroupInstance, GroupObservation, Member } from './types';
 
-export enum RestorePolicy {
-  /** Nothing is restored until an operator triggers it (`{"kind":"restore"}` / `etcd-fleet restore`). */
-  MANUAL = 'manual',
-  /** The scheduled reconcile triggers the restore once the quorum-loss condition held for the bound. */
-  AUTOMATIC = 'automatic',
-}
+import { RestorePolicy } from '../../lib/contract';
+
+export { RestorePolicy };
 
 export interface SnapshotInfo {
   readonly key: string;

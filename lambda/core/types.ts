@@ -4,17 +4,10 @@
  * feed observations in and execute the returned plan steps through their adapters.
  */
 
-/** How an instance joins, as elastic-etcd defines the strategies. */
-export enum JoinStrategy {
-  /** Expect an entry for this instance that an operator made (`etcdctl member add`); never add or remove. */
-  PREPARE = 'prepare',
-  /** Add this instance if the cluster is below the size cap; never remove anything. */
-  ADD = 'add',
-  /** When the cluster is full (at the cap), remove one dead member to make room, then add. */
-  REPLACE = 'replace',
-  /** Remove every dead member first, then add. */
-  PRUNE = 'prune',
-}
+/** How an instance joins, as elastic-etcd defines the strategies (the contract's enum, shared with the construct). */
+import { JoinStrategy } from '../../lib/contract';
+
+export { JoinStrategy };
 
 /** One entry of etcd's member list. IDs are decimal strings (as etcd3 returns them). */
 export interface Member {

@@ -3,39 +3,11 @@
  * Plain console.log: Lambda ships stdout to CloudWatch Logs, which extracts EMF metrics from the lines.
  */
 
+import { METRIC_DIMENSION, METRIC_NAMESPACE, MetricName } from '../../lib/contract';
+
+export { METRIC_NAMESPACE, MetricName };
+
 export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-
-/** The metrics this function emits, all counts, dimension AutoScalingGroupName, namespace CdkElasticEtcd. */
-export enum MetricName {
-  /** A terminating instance's member (or a dead member in its way) was removed by the terminate handler. */
-  MEMBER_REMOVALS = 'MemberRemovals',
-  /** A termination was answered with ABANDON: the instance is retained (removal unsafe or unprovable). */
-  RETAINED_TERMINATIONS = 'RetainedTerminations',
-  /** The scheduled reconcile removed a member. */
-  RECONCILE_REMOVALS = 'ReconcileRemovals',
-  /** The scheduled reconcile found a started learner that is not promoted. */
-  STUCK_LEARNERS = 'StuckLearners',
-  /** Seconds since the newest complete snapshot in S3 was taken (unit Seconds), emitted by every backup run. */
-  NEWEST_SNAPSHOT_AGE = 'NewestSnapshotAgeSeconds',
-  /** A backup run failed (no snapshot stored). */
-  BACKUP_FAILURES = 'BackupFailures',
-  /** A restore record was written (a restore started). */
-  RESTORES = 'Restores',
-  /**
-   * The quorum is lost for good (e.g. a total loss: no member left) and the restore policy is manual: the
-   * group waits for the restore trigger. Emitted by every reconcile while that lasts (value 1).
-   */
-  AWAITING_RESTORE_TRIGGER = 'AwaitingRestoreTrigger',
-  /** The reconcile finished a retained termination: removed its member (when it had one) and terminated the instance. */
-  RETAINED_TERMINATIONS_FINISHED = 'RetainedTerminationsFinished',
-  /**
-   * TLS clusters: whole days until the first of these expires: the CA, the Lambda's client identity, each
-   * member's served certificate (measured by the reconcile). Unit None.
-   */
-  CERTIFICATE_DAYS_LEFT = 'CertificateDaysLeft',
-}
-
-export const METRIC_NAMESPACE = 'CdkElasticEtcd';
 
 export type Sink = (line: string) => void;
 
@@ -82,12 +54,12 @@ export class Logger {
           CloudWatchMetrics: [
             {
               Namespace: METRIC_NAMESPACE,
-              Dimensions: [['AutoScalingGroupName']],
+              Dimensions: [[METRIC_DIMENSION]],
               Metrics: [{ Name: name, Unit: unit }],
             },
           ],
         },
-        AutoScalingGroupName: groupName,
+        [METRIC_DIMENSION]: groupName,
         [name]: value,
       }),
     );

@@ -5,24 +5,14 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { RestorePolicy } from '../backup';
-import {
-  AgentConfigFile,
-  BACKUP_BUCKET_PATH,
-  ETCD_DATA_DIR,
-  ETCD_ENV_FILE,
-  renderIgnition,
-  TLS_ETCD_DIR,
-  TLS_HOST_DIR,
-} from '../ignition';
+import { AgentConfig } from '../contract';
+import { renderIgnition, restoreCommand } from '../ignition';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls } from '../tls';
 import { BackupWiring } from './backup-bucket';
 import { AgentBundle } from './members';
-import { LAUNCH_HOOK_NAME } from './names';
+import { renderAgentConfig } from './run-time-config';
 
-/** The agent's own deadline for one run (join or promote), in seconds. */
-const AGENT_DEADLINE_SECONDS = 900;
 /** Extra start time the agent units get on top of the deadline, mostly for pulling the Node image. */
 const IMAGE_PULL_ALLOWANCE_SECONDS = 300;
 /**
@@ -41,35 +31,30 @@ export interface AgentConfigInput {
   readonly size: number;
   readonly clientPort: number;
   readonly peerPort: number;
+  /** The etcd image: its restore tool is the agent's restore command. */
+  readonly etcdImage: string;
   readonly tls?: ClusterTls;
   readonly backup?: BackupWiring;
 }
 
-/** The join agent's config file (/etc/etcd-agent/config.json on each member). */
-export function agentConfig(input: AgentConfigInput): AgentConfigFile {
+/** The join agent's config file (/etc/etcd-agent/config.json on each member): ./run-time-config.ts renders it. */
+export function agentConfig(input: AgentConfigInput): AgentConfig {
   const { tls, backup } = input;
-  return {
+  return renderAgentConfig({
     strategy: input.joinStrategy,
-    sizeCap: input.size,
-    peerPort: input.peerPort,
+    size: input.size,
     clientPort: input.clientPort,
-    scheme: tls ? 'https' : 'http',
-    ...(tls && {
-      tls: { caSecretId: tls.caSecret.secretArn, certDir: TLS_HOST_DIR, etcdCertDir: TLS_ETCD_DIR },
-    }),
-    dataDir: ETCD_DATA_DIR,
-    envFile: ETCD_ENV_FILE,
-    output: 'env',
-    launchHookName: LAUNCH_HOOK_NAME,
-    deadlineSeconds: AGENT_DEADLINE_SECONDS,
+    peerPort: input.peerPort,
+    caSecretId: tls?.caSecret.secretArn,
     // Backups: the restore gate's settings.
-    ...(backup && {
-      backupBucketFile: BACKUP_BUCKET_PATH,
-      backupPrefix: backup.prefix,
-      restorePolicy: backup.options.restorePolicy ?? RestorePolicy.MANUAL,
-      emptyStartBesideBackups: backup.options.startEmptyBesideBackups === true,
-    }),
-  };
+    backup: backup && {
+      prefix: backup.prefix,
+      restorePolicy: backup.options.restorePolicy,
+      emptyStartBesideBackups: backup.options.startEmptyBesideBackups,
+      // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
+      restoreCommand: restoreCommand(input.etcdImage),
+    },
+  });
 }
 
 export interface MemberLaunchTemplateInput {
@@ -78,7 +63,7 @@ export interface MemberLaunchTemplateInput {
   readonly role: iam.IRole;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly agent: AgentBundle;
-  readonly agentConfig: AgentConfigFile;
+  readonly agentConfig: AgentConfig;
   readonly nodeImage: string;
   readonly etcdImage: string;
   readonly dataVolumeSize: number;
@@ -97,7 +82,7 @@ export function memberLaunchTemplate(
     nodeImage: input.nodeImage,
     etcdImage: input.etcdImage,
     dataDevice: DATA_DEVICE,
-    agentTimeoutSeconds: AGENT_DEADLINE_SECONDS + IMAGE_PULL_ALLOWANCE_SECONDS,
+    agentTimeoutSeconds: input.agentConfig.deadlineSeconds + IMAGE_PULL_ALLOWANCE_SECONDS,
     backupBucket: input.backup?.bucket.bucketName,
   });
   const volume = (sizeGiB: number) =>

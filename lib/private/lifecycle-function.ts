@@ -13,12 +13,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LAMBDA_BUNDLE_DIR } from '../assets';
-import { RestorePolicy } from '../backup';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from '../tls';
 import { BackupWiring } from './backup-bucket';
 import { GroupIdentity, lifecycleStatements } from './group-permissions';
-import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from './names';
+import { renderLifecycleEnvironment } from './run-time-config';
 
 /** What the lifecycle function's environment is made of. */
 export interface LifecycleEnvironmentInput {
@@ -31,28 +30,25 @@ export interface LifecycleEnvironmentInput {
   readonly backup?: BackupWiring;
 }
 
-/** The lifecycle function's environment variables (parsed by lambda/lifecycle/config.ts). */
+/** The lifecycle function's environment variables: ./run-time-config.ts renders them (read by lambda/lifecycle/config.ts). */
 export function lifecycleEnvironment(input: LifecycleEnvironmentInput): Record<string, string> {
   const { tls, backup } = input;
-  return {
-    GROUP_NAME: input.groupName,
-    CLIENT_PORT: String(input.clientPort),
-    PEER_PORT: String(input.peerPort),
-    SCHEME: tls ? 'https' : 'http',
+  return renderLifecycleEnvironment({
+    groupName: input.groupName,
+    clientPort: input.clientPort,
+    peerPort: input.peerPort,
+    strategy: input.joinStrategy,
+    unstartedGraceSeconds: input.unstartedGrace.toSeconds(),
     // The secret's ARN, not its value: the function reads the identity at run time.
-    ...(tls && { TLS_CLIENT_SECRET_ID: tls.clientSecret.secretArn }),
-    STRATEGY: input.joinStrategy,
-    LAUNCH_HOOK_NAME: LAUNCH_HOOK_NAME,
-    TERMINATE_HOOK_NAME: TERMINATE_HOOK_NAME,
-    UNSTARTED_GRACE_SECONDS: String(input.unstartedGrace.toSeconds()),
-    ...(backup && {
-      BACKUP_BUCKET: backup.bucket.bucketName,
-      BACKUP_PREFIX: backup.prefix,
-      RESTORE_POLICY: backup.options.restorePolicy ?? RestorePolicy.MANUAL,
-      RESTORE_AFTER_SECONDS: String((backup.options.restoreAfter ?? Duration.minutes(10)).toSeconds()),
-      SNAPSHOT_BEFORE_REMOVAL: String(backup.options.snapshotBeforeMembershipChange ?? true),
-    }),
-  };
+    clientSecretId: tls?.clientSecret.secretArn,
+    backup: backup && {
+      bucket: backup.bucket.bucketName,
+      prefix: backup.prefix,
+      restorePolicy: backup.options.restorePolicy,
+      restoreAfterSeconds: backup.options.restoreAfter?.toSeconds(),
+      snapshotBeforeRemoval: backup.options.snapshotBeforeMembershipChange,
+    },
+  });
 }
 
 export interface LifecycleFunctionInput extends LifecycleEnvironmentInput {

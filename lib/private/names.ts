@@ -13,9 +13,5 @@ export const DEFAULT_ETCD_VERSION = '3.5.26';
 export const DEFAULT_NODE_IMAGE =
   'docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00';
 
-/** Name of the launch lifecycle hook (the agent's `promote` completes it). */
-export const LAUNCH_HOOK_NAME = 'cdk-elastic-etcd-launch';
-/** CloudWatch namespace of the lifecycle Lambda's metrics (lambda/lifecycle/log.ts). */
-export const METRIC_NAMESPACE = 'CdkElasticEtcd';
-/** Name of the terminate lifecycle hook (the lifecycle Lambda completes it). */
-export const TERMINATE_HOOK_NAME = 'cdk-elastic-etcd-terminate';
+/** The hook names and the metric namespace are the contract's: the agent and the Lambda use the same. */
+export { LAUNCH_HOOK_NAME, METRIC_NAMESPACE, TERMINATE_HOOK_NAME } from '../contract/names';

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AGENT_BUNDLE, LAMBDA_BUNDLE_DIR } from '../assets';
 import { checkBackupOptions } from '../backup';
+import { DEFAULTS } from '../contract/defaults';
 import { EtcdClusterProps } from '../etcd-cluster-props';
 import { chooseFlatcarImage } from '../flatcar-ami';
 import { JoinStrategy } from '../join-strategy';
@@ -41,11 +42,11 @@ export interface ResolvedProps {
  */
 export function resolveProps(cluster: Construct, props: EtcdClusterProps): ResolvedProps {
   const size = props.size ?? 3;
-  const clientPort = props.clientPort ?? 2379;
-  const peerPort = props.peerPort ?? 2380;
+  const clientPort = props.clientPort ?? DEFAULTS.clientPort;
+  const peerPort = props.peerPort ?? DEFAULTS.peerPort;
   const dataVolumeSize = props.dataVolumeSize ?? 20;
   const reconcileInterval = props.reconcileInterval ?? Duration.minutes(5);
-  const unstartedGrace = props.unstartedGrace ?? Duration.minutes(20);
+  const unstartedGrace = props.unstartedGrace ?? Duration.seconds(DEFAULTS.unstartedGraceSeconds);
   const heartbeatTimeout = props.lifecycleHeartbeatTimeout ?? Duration.minutes(15);
   const nodeImage = props.nodeImage ?? DEFAULT_NODE_IMAGE;
   const joinStrategy = props.joinStrategy ?? JoinStrategy.REPLACE;

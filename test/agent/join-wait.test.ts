@@ -10,6 +10,7 @@ import { runJoin } from '../../lambda/agent/join';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';
+import { RestorePolicy } from '../../lambda/core/restore';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -31,7 +32,7 @@ function config(dataDir: string): AgentConfig {
     deadlineSeconds: 30,
     heartbeatSeconds: 2,
     retryDelayMs: 200,
-    restorePolicy: 'manual',
+    restorePolicy: RestorePolicy.MANUAL,
   };
 }
 

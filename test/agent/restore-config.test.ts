@@ -7,17 +7,24 @@ import { VALID_AGENT_CONFIG } from './fixtures';
 const agent = VALID_AGENT_CONFIG;
 
 describe('agent config: restore gate', () => {
-  it('defaults: no bucket (no gate), etcdutl', () => {
+  it('defaults: no bucket (no gate), no restore command', () => {
     const c = parseConfig(JSON.stringify(agent));
-    expect(c.backupBucket).toBe('');
     expect(c.backupBucketFile).toBeUndefined();
-    expect(c.restoreCommand).toEqual(['etcdutl']);
+    expect(c.restoreCommand).toBeUndefined();
+  });
+  it('a bucket needs the restore command (no default: the construct writes the etcd image tool)', () => {
+    expect(() => parseConfig(JSON.stringify({ ...agent, backupBucketFile: '/etc/b' }))).toThrow(
+      /restoreCommand: must be a non-empty array of strings with a backup bucket \(got undefined\)/,
+    );
+    const c = parseConfig(
+      JSON.stringify({ ...agent, backupBucketFile: '/etc/b', restoreCommand: ['/x/etcdutl'] }),
+    );
+    expect(c.restoreCommand).toEqual(['/x/etcdutl']);
   });
   it.each([
     [{ restoreCommand: [] }, /restoreCommand: must be a non-empty array of strings/],
     [{ restoreCommand: 'etcdutl' }, /restoreCommand: must be a non-empty array of strings/],
     [{ restoreCommand: ['etcdutl', ''] }, /restoreCommand/],
-    [{ backupBucket: 3 }, /backupBucket: must be a string/],
     [{ backupBucketFile: 'relative' }, /backupBucketFile: must be an absolute path/],
     [{ backupPrefix: null }, /backupPrefix: must be a string/],
   ])('rejects %j', (extra, message) => {
@@ -30,12 +37,12 @@ describe('lifecycle function environment: backups', () => {
   it('no BACKUP_BUCKET: no backups', () => {
     expect(readConfig(env).backup).toBeUndefined();
   });
-  it('defaults with a bucket: manual, 300 s, snapshot before removal', () => {
+  it("defaults with a bucket: manual, 600 s (backup.restoreAfter's default), snapshot before removal", () => {
     expect(readConfig({ ...env, BACKUP_BUCKET: 'b' }).backup).toEqual({
       bucket: 'b',
       prefix: '',
       restorePolicy: RestorePolicy.MANUAL,
-      restoreAfterSeconds: 300,
+      restoreAfterSeconds: 600,
       snapshotBeforeRemoval: true,
     });
   });

@@ -27,7 +27,8 @@ const cfg = () =>
       clientPort: 2379,
       dataDir: path.join(dir, 'data'),
       envFile: path.join(dir, 'etcd.env'),
-      backupBucket: 'b',
+      backupBucketFile: path.join(dir, 'backup-bucket'),
+      restoreCommand: ['etcdutl'],
     }),
   );
 const self: Self = {

@@ -3,11 +3,10 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { JoinStrategy as CoreJoinStrategy } from '../../lambda/core/types';
-import { readConfig } from '../../lambda/lifecycle/config';
 import { METRIC_NAMESPACE as lambdaNamespace, MetricName } from '../../lambda/lifecycle/log';
 import { EtcdCluster, JoinStrategy } from '../../lib';
 import { DEFAULT_NODE_IMAGE, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../lib/private/names';
-import { ACCOUNT, makeCluster, REGION, resolveIntrinsics } from './helpers';
+import { ACCOUNT, makeCluster, REGION } from './helpers';
 
 describe('EtcdCluster with defaults', () => {
   const { stack, cluster, template } = makeCluster();
@@ -135,30 +134,6 @@ describe('EtcdCluster with defaults', () => {
     expect(group.Properties.VPCZoneIdentifier).toHaveLength(3);
     template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
     expect(cluster.autoScalingGroupName.length).toBeLessThanOrEqual(255);
-  });
-
-  test('every variable of the Lambda environment is read by the Lambda (lambda/lifecycle/config.ts)', () => {
-    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
-      (r) => r.Properties?.Environment?.Variables?.GROUP_NAME !== undefined,
-    )!.Properties;
-    const env = Object.fromEntries(
-      Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [
-        k,
-        resolveIntrinsics(v),
-      ]),
-    );
-    const read = new Set<string>();
-    const recording = new Proxy(
-      { ...env, AWS_REGION: REGION },
-      {
-        get: (t, k) => {
-          if (typeof k === 'string') read.add(k);
-          return (t as Record<string | symbol, unknown>)[k];
-        },
-      },
-    );
-    expect(readConfig(recording)).toMatchObject({ groupName: cluster.autoScalingGroupName });
-    expect(Object.keys(env).filter((k) => !read.has(k))).toEqual([]);
   });
 
   test('lifecycle Lambda: Node 22, bundle handler, in the VPC with its own security group, config with the client secret ARN only', () => {

@@ -95,6 +95,8 @@ describe('user data', () => {
       output: 'env',
       launchHookName: 'cdk-elastic-etcd-launch',
       deadlineSeconds: 900,
+      heartbeatSeconds: 60,
+      retryDelayMs: 500,
       backupBucketFile: '/etc/etcd-agent/backup-bucket',
       backupPrefix: '',
       restoreCommand: ['/opt/etcd-restore/etcdutl'],

@@ -1,0 +1,222 @@
+/*
+ * The join agent's config file (/etc/etcd-agent/config.json on an instance): its shape, the writer the
+ * construct (and the local fleet, through the construct's renderAgentConfig) uses, and the validating
+ * reader the agent runs. The reader touches exactly the fields of AgentConfig, one property read each, so a
+ * test can record which fields it reads (test/construct/contract.test.ts).
+ */
+import { DEFAULTS } from './defaults';
+import { JoinStrategy, OutputFormat, RestorePolicy, Scheme } from './enums';
+import { ConfigError } from './errors';
+
+export interface AgentConfig {
+  readonly strategy: JoinStrategy;
+  /** The largest number of members (voters + learners + unstarted) the agent may create. */
+  readonly sizeCap: number;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly scheme: Scheme;
+  /** etcd's data dir as the agent sees it (and as ETCD_DATA_DIR). */
+  readonly dataDir: string;
+  /** Where the settings are written. */
+  readonly envFile: string;
+  readonly output: OutputFormat;
+  /** The launch lifecycle hook completed by `promote`; '' = no hook. */
+  readonly launchHookName: string;
+  /** Overall deadline of one agent run. */
+  readonly deadlineSeconds: number;
+  /** Interval of lifecycle heartbeats while waiting. */
+  readonly heartbeatSeconds: number;
+  /** Back-off between observations while the plan says wait (first value; doubles up to 8x). */
+  readonly retryDelayMs: number;
+  /**
+   * The file that holds the name of the S3 bucket of snapshots and restore records (the construct writes it: a
+   * name in the JSON would break its token); absent: no restore gate.
+   */
+  readonly backupBucketFile?: string;
+  /** Key prefix inside the backup bucket. */
+  readonly backupPrefix?: string;
+  /** The snapshot restore command (argv), run as `<cmd> snapshot restore FILE ...`: etcdutl (3.5+) or etcdctl (3.4). */
+  readonly restoreCommand?: readonly string[];
+  /** The group's restore policy, for the agent's log lines only. */
+  readonly restorePolicy?: RestorePolicy;
+  /**
+   * Let this group bootstrap a new, EMPTY cluster when no member is reachable even though the backup bucket
+   * holds an earlier cluster (snapshots or restore records). An explicit choice.
+   */
+  readonly emptyStartBesideBackups?: boolean;
+  /** TLS for peers and clients (scheme must be https); absent: plain http. */
+  readonly tls?: AgentTlsConfig;
+}
+
+/** Where the agent gets the cluster CA and puts this member's certificate. */
+export interface AgentTlsConfig {
+  /** Secrets Manager secret (name or ARN) holding the CA as JSON {caCert, caKey} (PEM). */
+  readonly caSecretId: string;
+  /** Directory the agent writes ca.crt, member.crt and member.key (0600) to. */
+  readonly certDir: string;
+  /** The same directory as etcd sees it (etcd runs in a container on Flatcar). Absent when read: certDir. */
+  readonly etcdCertDir: string;
+}
+
+/**
+ * The config as JSON-ready data: every field that is set, in a fixed order, nothing else. Serialize it with
+ * JSON.stringify (the construct: with its token-aware variant).
+ */
+export function writeAgentConfig(c: AgentConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    strategy: c.strategy,
+    sizeCap: c.sizeCap,
+    peerPort: c.peerPort,
+    clientPort: c.clientPort,
+    scheme: c.scheme,
+    tls: c.tls && { caSecretId: c.tls.caSecretId, certDir: c.tls.certDir, etcdCertDir: c.tls.etcdCertDir },
+    dataDir: c.dataDir,
+    envFile: c.envFile,
+    output: c.output,
+    launchHookName: c.launchHookName,
+    deadlineSeconds: c.deadlineSeconds,
+    heartbeatSeconds: c.heartbeatSeconds,
+    retryDelayMs: c.retryDelayMs,
+    backupBucketFile: c.backupBucketFile,
+    backupPrefix: c.backupPrefix,
+    restoreCommand: c.restoreCommand && [...c.restoreCommand],
+    restorePolicy: c.restorePolicy,
+    emptyStartBesideBackups: c.emptyStartBesideBackups,
+  };
+  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+/** Parses the config file's text and validates it (see {@link readAgentConfig}). */
+export function parseAgentConfig(text: string): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config is not valid JSON: ${(err as Error).message}`);
+  }
+  return readAgentConfig(raw);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Validates a parsed config and fills in the defaults; every problem is reported, each naming its field. */
+export function readAgentConfig(raw: unknown): AgentConfig {
+  if (!isObject(raw)) throw new ConfigError('config must be a JSON object');
+  const errors: string[] = [];
+  const field = <T>(name: string, dflt?: T): unknown => {
+    const v = raw[name];
+    return v === undefined ? dflt : v;
+  };
+  const oneOf = <T extends string>(name: string, values: readonly string[], dflt?: T): T => {
+    const v = field(name, dflt);
+    if (!values.includes(v as string))
+      errors.push(`${name}: must be one of ${values.join(', ')} (got ${JSON.stringify(v)})`);
+    return v as T;
+  };
+  const int = (name: string, min: number, max: number, dflt?: number): number => {
+    const v = field(name, dflt);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      errors.push(`${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
+    return v as number;
+  };
+  const absolute = (name: string, v: unknown): string => {
+    if (typeof v !== 'string' || !v.startsWith('/'))
+      errors.push(`${name}: must be an absolute path (got ${JSON.stringify(v)})`);
+    return v as string;
+  };
+  const str = (name: string, dflt: string): string => {
+    const v = field(name, dflt);
+    if (typeof v !== 'string') errors.push(`${name}: must be a string`);
+    return v as string;
+  };
+
+  const strategy = oneOf<JoinStrategy>('strategy', Object.values(JoinStrategy));
+  const sizeCap = int('sizeCap', 1, 9);
+  const peerPort = int('peerPort', 1, 65535);
+  const clientPort = int('clientPort', 1, 65535);
+  const deadlineSeconds = int('deadlineSeconds', 5, 7200, DEFAULTS.deadlineSeconds);
+  const heartbeatSeconds = int('heartbeatSeconds', 1, 3600, DEFAULTS.heartbeatSeconds);
+  const retryDelayMs = int('retryDelayMs', 10, 60000, DEFAULTS.retryDelayMs);
+  const scheme = field('scheme', DEFAULTS.scheme) as Scheme;
+  if (scheme !== 'http' && scheme !== 'https')
+    errors.push(`scheme: must be http or https (got ${JSON.stringify(scheme)})`);
+  const dataDir = absolute('dataDir', field('dataDir'));
+  const envFile = absolute('envFile', field('envFile'));
+  const output = oneOf<OutputFormat>('output', Object.values(OutputFormat), DEFAULTS.output);
+  const launchHookName = str('launchHookName', DEFAULTS.launchHookName);
+  const bucketFile = field('backupBucketFile');
+  const backupBucketFile = bucketFile === undefined ? undefined : absolute('backupBucketFile', bucketFile);
+  const backupPrefix = str('backupPrefix', DEFAULTS.backupPrefix);
+  const emptyStartBesideBackups = field('emptyStartBesideBackups', DEFAULTS.emptyStartBesideBackups);
+  if (typeof emptyStartBesideBackups !== 'boolean')
+    errors.push(
+      `emptyStartBesideBackups: must be true or false (got ${JSON.stringify(emptyStartBesideBackups)})`,
+    );
+  const restorePolicy = field('restorePolicy', DEFAULTS.restorePolicy) as RestorePolicy;
+  if (!(Object.values(RestorePolicy) as string[]).includes(restorePolicy))
+    errors.push(`restorePolicy: must be manual or automatic (got ${JSON.stringify(restorePolicy)})`);
+  // Required with a backup bucket (the construct writes the etcd image's own tool); no default.
+  const restoreCommand = field('restoreCommand');
+  const gated = backupBucketFile !== undefined;
+  if (
+    (restoreCommand !== undefined || gated) &&
+    (!Array.isArray(restoreCommand) ||
+      restoreCommand.length === 0 ||
+      restoreCommand.some((a) => typeof a !== 'string' || a === ''))
+  )
+    errors.push(
+      `restoreCommand: must be a non-empty array of strings${gated ? ' with a backup bucket' : ''} (got ${JSON.stringify(restoreCommand)})`,
+    );
+  if (peerPort === clientPort && typeof peerPort === 'number')
+    errors.push('peerPort: must differ from clientPort');
+  const tls = readTls(field('tls'), scheme, errors);
+  if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
+  return {
+    strategy,
+    sizeCap,
+    peerPort,
+    clientPort,
+    scheme,
+    dataDir,
+    envFile,
+    output,
+    launchHookName,
+    deadlineSeconds,
+    heartbeatSeconds,
+    retryDelayMs,
+    ...(backupBucketFile !== undefined && { backupBucketFile }),
+    backupPrefix,
+    ...(restoreCommand !== undefined && { restoreCommand: restoreCommand as readonly string[] }),
+    restorePolicy,
+    emptyStartBesideBackups: emptyStartBesideBackups as boolean,
+    ...(tls && { tls }),
+  };
+}
+
+function readTls(t: unknown, scheme: unknown, errors: string[]): AgentTlsConfig | undefined {
+  if (t === undefined) {
+    if (scheme === 'https') errors.push('tls: required when scheme is https');
+    return undefined;
+  }
+  if (!isObject(t)) {
+    errors.push('tls: must be an object');
+    return undefined;
+  }
+  const caSecretId = t.caSecretId;
+  if (typeof caSecretId !== 'string' || caSecretId === '')
+    errors.push('tls.caSecretId: must be a secret name or ARN');
+  const certDir = t.certDir;
+  const etcdCertDir = t.etcdCertDir ?? certDir;
+  for (const [name, v] of [
+    ['certDir', certDir],
+    ['etcdCertDir', t.etcdCertDir],
+  ] as const) {
+    if (name === 'etcdCertDir' && v === undefined) continue; // absent: certDir
+    if (typeof v !== 'string' || !v.startsWith('/'))
+      errors.push(`tls.${name}: must be an absolute path (got ${JSON.stringify(v)})`);
+  }
+  if (scheme !== 'https') errors.push('scheme: must be https when tls is set');
+  return { caSecretId, certDir, etcdCertDir } as AgentTlsConfig;
+}

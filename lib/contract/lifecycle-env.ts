@@ -1,0 +1,188 @@
+/*
+ * The lifecycle Lambda's environment: the variable names, the settings they carry, the writer the construct
+ * (and the local fleet, through the construct's lifecycleEnvironment) uses, and the validating reader the
+ * Lambda runs at every invocation. The reader reads each variable by one property access, so a test can
+ * record which variables it reads (test/construct/contract.test.ts).
+ */
+import { DEFAULTS } from './defaults';
+import { JoinStrategy, RestorePolicy, Scheme } from './enums';
+import { ConfigError } from './errors';
+
+/** The variable that carries each setting. */
+export const LIFECYCLE_ENV = {
+  groupName: 'GROUP_NAME',
+  clientPort: 'CLIENT_PORT',
+  peerPort: 'PEER_PORT',
+  scheme: 'SCHEME',
+  tlsClientSecretId: 'TLS_CLIENT_SECRET_ID',
+  strategy: 'STRATEGY',
+  launchHookName: 'LAUNCH_HOOK_NAME',
+  terminateHookName: 'TERMINATE_HOOK_NAME',
+  unstartedGraceSeconds: 'UNSTARTED_GRACE_SECONDS',
+  backupBucket: 'BACKUP_BUCKET',
+  backupPrefix: 'BACKUP_PREFIX',
+  restorePolicy: 'RESTORE_POLICY',
+  restoreAfterSeconds: 'RESTORE_AFTER_SECONDS',
+  snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
+} as const;
+
+/** Variables the reader reads that the platform sets, not the writer: Lambda sets AWS_REGION. */
+export const PLATFORM_VARIABLES: readonly string[] = ['AWS_REGION'];
+
+/** What the construct decides: everything the reader returns except what the platform provides. */
+export interface LifecycleSettings {
+  /** The Auto Scaling group this function manages. Events of other groups are ignored. */
+  readonly groupName: string;
+  /** etcd client port of every member. */
+  readonly clientPort: number;
+  /** etcd peer port of every member. */
+  readonly peerPort: number;
+  /** Scheme of peer and client URLs. */
+  readonly scheme: Scheme;
+  /** The group's join strategy. */
+  readonly strategy: JoinStrategy;
+  /** How long reconcile leaves an unstarted member alone. */
+  readonly unstartedGraceSeconds: number;
+  /** When set, actions of other hooks are ignored. Absent: any hook. */
+  readonly launchHookName?: string;
+  readonly terminateHookName?: string;
+  /**
+   * Name or ARN of the client identity secret ({ca, cert, key} PEM) used towards etcd; required when scheme
+   * is https, not allowed otherwise.
+   */
+  readonly tlsClientSecretId?: string;
+  /** Backups and restore (absent: no backups, no restore). */
+  readonly backup?: BackupConfig;
+}
+
+/** The handler's configuration: the settings and the region. */
+export interface LifecycleConfig extends LifecycleSettings {
+  /** AWS_REGION (set by Lambda). */
+  readonly region: string;
+}
+
+export interface BackupConfig {
+  /** The S3 bucket of snapshots and restore records. */
+  readonly bucket: string;
+  /** Key prefix inside the bucket. */
+  readonly prefix: string;
+  readonly restorePolicy: RestorePolicy;
+  /** How long quorum must be lost for good before an automatic restore. */
+  readonly restoreAfterSeconds: number;
+  /** Take a snapshot before each member removal. */
+  readonly snapshotBeforeRemoval: boolean;
+}
+
+/** The environment that carries `s` (strings; numbers in decimal), in a fixed order; unset settings are left out. */
+export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, string> {
+  const E = LIFECYCLE_ENV;
+  const b = s.backup;
+  const env: Record<string, string | undefined> = {
+    [E.groupName]: s.groupName,
+    [E.clientPort]: String(s.clientPort),
+    [E.peerPort]: String(s.peerPort),
+    [E.scheme]: s.scheme,
+    [E.tlsClientSecretId]: s.tlsClientSecretId,
+    [E.strategy]: s.strategy,
+    [E.launchHookName]: s.launchHookName,
+    [E.terminateHookName]: s.terminateHookName,
+    [E.unstartedGraceSeconds]: String(s.unstartedGraceSeconds),
+    [E.backupBucket]: b?.bucket,
+    [E.backupPrefix]: b?.prefix,
+    [E.restorePolicy]: b?.restorePolicy,
+    [E.restoreAfterSeconds]: b && String(b.restoreAfterSeconds),
+    [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
+  };
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses and validates the environment; every problem is reported in one ConfigError, each naming its variable. */
+export function readLifecycleEnvironment(env: Env): LifecycleConfig {
+  const E = LIFECYCLE_ENV;
+  const errors: string[] = [];
+  const str = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const required = (name: string): string => {
+    const v = str(name);
+    if (v === undefined) errors.push(`${name}: required`);
+    return v ?? '';
+  };
+  const int = (name: string, dflt: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return dflt;
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push(`${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+      return dflt;
+    }
+    return n;
+  };
+  const oneOf = (name: string, values: readonly string[], dflt?: string): string | undefined => {
+    const v = str(name) ?? dflt;
+    if (v === undefined) errors.push(`${name}: required (one of ${values.join(', ')})`);
+    else if (!values.includes(v))
+      errors.push(`${name}: must be one of ${values.join(', ')} (got ${JSON.stringify(v)})`);
+    return v;
+  };
+
+  const groupName = required(E.groupName);
+  const region = required('AWS_REGION');
+  const clientPort = int(E.clientPort, DEFAULTS.clientPort, 1, 65535);
+  const peerPort = int(E.peerPort, DEFAULTS.peerPort, 1, 65535);
+  const unstartedGraceSeconds = int(
+    E.unstartedGraceSeconds,
+    DEFAULTS.unstartedGraceSeconds,
+    0,
+    7 * 24 * 3600,
+  );
+  const scheme = str(E.scheme) ?? DEFAULTS.scheme;
+  if (scheme !== 'http' && scheme !== 'https') {
+    errors.push(`${E.scheme}: must be http or https (got ${JSON.stringify(scheme)})`);
+  }
+  const strategy = oneOf(E.strategy, Object.values(JoinStrategy));
+  const tlsClientSecretId = str(E.tlsClientSecretId);
+  if (scheme === 'https' && !tlsClientSecretId)
+    errors.push(`${E.tlsClientSecretId}: required when ${E.scheme} is https`);
+  if (scheme === 'http' && tlsClientSecretId)
+    errors.push(`${E.tlsClientSecretId}: only with ${E.scheme} https`);
+  if (clientPort === peerPort && errors.length === 0) {
+    errors.push(`${E.clientPort} and ${E.peerPort} must differ (both ${clientPort})`);
+  }
+  const launchHookName = str(E.launchHookName);
+  const terminateHookName = str(E.terminateHookName);
+
+  let backup: BackupConfig | undefined;
+  const bucket = str(E.backupBucket);
+  if (bucket !== undefined) {
+    const restorePolicy = oneOf(E.restorePolicy, Object.values(RestorePolicy), DEFAULTS.restorePolicy);
+    const before = str(E.snapshotBeforeRemoval) ?? String(DEFAULTS.snapshotBeforeRemoval);
+    if (before !== 'true' && before !== 'false') {
+      errors.push(`${E.snapshotBeforeRemoval}: must be true or false (got ${JSON.stringify(before)})`);
+    }
+    backup = {
+      bucket,
+      prefix: str(E.backupPrefix) ?? DEFAULTS.backupPrefix,
+      restorePolicy: restorePolicy as RestorePolicy,
+      restoreAfterSeconds: int(E.restoreAfterSeconds, DEFAULTS.restoreAfterSeconds, 0, 7 * 24 * 3600),
+      snapshotBeforeRemoval: before === 'true',
+    };
+  }
+  if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
+  return {
+    ...(backup ? { backup } : {}),
+    groupName,
+    region,
+    clientPort,
+    peerPort,
+    scheme: scheme as Scheme,
+    strategy: strategy as JoinStrategy,
+    unstartedGraceSeconds,
+    launchHookName,
+    terminateHookName,
+    tlsClientSecretId,
+  };
+}
