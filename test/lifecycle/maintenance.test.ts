@@ -88,8 +88,16 @@ describe('routine defragmentation', () => {
       // 80 x 100 KiB written and deleted, then compacted: ~8 MiB reclaimable on every member.
       for (let i = 0; i < 80; i++) await c.put(`junk/${i}`).value(value);
       await c.delete().prefix('junk/');
-      for (let i = 0; i < 20; i++) await c.put(`keep/${i}`).value(`v${i}`);
       await m.compact(cluster.clientURLs);
+      // etcd counts the pages the compaction freed as free (dbSizeInUse) only from a later commit on: these
+      // writes make those commits. Bounded: until every member reports less than half in use, at most 20 s.
+      for (let i = 0, at = Date.now(); ; i++) {
+        await c.put(`keep/${i % 20}`).value(`v${i % 20}`);
+        const st = Object.values(await m.statusOf(await cluster.members()));
+        if (i >= 19 && st.every((x) => x && x.dbSizeInUse < x.dbSize / 2)) break;
+        if (Date.now() - at > 20_000) throw new Error(`in use not below half: ${JSON.stringify(st)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     } finally {
       c.close();
     }
