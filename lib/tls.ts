@@ -13,6 +13,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CA_BUNDLE_DIR } from './assets';
 import { denyGrantsExceptForAwsServices } from './controls';
+import { vpcFunctionRole } from './private/function-role';
 
 export interface ClusterTlsProps {
   /** A CA brought by the user: SecretString JSON {caCert, caKey} (PEM; ECDSA P-256 key, PKCS#8). */
@@ -75,19 +76,11 @@ export class ClusterTls extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const role = new iam.Role(this, 'FunctionRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `${props.description}: TLS material custom resource`,
-      // The network interfaces of a function in a VPC (the EC2 actions involved need resource "*").
-      managedPolicies: [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
-      ],
-    });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn],
-      }),
+    const role = vpcFunctionRole(
+      this,
+      'FunctionRole',
+      `${props.description}: TLS material custom resource`,
+      logGroup,
     );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -52,6 +52,40 @@ export async function removeUnderLock(
 }
 
 /**
+ * One removal attempt of the terminate and reconcile loops: removeUnderLock; a failure is logged and waited
+ * out with the back-off (`{ failed }`: the caller observes again), a changed cluster is logged (plan again).
+ */
+export async function removeOrBackOff(
+  ctx: LifecycleContext,
+  log: Logger,
+  lockEndpoints: readonly string[],
+  memberId: string,
+  confirm: (obs: Observation) => boolean,
+  backoff: Backoff,
+  round: number,
+  extraIps: readonly string[] = [],
+): Promise<RemovalOutcome | { readonly failed: string }> {
+  let outcome: RemovalOutcome;
+  try {
+    outcome = await removeUnderLock(ctx, log, lockEndpoints, memberId, confirm, extraIps);
+  } catch (err) {
+    const delayMs = backoff.next();
+    log.warn('removal failed: observing again after a back-off', {
+      memberId,
+      error: errorMessage(err),
+      round,
+      delayMs,
+    });
+    await ctx.sleep(delayMs);
+    return { failed: errorMessage(err) };
+  }
+  if (outcome === 'changed') {
+    log.info('the cluster changed before the removal: planning again', { memberId, round });
+  }
+  return outcome;
+}
+
+/**
  * CompleteLifecycleAction. "No active Lifecycle Action found" (a duplicate or late event, an action that
  * timed out, or one completed already) is logged and swallowed: the outcome the caller wanted is moot.
  */

@@ -9,7 +9,7 @@
 import { isStarted, planReconcile, planRetainedTerminations } from '../core';
 import type { RetainedStep } from '../core';
 import type { Member, ReconcileStep } from '../core/types';
-import { removalBackoff, removeUnderLock } from './act';
+import { removalBackoff, removeOrBackOff, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
@@ -72,28 +72,21 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
       );
     }
     log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
-    let outcome;
     await snapshotBeforeRemoval(ctx, log, obs, next.memberId);
-    try {
-      outcome = await removeUnderLock(ctx, log, actionEndpoints(obs, next.memberId), next.memberId, (fresh) =>
-        plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
-      );
-    } catch (err) {
-      lastError = `removal of member ${next.memberId} failed: ${errorMessage(err)}`;
-      const delayMs = backoff.next();
-      log.warn('removal failed: observing again after a back-off', {
-        memberId: next.memberId,
-        error: errorMessage(err),
-        round,
-        delayMs,
-      });
-      await ctx.sleep(delayMs);
+    const outcome = await removeOrBackOff(
+      ctx,
+      log,
+      actionEndpoints(obs, next.memberId),
+      next.memberId,
+      (fresh) => plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
+      backoff,
+      round,
+    );
+    if (typeof outcome === 'object') {
+      lastError = `removal of member ${next.memberId} failed: ${outcome.failed}`;
       continue;
     }
-    if (outcome === 'changed') {
-      log.info('the cluster changed before the removal: planning again', { memberId: next.memberId, round });
-      continue;
-    }
+    if (outcome === 'changed') continue;
     lastError = '';
     if (outcome === 'removed') {
       removed.push(next.memberId);

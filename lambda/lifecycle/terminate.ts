@@ -20,7 +20,7 @@
  */
 import { peerURLFor, planTermination } from '../core';
 import type { TerminationStep } from '../core/types';
-import { removalBackoff, completeAction, removeUnderLock, startHeartbeats } from './act';
+import { removalBackoff, completeAction, removeOrBackOff, startHeartbeats } from './act';
 import { snapshotBeforeRemoval } from './backup';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
@@ -128,38 +128,21 @@ async function terminate(
         return finish('ABANDON', step.reason);
       case 'remove':
       case 'remove-dead-first': {
-        let outcome;
         await snapshotBeforeRemoval(ctx, log, obs, step.memberId);
-        try {
-          outcome = await removeUnderLock(
-            ctx,
-            log,
-            actionEndpoints(obs, step.memberId),
-            step.memberId,
-            (fresh) => {
-              const again = plan(fresh);
-              return again.kind === step.kind && again.memberId === step.memberId;
-            },
-            [ip],
-          );
-        } catch (err) {
-          const delayMs = backoff.next();
-          log.warn('removal failed: observing again after a back-off', {
-            memberId: step.memberId,
-            error: errorMessage(err),
-            round,
-            delayMs,
-          });
-          await ctx.sleep(delayMs);
-          continue;
-        }
-        if (outcome === 'changed') {
-          log.info('the cluster changed before the removal: planning again', {
-            memberId: step.memberId,
-            round,
-          });
-          continue;
-        }
+        const outcome = await removeOrBackOff(
+          ctx,
+          log,
+          actionEndpoints(obs, step.memberId),
+          step.memberId,
+          (fresh) => {
+            const again = plan(fresh);
+            return again.kind === step.kind && again.memberId === step.memberId;
+          },
+          backoff,
+          round,
+          [ip],
+        );
+        if (typeof outcome === 'object' || outcome === 'changed') continue;
         if (outcome === 'removed') {
           removed.push(step.memberId);
           log.info('member removed', { memberId: step.memberId, step: step.kind, reason: step.reason });

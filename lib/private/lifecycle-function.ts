@@ -18,6 +18,7 @@ import { ClusterTls, decryptViaSecretsManager } from '../tls';
 import { BackupWiring } from './backup-bucket';
 import { GroupIdentity, lifecycleStatements } from './group-permissions';
 import { renderLifecycleEnvironment } from './run-time-config';
+import { vpcFunctionRole } from './function-role';
 
 /** What the lifecycle function's environment is made of. */
 export interface LifecycleEnvironmentInput {
@@ -141,28 +142,14 @@ export function lifecycleTriggers(
   });
 }
 
-/**
- * The lifecycle Lambda's role: writing its own log group only (instead of the managed
- * AWSLambdaBasicExecutionRole, which allows every log group), and the managed
- * AWSLambdaVPCAccessExecutionRole that a function in a VPC needs (lambda.Function adds it only to a role
- * it creates itself).
- */
+/** The lifecycle Lambda's role (./function-role.ts): its own log group, the VPC access policy. */
 function lifecycleFunctionRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
-  const role = new iam.Role(scope, 'LifecycleFunctionServiceRole', {
-    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    description: 'cdk-elastic-etcd lifecycle Lambda',
-    // The network interfaces of a function in a VPC (the EC2 actions involved need resource "*").
-    managedPolicies: [
-      iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
-    ],
-  });
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }),
+  return vpcFunctionRole(
+    scope,
+    'LifecycleFunctionServiceRole',
+    'cdk-elastic-etcd lifecycle Lambda',
+    logGroup,
   );
-  return role;
 }
 
 /**

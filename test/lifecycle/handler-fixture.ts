@@ -7,6 +7,7 @@
 import * as crypto from 'crypto';
 import { terminateLifecycleEvent } from '../../fleet/events';
 import { AwsStandIn, StandInInstance } from '../../fleet/standin';
+import { newStandIn } from '../standin/helpers';
 import { createContext, setContextFactory } from '../../lambda/lifecycle';
 import { Logger } from '../../lambda/lifecycle/log';
 import { CLIENT_PORT, EtcdCluster, PEER_PORT } from './etcd-cluster';
@@ -64,15 +65,11 @@ export function useHandlerWorld(first: number, last: number): void {
     w.completions = [];
     w.requests = [];
     w.clock = undefined;
-    w.standIn = new AwsStandIn({
-      host: ip(0),
+    w.standIn = newStandIn(ip(0), {
       region: REGION,
       groupName: GROUP,
       launchHookName: LAUNCH_HOOK,
       terminateHookName: TERMINATE_HOOK,
-      imdsPort: 0,
-      desiredCapacity: 3,
-      minSize: 0,
       maxSize: 10,
     });
     await w.standIn.start();

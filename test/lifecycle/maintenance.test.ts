@@ -72,14 +72,23 @@ async function sizes(m: EtcdMaintenance, cluster: EtcdCluster): Promise<Record<s
   return Object.fromEntries(Object.entries(st).map(([id, s]) => [id, s!.dbSize]));
 }
 
-describe('routine defragmentation', () => {
+/** A 3-member cluster on 127.0.<third>.1-3 with that backend quota, started and stopped around the block. */
+function clusterOf(
+  prefix: string,
+  third: number,
+  quotaMiB: number,
+): { cluster: EtcdCluster; m: EtcdMaintenance } {
   const cluster = new EtcdCluster(
-    [1, 2, 3].map((n) => ({ name: `d${n}`, ip: `127.0.76.${n}` })),
-    ['--quota-backend-bytes', String(256 * MiB)],
+    [1, 2, 3].map((n) => ({ name: `${prefix}${n}`, ip: `127.0.${third}.${n}` })),
+    ['--quota-backend-bytes', String(quotaMiB * MiB)],
   );
-  const m = new EtcdMaintenance(cluster.adapter);
   beforeAll(() => cluster.start());
   afterAll(() => cluster.stop());
+  return { cluster, m: new EtcdMaintenance(cluster.adapter) };
+}
+
+describe('routine defragmentation', () => {
+  const { cluster, m } = clusterOf('d', 76, 256);
 
   test('followers first, leadership moved, the former leader last; space reclaimed; every value kept', async () => {
     const c = new Etcd3({ hosts: cluster.clientURLs });
@@ -158,13 +167,7 @@ describe('routine defragmentation', () => {
 });
 
 describe('NOSPACE and CORRUPT', () => {
-  const cluster = new EtcdCluster(
-    [1, 2, 3].map((n) => ({ name: `n${n}`, ip: `127.0.75.${n}` })),
-    ['--quota-backend-bytes', String(16 * MiB)],
-  );
-  const m = new EtcdMaintenance(cluster.adapter);
-  beforeAll(() => cluster.start());
-  afterAll(() => cluster.stop());
+  const { cluster, m } = clusterOf('n', 75, 16);
 
   test('NOSPACE: compact, defragment every member, disarm; writable again, no acknowledged write lost', async () => {
     const c = new Etcd3({ hosts: cluster.clientURLs });
