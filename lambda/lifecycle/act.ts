@@ -51,6 +51,19 @@ export async function removeUnderLock(
   );
 }
 
+/** What one removal attempt needs (removeOrBackOff). */
+export interface RemovalAttempt {
+  readonly memberId: string;
+  /** Where the join lock is taken. */
+  readonly endpoints: readonly string[];
+  /** Whether the fresh observation under the lock still calls for this removal. */
+  readonly confirm: (obs: Observation) => boolean;
+  readonly backoff: Backoff;
+  readonly round: number;
+  /** Private IPs of instances the group no longer lists that the fresh observation must include. */
+  readonly extraIps?: readonly string[];
+}
+
 /**
  * One removal attempt of the terminate and reconcile loops: removeUnderLock; a failure is logged and waited
  * out with the back-off (`{ failed }`: the caller observes again), a changed cluster is logged (plan again).
@@ -58,16 +71,12 @@ export async function removeUnderLock(
 export async function removeOrBackOff(
   ctx: LifecycleContext,
   log: Logger,
-  lockEndpoints: readonly string[],
-  memberId: string,
-  confirm: (obs: Observation) => boolean,
-  backoff: Backoff,
-  round: number,
-  extraIps: readonly string[] = [],
+  attempt: RemovalAttempt,
 ): Promise<RemovalOutcome | { readonly failed: string }> {
+  const { memberId, endpoints, confirm, backoff, round, extraIps = [] } = attempt;
   let outcome: RemovalOutcome;
   try {
-    outcome = await removeUnderLock(ctx, log, lockEndpoints, memberId, confirm, extraIps);
+    outcome = await removeUnderLock(ctx, log, endpoints, memberId, confirm, extraIps);
   } catch (err) {
     const delayMs = backoff.next();
     log.warn('removal failed: observing again after a back-off', {

@@ -73,15 +73,11 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     }
     log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
     await snapshotBeforeRemoval(ctx, log, obs, next.memberId);
-    const outcome = await removeOrBackOff(
-      ctx,
-      log,
-      actionEndpoints(obs, next.memberId),
-      next.memberId,
-      (fresh) => plan(fresh).some((s) => s.kind === 'remove' && s.memberId === next.memberId),
-      backoff,
-      round,
-    );
+    const memberId = next.memberId;
+    const endpoints = actionEndpoints(obs, memberId);
+    const confirm = (fresh: Observation) =>
+      plan(fresh).some((s) => s.kind === 'remove' && s.memberId === memberId);
+    const outcome = await removeOrBackOff(ctx, log, { memberId, endpoints, confirm, backoff, round });
     if (typeof outcome === 'object') {
       lastError = `removal of member ${next.memberId} failed: ${outcome.failed}`;
       continue;

@@ -129,19 +129,21 @@ async function terminate(
       case 'remove':
       case 'remove-dead-first': {
         await snapshotBeforeRemoval(ctx, log, obs, step.memberId);
-        const outcome = await removeOrBackOff(
-          ctx,
-          log,
-          actionEndpoints(obs, step.memberId),
-          step.memberId,
-          (fresh) => {
-            const again = plan(fresh);
-            return again.kind === step.kind && again.memberId === step.memberId;
-          },
+        const memberId = step.memberId;
+        const endpoints = actionEndpoints(obs, memberId);
+        const confirm = (fresh: Observation) => {
+          const again = plan(fresh);
+          return again.kind === step.kind && again.memberId === memberId;
+        };
+        const extraIps = [ip];
+        const outcome = await removeOrBackOff(ctx, log, {
+          memberId,
+          endpoints,
+          confirm,
           backoff,
           round,
-          [ip],
-        );
+          extraIps,
+        });
         if (typeof outcome === 'object' || outcome === 'changed') continue;
         if (outcome === 'removed') {
           removed.push(step.memberId);
