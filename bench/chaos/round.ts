@@ -223,8 +223,10 @@ class Round {
         .find((l) => l.includes('simulated: member add reply lost'));
       if (!faulty) row.notes.push('lost add reply not exercised (no add by the new instance)');
       else {
-        // the fault preload (fleet/faults/lose-add-reply.ts) logs every MemberAdd the agent sends
-        const adds = (faulty.match(/"message":"fault: MemberAdd sent"/g) || []).length;
+        // the fault preload (fleet/faults/lose-add-reply.ts) logs every MemberAdd the agent sends; none may
+        // follow the committed add whose reply was dropped (earlier ones were refused by etcd, nothing added)
+        const after = faulty.slice(faulty.indexOf('simulated: member add reply lost'));
+        const adds = 1 + (after.match(/"message":"fault: MemberAdd sent"/g) || []).length;
         if (adds !== 1) row.problems.push(`the instance with the lost add reply added itself ${adds} times`);
         else row.notes.push('lost add reply: retried, own entry reused');
       }
