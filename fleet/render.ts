@@ -5,6 +5,7 @@
  * (lib/private/run-time-config.ts) with the fleet's local values, so the fleet runs what the construct emits; the
  * backup settings come from fleet/backup.ts.
  */
+import { spawnSync } from 'child_process';
 import * as path from 'path';
 import type { FleetBackup } from './backup';
 import type { AwsStandIn } from './standin';
@@ -60,8 +61,20 @@ export function agentConfig(r: RenderInput, dir: string, dataDir: string): Recor
       deadlineSeconds: Math.max(30, r.opts.launchTimeoutSeconds),
       heartbeatSeconds: 5,
       retryDelayMs: 200,
+      etcdVersion: r.opts.etcdVersion ?? etcdVersionOf(r.opts.etcdBin),
     }),
   );
+}
+
+const versions = new Map<string, string | undefined>();
+
+/** The release `bin --version` reports ("etcd Version: 3.4.23"), once per binary; undefined when it says none. */
+export function etcdVersionOf(bin: string): string | undefined {
+  if (!versions.has(bin)) {
+    const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+    versions.set(bin, /etcd Version:\s*(\d+\.\d+\.\d+)/.exec(out)?.[1]);
+  }
+  return versions.get(bin);
 }
 
 /** The lifecycle Lambda's environment (set on the supervisor's process.env before the bundle loads): the construct's renderer. */

@@ -12,6 +12,8 @@ export interface FleetOptions {
   readonly size: number;
   readonly strategy: string;
   readonly etcdBin: string;
+  /** The etcd release the agent config names (its version-skew check); default: what `etcdBin --version` says. */
+  readonly etcdVersion?: string;
   /** Repo root: where build/ lives. */
   readonly root: string;
   /** Seconds a launch may stay in Pending:Wait before the hook's default result (ABANDON) applies. */

@@ -298,6 +298,6 @@ function settingsFor(
 export function writeSettings(cfg: AgentConfig, settings: EtcdSettings): void {
   fs.mkdirSync(path.dirname(cfg.envFile), { recursive: true });
   const tmp = `${cfg.envFile}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, renderSettings(settings, cfg.output), { mode: 0o644 });
+  fs.writeFileSync(tmp, renderSettings({ ...settings, backend: cfg.backend }, cfg.output), { mode: 0o644 });
   fs.renameSync(tmp, cfg.envFile);
 }

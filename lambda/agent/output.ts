@@ -1,5 +1,5 @@
 /* etcd's settings, rendered in elastic-etcd's three output formats. Pure. */
-import { OutputFormat } from './config';
+import { AgentBackendConfig, CompactionMode, OutputFormat } from './config';
 
 export interface EtcdSettings {
   readonly name: string;
@@ -14,6 +14,8 @@ export interface EtcdSettings {
   readonly extraListenClientURLs?: readonly string[];
   /** TLS for clients and peers, with client-certificate authentication on both (paths as etcd sees them). */
   readonly tls?: EtcdTlsFiles;
+  /** Backend quota, auto-compaction and corruption checks; absent: etcd's own defaults. */
+  readonly backend?: AgentBackendConfig;
 }
 
 /** The member's TLS files as etcd sees them (one certificate serves clients and peers). */
@@ -39,6 +41,23 @@ export function settingsToVars(s: EtcdSettings): [string, string][] {
     ['ETCD_ADVERTISE_CLIENT_URLS', s.clientURL],
     ['ETCD_STRICT_RECONFIG_CHECK', 'true'],
   );
+  const b = s.backend;
+  if (b) {
+    vars.push(['ETCD_QUOTA_BACKEND_BYTES', String(b.quotaBackendBytes)]);
+    if (b.compactionMode !== CompactionMode.NONE) {
+      vars.push(
+        ['ETCD_AUTO_COMPACTION_MODE', b.compactionMode],
+        ['ETCD_AUTO_COMPACTION_RETENTION', b.compactionRetention],
+      );
+    }
+    if (b.corruptCheck) {
+      // The experimental names: 3.4 and 3.5 know only these; 3.6 still accepts them (deprecated).
+      vars.push(
+        ['ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK', 'true'],
+        ['ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME', `${b.corruptCheckIntervalSeconds}s`],
+      );
+    }
+  }
   if (s.tls) {
     vars.push(
       ['ETCD_TRUSTED_CA_FILE', s.tls.caFile],

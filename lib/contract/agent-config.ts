@@ -5,7 +5,7 @@
  * test can record which fields it reads (test/construct/contract.test.ts).
  */
 import { DEFAULTS } from './defaults';
-import { JoinStrategy, OutputFormat, RestorePolicy, Scheme } from './enums';
+import { CompactionMode, JoinStrategy, OutputFormat, RestorePolicy, Scheme } from './enums';
 import { ConfigError } from './errors';
 
 export interface AgentConfig {
@@ -46,6 +46,27 @@ export interface AgentConfig {
   readonly emptyStartBesideBackups?: boolean;
   /** TLS for peers and clients (scheme must be https); absent: plain http. */
   readonly tls?: AgentTlsConfig;
+  /** etcd's backend settings (quota, compaction, corruption checks), written as ETCD_* settings. */
+  readonly backend: AgentBackendConfig;
+  /**
+   * The etcd release this member runs (`3.5.26`), for the version-skew check before a join; absent when the
+   * construct cannot tell (a custom image without a version tag): no check, and the agent logs that.
+   */
+  readonly etcdVersion?: string;
+}
+
+/** etcd's backend settings, as the agent writes them for etcd. */
+export interface AgentBackendConfig {
+  /** `--quota-backend-bytes`. */
+  readonly quotaBackendBytes: number;
+  /** `--auto-compaction-mode`; NONE writes no auto-compaction setting. */
+  readonly compactionMode: CompactionMode;
+  /** `--auto-compaction-retention` in etcd's syntax: a duration (`1h`, `30m`) or a revision count. */
+  readonly compactionRetention: string;
+  /** Corruption checks: `--experimental-initial-corrupt-check` and the periodic hash comparison. */
+  readonly corruptCheck: boolean;
+  /** `--experimental-corrupt-check-time`, in seconds. */
+  readonly corruptCheckIntervalSeconds: number;
 }
 
 /** Where the agent gets the cluster CA and puts this member's certificate. */
@@ -82,6 +103,14 @@ export function writeAgentConfig(c: AgentConfig): Record<string, unknown> {
     restoreCommand: c.restoreCommand && [...c.restoreCommand],
     restorePolicy: c.restorePolicy,
     emptyStartBesideBackups: c.emptyStartBesideBackups,
+    backend: {
+      quotaBackendBytes: c.backend.quotaBackendBytes,
+      compactionMode: c.backend.compactionMode,
+      compactionRetention: c.backend.compactionRetention,
+      corruptCheck: c.backend.corruptCheck,
+      corruptCheckIntervalSeconds: c.backend.corruptCheckIntervalSeconds,
+    },
+    etcdVersion: c.etcdVersion,
   };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;
@@ -172,6 +201,10 @@ export function readAgentConfig(raw: unknown): AgentConfig {
   if (peerPort === clientPort && typeof peerPort === 'number')
     errors.push('peerPort: must differ from clientPort');
   const tls = readTls(field('tls'), scheme, errors);
+  const backend = readBackend(field('backend', {}), errors);
+  const etcdVersion = field('etcdVersion');
+  if (etcdVersion !== undefined && (typeof etcdVersion !== 'string' || !/^\d+\.\d+\.\d+/.test(etcdVersion)))
+    errors.push(`etcdVersion: must be a version such as 3.5.26 (got ${JSON.stringify(etcdVersion)})`);
   if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
   return {
     strategy,
@@ -192,6 +225,66 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     restorePolicy,
     emptyStartBesideBackups: emptyStartBesideBackups as boolean,
     ...(tls && { tls }),
+    backend,
+    ...(etcdVersion !== undefined && { etcdVersion: etcdVersion as string }),
+  };
+}
+
+const MAX_QUOTA = 100 * 1024 * 1024 * 1024; // etcd warns above 8 GiB; 100 GiB is far beyond anything sane
+
+function readBackend(b: unknown, errors: string[]): AgentBackendConfig {
+  if (!isObject(b)) {
+    errors.push('backend: must be an object');
+    return undefined as unknown as AgentBackendConfig;
+  }
+  const get = (name: string, dflt: unknown) => (b[name] === undefined ? dflt : b[name]);
+  const quotaBackendBytes = get('quotaBackendBytes', DEFAULTS.quotaBackendBytes);
+  if (
+    typeof quotaBackendBytes !== 'number' ||
+    !Number.isInteger(quotaBackendBytes) ||
+    quotaBackendBytes < 1024 * 1024 ||
+    quotaBackendBytes > MAX_QUOTA
+  )
+    errors.push(
+      `backend.quotaBackendBytes: must be an integer from 1 MiB to 100 GiB (got ${JSON.stringify(quotaBackendBytes)})`,
+    );
+  const compactionMode = get('compactionMode', DEFAULTS.compactionMode) as CompactionMode;
+  if (!(Object.values(CompactionMode) as string[]).includes(compactionMode))
+    errors.push(
+      `backend.compactionMode: must be one of ${Object.values(CompactionMode).join(', ')} (got ${JSON.stringify(compactionMode)})`,
+    );
+  const compactionRetention = get('compactionRetention', DEFAULTS.compactionRetention);
+  const retentionOk =
+    typeof compactionRetention === 'string' &&
+    (compactionMode === CompactionMode.REVISION
+      ? /^[1-9]\d*$/.test(compactionRetention)
+      : /^(\d+(\.\d+)?(h|m|s))+$|^[1-9]\d*$/.test(compactionRetention));
+  if (!retentionOk && compactionMode !== CompactionMode.NONE)
+    errors.push(
+      `backend.compactionRetention: must be ${compactionMode === CompactionMode.REVISION ? 'a positive revision count' : 'a duration such as 1h or 30m'} (got ${JSON.stringify(compactionRetention)})`,
+    );
+  const corruptCheck = get('corruptCheck', DEFAULTS.corruptCheck);
+  if (typeof corruptCheck !== 'boolean')
+    errors.push(`backend.corruptCheck: must be true or false (got ${JSON.stringify(corruptCheck)})`);
+  const corruptCheckIntervalSeconds = get(
+    'corruptCheckIntervalSeconds',
+    DEFAULTS.corruptCheckIntervalSeconds,
+  );
+  if (
+    typeof corruptCheckIntervalSeconds !== 'number' ||
+    !Number.isInteger(corruptCheckIntervalSeconds) ||
+    corruptCheckIntervalSeconds < 1 ||
+    corruptCheckIntervalSeconds > 7 * 24 * 3600
+  )
+    errors.push(
+      `backend.corruptCheckIntervalSeconds: must be an integer from 1 to 604800 (got ${JSON.stringify(corruptCheckIntervalSeconds)})`,
+    );
+  return {
+    quotaBackendBytes: quotaBackendBytes as number,
+    compactionMode,
+    compactionRetention: compactionRetention as string,
+    corruptCheck: corruptCheck as boolean,
+    corruptCheckIntervalSeconds: corruptCheckIntervalSeconds as number,
   };
 }
 

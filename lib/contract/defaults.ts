@@ -4,7 +4,10 @@
  * same values when a field is absent (a hand-written config, a test). test/construct/contract.test.ts checks
  * that dropping an optional field from what the construct writes does not change what the readers see.
  */
-import { OutputFormat, RestorePolicy } from './enums';
+import { CompactionMode, OutputFormat, RestorePolicy } from './enums';
+
+const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
 
 export const DEFAULTS = {
   /** etcd's client port. */
@@ -36,4 +39,19 @@ export const DEFAULTS = {
   backupPrefix: '',
   /** A group beside backups of an earlier cluster never bootstraps an empty one unless allowed. */
   emptyStartBesideBackups: false,
+  /** etcd's backend quota (`--quota-backend-bytes`): 8 GiB, etcd's recommended maximum (its own default is 2 GiB). */
+  quotaBackendBytes: 8 * GiB,
+  /** Auto-compaction: keep one hour of revisions (watchers may resume up to an hour back). */
+  compactionMode: CompactionMode.PERIODIC,
+  compactionRetention: '1h',
+  /** Corruption checks: at start (`--experimental-initial-corrupt-check`) and by hash comparison periodically. */
+  corruptCheck: true,
+  /** Interval of the periodic hash comparison (`--experimental-corrupt-check-time`). */
+  corruptCheckIntervalSeconds: 3600,
+  /** Defragment a member when at least this share of its backend is reclaimable (dbSize - dbSizeInUse)... */
+  reclaimPercent: 25,
+  /** ...and at least this many bytes are. */
+  reclaimMinBytes: 64 * MiB,
+  /** How long one maintenance run (a Lambda invocation) may keep starting steps. */
+  maintenanceBudgetSeconds: 90,
 } as const;

@@ -46,5 +46,18 @@ export enum OutputFormat {
   FLAGS = 'flags',
 }
 
+/** etcd's auto-compaction mode (`--auto-compaction-mode`). */
+export enum CompactionMode {
+  /** Keep the revisions of a time window (`--auto-compaction-retention` is a duration such as `1h`). */
+  PERIODIC = 'periodic',
+  /** Keep a number of revisions (`--auto-compaction-retention` is a count). */
+  REVISION = 'revision',
+  /**
+   * No auto-compaction by etcd: something else compacts (the seam for an incremental backup that must ship
+   * every revision before it is compacted). Without one, the backend grows until NOSPACE.
+   */
+  NONE = 'none',
+}
+
 /** Scheme of every peer and client URL: https with TLS (client-certificate authentication), http without. */
 export type Scheme = 'http' | 'https';

@@ -24,6 +24,11 @@ export const LIFECYCLE_ENV = {
   restorePolicy: 'RESTORE_POLICY',
   restoreAfterSeconds: 'RESTORE_AFTER_SECONDS',
   snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
+  quotaBackendBytes: 'QUOTA_BACKEND_BYTES',
+  maintenance: 'MAINTENANCE',
+  reclaimPercent: 'DEFRAG_RECLAIM_PERCENT',
+  reclaimMinBytes: 'DEFRAG_RECLAIM_MIN_BYTES',
+  maintenanceBudgetSeconds: 'MAINTENANCE_BUDGET_SECONDS',
 } as const;
 
 /** Variables the reader reads that the platform sets, not the writer: Lambda sets AWS_REGION. */
@@ -53,6 +58,20 @@ export interface LifecycleSettings {
   readonly tlsClientSecretId?: string;
   /** Backups and restore (absent: no backups, no restore). */
   readonly backup?: BackupConfig;
+  /** The members' backend quota (`--quota-backend-bytes`), for the quota gauge. */
+  readonly quotaBackendBytes: number;
+  /** Defragmentation and NOSPACE recovery by the maintenance runs; absent: off (runs only report). */
+  readonly maintenance?: MaintenanceConfig;
+}
+
+/** When the maintenance runs defragment, and how long a run may go on. */
+export interface MaintenanceConfig {
+  /** Defragment a member only when at least this percentage of its backend is reclaimable (0-100)... */
+  readonly reclaimPercent: number;
+  /** ...and at least this many bytes are. */
+  readonly reclaimMinBytes: number;
+  /** A run starts no step after this many seconds (below the function's timeout). */
+  readonly budgetSeconds: number;
 }
 
 /** The handler's configuration: the settings and the region. */
@@ -92,6 +111,11 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
     [E.restorePolicy]: b?.restorePolicy,
     [E.restoreAfterSeconds]: b && String(b.restoreAfterSeconds),
     [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
+    [E.quotaBackendBytes]: String(s.quotaBackendBytes),
+    [E.maintenance]: String(s.maintenance !== undefined),
+    [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
+    [E.reclaimMinBytes]: s.maintenance && String(s.maintenance.reclaimMinBytes),
+    [E.maintenanceBudgetSeconds]: s.maintenance && String(s.maintenance.budgetSeconds),
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
@@ -171,9 +195,28 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
       snapshotBeforeRemoval: before === 'true',
     };
   }
+  const quotaBackendBytes = int(
+    E.quotaBackendBytes,
+    DEFAULTS.quotaBackendBytes,
+    1024 * 1024,
+    100 * 1024 ** 3,
+  );
+  const maintenanceOn = str(E.maintenance) ?? 'true';
+  if (maintenanceOn !== 'true' && maintenanceOn !== 'false')
+    errors.push(`${E.maintenance}: must be true or false (got ${JSON.stringify(maintenanceOn)})`);
+  const maintenance: MaintenanceConfig | undefined =
+    maintenanceOn === 'true'
+      ? {
+          reclaimPercent: int(E.reclaimPercent, DEFAULTS.reclaimPercent, 0, 100),
+          reclaimMinBytes: int(E.reclaimMinBytes, DEFAULTS.reclaimMinBytes, 0, 100 * 1024 ** 3),
+          budgetSeconds: int(E.maintenanceBudgetSeconds, DEFAULTS.maintenanceBudgetSeconds, 5, 900),
+        }
+      : undefined;
   if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
   return {
     ...(backup ? { backup } : {}),
+    ...(maintenance ? { maintenance } : {}),
+    quotaBackendBytes,
     groupName,
     region,
     clientPort,

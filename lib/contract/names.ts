@@ -38,4 +38,36 @@ export enum MetricName {
    * member's served certificate (measured by the reconcile). Unit None.
    */
   CERTIFICATE_DAYS_LEFT = 'CertificateDaysLeft',
+
+  // Gauges every reconcile publishes (unit None unless said).
+  /** Voters whose client endpoint answered healthy. */
+  HEALTHY_VOTERS = 'HealthyVoters',
+  /** The group's desired capacity. */
+  DESIRED_CAPACITY = 'DesiredCapacity',
+  /** Members that are learners (started or not). */
+  LEARNERS = 'Learners',
+  /** Members added but never started (no name, no client URL). */
+  UNSTARTED_MEMBERS = 'UnstartedMembers',
+  /** The largest dbSize of any member (Bytes). */
+  DB_SIZE = 'DbSizeBytes',
+  /** The largest dbSizeInUse of any member (Bytes). */
+  DB_SIZE_IN_USE = 'DbSizeInUseBytes',
+  /** The largest dbSize as a percentage of the backend quota (Percent). */
+  QUOTA_USED_PERCENT = 'QuotaUsedPercent',
+  /** 1 when the leader differs from the one the previous reconcile saw, else 0. */
+  LEADER_CHANGES = 'LeaderChanges',
+  /** Active etcd alarms (NOSPACE, CORRUPT), counted per member and kind. */
+  ACTIVE_ALARMS = 'ActiveAlarms',
+  /** Active CORRUPT alarms (never disarmed automatically). */
+  CORRUPT_ALARMS = 'CorruptAlarms',
+
+  // Counts of what the maintenance runs did.
+  /** A member was defragmented. */
+  DEFRAGMENTATIONS = 'Defragmentations',
+  /** Leadership was moved before a planned defragmentation (or removal) of the leader. */
+  LEADER_MOVES = 'LeaderMoves',
+  /** The keyspace was compacted by a NOSPACE recovery. */
+  NOSPACE_COMPACTIONS = 'NospaceCompactions',
+  /** A NOSPACE alarm was disarmed after the recovery. */
+  NOSPACE_DISARMS = 'NospaceDisarms',
 }

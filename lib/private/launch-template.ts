@@ -33,6 +33,8 @@ export interface AgentConfigInput {
   readonly peerPort: number;
   /** The etcd image: its restore tool is the agent's restore command. */
   readonly etcdImage: string;
+  /** The release the image runs, when known (the agent's version-skew check). */
+  readonly etcdVersion?: string;
   readonly tls?: ClusterTls;
   readonly backup?: BackupWiring;
 }
@@ -54,6 +56,7 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
       // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
       restoreCommand: restoreCommand(input.etcdImage),
     },
+    etcdVersion: input.etcdVersion,
   });
 }
 

@@ -3,7 +3,7 @@
  * one exception that names the props, the warnings as acknowledgeable annotations.
  */
 import * as fs from 'fs';
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -30,6 +30,8 @@ export interface ResolvedProps {
   readonly instanceType: ec2.InstanceType;
   readonly machineImage: ec2.IMachineImage;
   readonly etcdImage: string;
+  /** The etcd release the image runs, when it can be told (etcdVersion, or the image's tag); else undefined. */
+  readonly etcdVersion?: string;
   readonly tlsEnabled: boolean;
   readonly logRetention: logs.RetentionDays;
   /** Where the members, the lifecycle Lambda and the TLS material function run. */
@@ -111,8 +113,20 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
     instanceType,
     machineImage,
     etcdImage: props.etcdImage ?? `quay.io/coreos/etcd:v${props.etcdVersion ?? DEFAULT_ETCD_VERSION}`,
+    etcdVersion:
+      props.etcdImage !== undefined
+        ? versionOfImage(props.etcdImage)
+        : Token.isUnresolved(props.etcdVersion)
+          ? undefined
+          : (props.etcdVersion ?? DEFAULT_ETCD_VERSION),
     tlsEnabled,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
   };
+}
+
+/** The release in an image reference's tag (`…/etcd:v3.5.26`, `…:3.5.26-arm64`), or undefined (a digest, a token). */
+export function versionOfImage(image: string): string | undefined {
+  if (Token.isUnresolved(image)) return undefined;
+  return /:v?(\d+\.\d+\.\d+)(?:[-+][\w.-]*)?(?:@sha256:[0-9a-f]+)?$/.exec(image)?.[1];
 }

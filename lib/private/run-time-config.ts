@@ -6,8 +6,11 @@
  * emits. The shapes, writers and defaults are the contract's (lib/contract).
  */
 import {
+  AgentBackendConfig,
   AgentConfig,
+  CompactionMode,
   DEFAULTS,
+  MaintenanceConfig,
   JoinStrategy,
   LAUNCH_HOOK_NAME,
   OutputFormat,
@@ -49,6 +52,21 @@ export interface AgentConfigValues {
   readonly heartbeatSeconds?: number;
   /** @default DEFAULTS.retryDelayMs */
   readonly retryDelayMs?: number;
+  /** etcd's backend settings; each absent one: its DEFAULTS value. */
+  readonly backend?: Partial<AgentBackendConfig>;
+  /** The etcd release the members run, when known (for the agent's version-skew check). */
+  readonly etcdVersion?: string;
+}
+
+/** The backend settings with the DEFAULTS filled in. */
+export function backendSettings(b: Partial<AgentBackendConfig> = {}): AgentBackendConfig {
+  return {
+    quotaBackendBytes: b.quotaBackendBytes ?? DEFAULTS.quotaBackendBytes,
+    compactionMode: b.compactionMode ?? (DEFAULTS.compactionMode as CompactionMode),
+    compactionRetention: b.compactionRetention ?? DEFAULTS.compactionRetention,
+    corruptCheck: b.corruptCheck ?? DEFAULTS.corruptCheck,
+    corruptCheckIntervalSeconds: b.corruptCheckIntervalSeconds ?? DEFAULTS.corruptCheckIntervalSeconds,
+  };
 }
 
 /** The files and directories the agent config names. */
@@ -98,6 +116,8 @@ export function renderAgentConfig(input: AgentConfigValues): AgentConfig {
       restorePolicy: backup.restorePolicy ?? DEFAULTS.restorePolicy,
       emptyStartBesideBackups: backup.emptyStartBesideBackups ?? DEFAULTS.emptyStartBesideBackups,
     }),
+    backend: backendSettings(input.backend),
+    ...(input.etcdVersion !== undefined && { etcdVersion: input.etcdVersion }),
   };
 }
 
@@ -119,6 +139,10 @@ export interface LifecycleEnvironmentValues {
     /** @default DEFAULTS.snapshotBeforeRemoval */
     readonly snapshotBeforeRemoval?: boolean;
   };
+  /** @default DEFAULTS.quotaBackendBytes */
+  readonly quotaBackendBytes?: number;
+  /** Defragmentation and NOSPACE recovery: false = off; each absent setting: its DEFAULTS value. */
+  readonly maintenance?: Partial<MaintenanceConfig> | false;
 }
 
 /** The lifecycle Lambda's environment variables (the contract's writer). */
@@ -141,6 +165,14 @@ export function renderLifecycleEnvironment(input: LifecycleEnvironmentValues): R
         restorePolicy: backup.restorePolicy ?? DEFAULTS.restorePolicy,
         restoreAfterSeconds: backup.restoreAfterSeconds ?? DEFAULTS.restoreAfterSeconds,
         snapshotBeforeRemoval: backup.snapshotBeforeRemoval ?? DEFAULTS.snapshotBeforeRemoval,
+      },
+    }),
+    quotaBackendBytes: input.quotaBackendBytes ?? DEFAULTS.quotaBackendBytes,
+    ...(input.maintenance !== false && {
+      maintenance: {
+        reclaimPercent: input.maintenance?.reclaimPercent ?? DEFAULTS.reclaimPercent,
+        reclaimMinBytes: input.maintenance?.reclaimMinBytes ?? DEFAULTS.reclaimMinBytes,
+        budgetSeconds: input.maintenance?.budgetSeconds ?? DEFAULTS.maintenanceBudgetSeconds,
       },
     }),
   });

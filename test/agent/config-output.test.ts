@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConfigError, OutputFormat, parseConfig } from '../../lambda/agent/config';
+import { CompactionMode, ConfigError, OutputFormat, parseConfig } from '../../lambda/agent/config';
 import { EtcdSettings, parseEnvFile, renderSettings } from '../../lambda/agent/output';
 import { VALID_AGENT_CONFIG } from './fixtures';
 
@@ -77,6 +77,67 @@ describe('settings output (golden files)', () => {
     expect(vars.ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
     expect(vars.ETCD_INITIAL_CLUSTER_TOKEN).toBeUndefined();
     expect(vars.ETCD_STRICT_RECONFIG_CHECK).toBe('true');
+  });
+
+  const backend = {
+    quotaBackendBytes: 48 * 1024 * 1024,
+    compactionMode: CompactionMode.PERIODIC,
+    compactionRetention: '10s',
+    corruptCheck: true,
+    corruptCheckIntervalSeconds: 600,
+  };
+  it.each([
+    [
+      'quota, periodic compaction and corruption checks',
+      backend,
+      {
+        ETCD_QUOTA_BACKEND_BYTES: '50331648',
+        ETCD_AUTO_COMPACTION_MODE: 'periodic',
+        ETCD_AUTO_COMPACTION_RETENTION: '10s',
+        ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: 'true',
+        ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: '600s',
+      },
+    ],
+    [
+      'revision compaction, no corruption checks',
+      {
+        ...backend,
+        compactionMode: CompactionMode.REVISION,
+        compactionRetention: '10000',
+        corruptCheck: false,
+      },
+      {
+        ETCD_QUOTA_BACKEND_BYTES: '50331648',
+        ETCD_AUTO_COMPACTION_MODE: 'revision',
+        ETCD_AUTO_COMPACTION_RETENTION: '10000',
+      },
+    ],
+    [
+      'no auto-compaction (something else compacts)',
+      { ...backend, compactionMode: CompactionMode.NONE, corruptCheck: false },
+      { ETCD_QUOTA_BACKEND_BYTES: '50331648' },
+    ],
+  ])('backend settings: %s', (_name, b, expected) => {
+    const vars = parseEnvFile(renderSettings({ ...settings, backend: b }, OutputFormat.ENV));
+    const backendVars = Object.fromEntries(
+      Object.entries(vars).filter(([k]) => /QUOTA|COMPACTION|CORRUPT/.test(k)),
+    );
+    expect(backendVars).toEqual(expected);
+    const flags = renderSettings({ ...settings, backend: b }, OutputFormat.FLAGS);
+    expect(flags).toContain(`--quota-backend-bytes=50331648`);
+  });
+
+  it.each([
+    [{ quotaBackendBytes: 10 }, /backend.quotaBackendBytes: must be an integer from 1 MiB to 100 GiB/],
+    [{ compactionMode: 'daily' }, /backend.compactionMode: must be one of periodic, revision, none/],
+    [
+      { compactionMode: 'revision', compactionRetention: '1h' },
+      /backend.compactionRetention: must be a positive revision count/,
+    ],
+    [{ compactionRetention: 'an hour' }, /backend.compactionRetention: must be a duration/],
+    [{ corruptCheck: 'yes' }, /backend.corruptCheck: must be true or false/],
+  ])('rejects the backend settings %j naming the field', (b, message) => {
+    expect(() => parseConfig(JSON.stringify({ ...valid, backend: b }))).toThrow(message);
   });
 });
 

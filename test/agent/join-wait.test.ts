@@ -8,6 +8,7 @@
 import { AgentDeps, AgentError } from '../../lambda/agent/deps';
 import { runJoin } from '../../lambda/agent/join';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
+import { backendSettings } from '../../lib/private/run-time-config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';
 import { RestorePolicy } from '../../lambda/core/restore';
@@ -33,6 +34,7 @@ function config(dataDir: string): AgentConfig {
     heartbeatSeconds: 2,
     retryDelayMs: 200,
     restorePolicy: RestorePolicy.MANUAL,
+    backend: backendSettings(),
   };
 }
 

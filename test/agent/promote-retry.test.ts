@@ -7,6 +7,7 @@
 import { AgentDeps } from '../../lambda/agent/deps';
 import { runPromote } from '../../lambda/agent/promote';
 import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
+import { backendSettings } from '../../lib/private/run-time-config';
 import { JoinStrategy, type Member } from '../../lambda/core/types';
 import type { MemberListResult } from '../../lambda/adapters/etcd';
 
@@ -24,6 +25,7 @@ const cfg: AgentConfig = {
   deadlineSeconds: 60,
   heartbeatSeconds: 30,
   retryDelayMs: 200,
+  backend: backendSettings(),
 };
 
 function member(id: string, ip: string, isLearner = false): Member {

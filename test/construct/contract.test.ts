@@ -132,7 +132,7 @@ describe('construct with TLS and backups off', () => {
 
 /**
  * Absent values that mean something else, not a default: no hook filter (any hook / no launch action), no
- * backups, no TLS.
+ * backups, no TLS, an unknown etcd version.
  */
 const NOT_DEFAULTS = [
   LIFECYCLE_ENV.launchHookName,
@@ -140,6 +140,7 @@ const NOT_DEFAULTS = [
   LIFECYCLE_ENV.backupBucket,
   'launchHookName',
   'backupBucketFile',
+  'etcdVersion', // absent: unknown (no skew check)
 ];
 
 describe('the readers default to what the construct writes by default', () => {
@@ -177,7 +178,13 @@ describe('the local fleet (fleet/render.ts) with TLS and backups', () => {
   let r: RenderInput;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contract-fleet-'));
-    const opts = { dir, strategy: 'replace', maxSize: 5, launchTimeoutSeconds: 60 } as FleetOptions;
+    const opts = {
+      dir,
+      strategy: 'replace',
+      maxSize: 5,
+      launchTimeoutSeconds: 60,
+      etcdVersion: '3.4.23',
+    } as FleetOptions;
     r = {
       opts,
       // Only what the rendering reads: the endpoints (nothing is started).

@@ -102,6 +102,14 @@ describe('user data', () => {
       restoreCommand: ['/opt/etcd-restore/etcdutl'],
       restorePolicy: 'manual',
       emptyStartBesideBackups: false,
+      backend: {
+        quotaBackendBytes: 8 * 1024 ** 3,
+        compactionMode: 'periodic',
+        compactionRetention: '1h',
+        corruptCheck: true,
+        corruptCheckIntervalSeconds: 3600,
+      },
+      etcdVersion: '3.5.26',
     });
     expect(() => parseConfig(text)).not.toThrow();
   });
