@@ -4,6 +4,7 @@
  */
 import { AwsClients, createAwsClients, FleetAdapter } from '../adapters/aws';
 import { EtcdAdapter } from '../adapters/etcd';
+import { EtcdMaintenance } from '../adapters/etcd-maintenance';
 import { openSnapshot, SnapshotStream } from '../adapters/etcd-snapshot';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { LifecycleConfig, readConfig } from './config';
@@ -22,6 +23,12 @@ export type FleetPort = Pick<
   | 'terminateInstances'
 >;
 
+/** The etcd maintenance calls the handler makes (EtcdMaintenance implements them). */
+export type MaintenancePort = Pick<
+  EtcdMaintenance,
+  'statusOf' | 'alarms' | 'compact' | 'defragment' | 'moveLeader' | 'disarmNospace'
+>;
+
 /** The etcd calls the handler makes (EtcdAdapter implements them). */
 export type EtcdPort = Pick<EtcdAdapter, 'memberList' | 'healthOf' | 'remove' | 'withLock'>;
 
@@ -29,6 +36,8 @@ export interface LifecycleContext {
   readonly config: LifecycleConfig;
   readonly fleet: FleetPort;
   readonly etcd: EtcdPort;
+  /** etcd's maintenance calls: status, alarms, compaction, defragmentation, leadership transfer. */
+  readonly maintenance: MaintenancePort;
   /** Persistent first-seen times of unstarted members (kept in etcd itself: Lambda is stateless). */
   readonly unstarted: UnstartedStore;
   readonly log: Logger;
@@ -78,6 +87,7 @@ export function createContext(
     config,
     fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
     etcd: etcdAdapter,
+    maintenance: new EtcdMaintenance(etcdAdapter),
     unstarted: new EtcdUnstartedStore(etcdAdapter),
     tls: etcdCredentials,
     log: new Logger({ groupName: config.groupName }),
