@@ -163,6 +163,14 @@ export class EtcdAdapter {
   }
 
   /**
+   * Whether anyone holds the lock `key` now (etcd3's lock is the key itself, put with the holder's lease). A
+   * read: it works under NOSPACE too, when no lease can be granted.
+   */
+  async isLocked(endpoints: readonly string[], key: string): Promise<boolean> {
+    return this.withClient(endpoints, async (c) => (await c.get(key).string()) !== null);
+  }
+
+  /**
    * Runs fn while holding the etcd lock `key`. etcd3's lock is a try-lock (it rejects at once when the
    * lock is held), so acquisition is retried with the project's back-off (100 ms doubling to 2 s, jittered)
    * until `timeoutMs`.
