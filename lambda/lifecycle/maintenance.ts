@@ -27,6 +27,9 @@ import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe } from './observe';
 import type { HandlerResult } from './result';
 
+/** The join lock's lease while a maintenance run holds it (longer than one member's defragmentation, 120 s). */
+const MAINTENANCE_LOCK_TTL_SECONDS = 150;
+
 /** A member is caught up when its raft index is at most this many entries behind the leader's. */
 const MAX_LAG_ENTRIES = 1000;
 
@@ -150,7 +153,16 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
     return steps(opts);
   }
   try {
-    return await etcd.withLock(endpoints, JOIN_LOCK_KEY, opts.lockTimeoutMs ?? 10_000, () => steps(opts));
+    // A defragmentation blocks its member for the whole copy: should the lock's keep-alive go through that
+    // member, a 15 s lease could lapse mid-run and let a join in. The lease outlives the longest defragment.
+    return await etcd.withLock(
+      endpoints,
+      JOIN_LOCK_KEY,
+      opts.lockTimeoutMs ?? 10_000,
+      () => steps(opts),
+      opts.sleep,
+      MAINTENANCE_LOCK_TTL_SECONDS,
+    );
   } catch (err) {
     if (!/could not take the join lock/.test((err as Error).message)) throw err;
     const final: MaintenanceStep = { kind: 'wait', reason: (err as Error).message };
