@@ -70,10 +70,14 @@ export function clusterDashboard(scope: Construct, input: DashboardInput): cloud
   if (input.snapshotAgeThresholdSeconds !== undefined) {
     widgets.push(
       graph(
-        'Newest snapshot age (s) and backup failures',
+        'Newest snapshot age (s); backups and restores',
         [m(MetricName.NEWEST_SNAPSHOT_AGE, 'snapshot age')],
         {
-          right: [m(MetricName.BACKUP_FAILURES, 'backup failures', counts)],
+          right: [
+            m(MetricName.BACKUP_FAILURES, 'backup failures', counts),
+            m(MetricName.RESTORES, 'restores', counts),
+            m(MetricName.AWAITING_RESTORE_TRIGGER, 'awaiting restore trigger'),
+          ],
           leftAnnotations: [{ value: input.snapshotAgeThresholdSeconds, label: 'alarm' }],
         },
       ),
