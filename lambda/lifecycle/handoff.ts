@@ -44,9 +44,11 @@ export async function handOffBeforeRemoval(
     });
     return 'off';
   }
+  // Only healthy members are asked: a dead one's status call would only wait out its timeout.
+  const asked = members.filter((m) => obs.health[m.id] === true);
   let plan;
   try {
-    plan = planHandoff(members, memberId, obs.health, await ctx.maintenance.statusOf(members));
+    plan = planHandoff(members, memberId, obs.health, await ctx.maintenance.statusOf(asked));
   } catch (err) {
     plan = { kind: 'no-leader-known' as const, reason: `status unavailable: ${errorMessage(err)}` };
   }
@@ -71,7 +73,7 @@ export async function handOffBeforeRemoval(
     return 'move-failed';
   }
   log.metric(MetricName.LEADER_MOVES, 1, ctx.config.groupName, { from, to, memberId });
-  const confirmed = await awaitLeader(ctx, members, to);
+  const confirmed = await awaitLeader(ctx, asked, to);
   const ms = ctx.now() - started;
   if (confirmed) {
     log.info('leadership moved', { memberId, from, to, ms });
