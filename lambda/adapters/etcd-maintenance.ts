@@ -55,6 +55,7 @@ export class EtcdMaintenance {
               dbSizeInUse: Number(s.dbSizeInUse),
               raftIndex: Number(s.raftIndex),
               leader: s.leader,
+              ...(s.version && { version: s.version }),
             },
           ];
         } catch {

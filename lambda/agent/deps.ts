@@ -16,6 +16,8 @@ export interface AgentDeps {
   readonly describeGroup: (groupName: string) => Promise<GroupView>;
   readonly memberList: (endpoints: readonly string[]) => Promise<MemberListResult | null>;
   readonly healthOf: (members: readonly Member[]) => Promise<Record<string, boolean>>;
+  /** The etcd version each member reports (Maintenance.Status); a member that does not answer is missing. */
+  readonly versionsOf: (members: readonly Member[]) => Promise<Record<string, string | undefined>>;
   readonly addLearner: (endpoints: readonly string[], peerURL: string) => Promise<Member>;
   readonly remove: (endpoints: readonly string[], memberId: string) => Promise<void>;
   readonly promote: (endpoints: readonly string[], memberId: string) => Promise<void>;

@@ -23,6 +23,7 @@ import {
 } from './deps';
 import { EtcdSettings, renderSettings } from './output';
 import { restoreGate } from './restore';
+import { abandonLaunch, skewGate, SkewState } from './skew';
 
 export interface JoinResult {
   readonly step: JoinStep;
@@ -122,6 +123,7 @@ async function runPlainJoin(
   let lastWait = '';
   let lastBeat = deps.now();
   let awaitingLogged = false;
+  const skew: SkewState = { uncheckedLogged: false };
   try {
     for (;;) {
       lastBeat = await beat(cfg, deps, groupName, self.instanceId, lastBeat);
@@ -216,6 +218,19 @@ async function runPlainJoin(
             });
             await deps.sleep(backoff.delayMs);
             continue;
+          }
+          if (step.kind === 'add-learner') {
+            // The version-skew gate (./skew.ts): never add a member whose version the cluster cannot run beside.
+            const gate = await skewGate(cfg, deps, obs.list!.members, skew);
+            if (gate.kind === 'refuse') {
+              await abandonLaunch(cfg, deps, groupName, self.instanceId, gate.reason);
+              throw new AgentError(`refused: unsafe etcd version skew: ${gate.reason}`);
+            }
+            if (gate.kind === 'wait') {
+              lastWait = gate.reason;
+              await deps.sleep(backoff.next());
+              continue;
+            }
           }
           try {
             await deps.withLock(endpoints, async () => {

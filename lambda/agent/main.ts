@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { createAwsClients, FleetAdapter, InstanceMetadata } from '../adapters/aws';
 import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
+import { EtcdMaintenance } from '../adapters/etcd-maintenance';
 import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { commandRunner } from './restore';
@@ -28,6 +29,7 @@ export function buildDeps(
 ): AgentDeps {
   // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
   const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
+  const maintenance = new EtcdMaintenance(etcd, { callTimeoutMs: 2000 });
   let fleet: FleetAdapter | undefined;
   const fleetFor = () => {
     if (!fleet) throw new Error('AWS clients used before the region was known');
@@ -47,6 +49,8 @@ export function buildDeps(
     describeGroup: (g) => fleetFor().describeGroup(g),
     memberList: (e) => etcd.memberList(e),
     healthOf: (m) => etcd.healthOf(m),
+    versionsOf: async (m) =>
+      Object.fromEntries(Object.entries(await maintenance.statusOf(m)).map(([id, s]) => [id, s?.version])),
     addLearner: (e, p) => etcd.addLearner(e, p),
     remove: (e, id) => etcd.remove(e, id),
     promote: (e, id) => etcd.promote(e, id),

@@ -27,6 +27,8 @@ export interface MemberStatus {
   readonly raftIndex: number;
   /** The leader's member id as this member sees it ('0' or '' when it knows none). */
   readonly leader: string;
+  /** The etcd server version the member runs (`3.4.23`), when it reported one. */
+  readonly version?: string;
 }
 
 /** An active etcd alarm (AlarmType names as etcd reports them). */

@@ -4,6 +4,7 @@ import { Backoff } from '../adapters/backoff';
 import { isMemberNotFound, JOIN_LOCK_KEY } from '../adapters/etcd';
 import type { LifecycleContext } from './context';
 import type { LifecycleAction } from './events';
+import { handOffBeforeRemoval } from './handoff';
 import { errorMessage, Logger } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 
@@ -19,7 +20,8 @@ export type RemovalOutcome =
 
 /**
  * Takes the join lock, observes again, and removes `memberId` only if `confirm` says the fresh observation
- * still calls for exactly this removal. At most one membership change per call.
+ * still calls for exactly this removal. At most one membership change per call. When the member leads,
+ * leadership is handed to the most caught-up healthy voter first (lifecycle/handoff.ts; never blocks).
  */
 export async function removeUnderLock(
   ctx: LifecycleContext,
@@ -36,6 +38,7 @@ export async function removeUnderLock(
     async () => {
       const fresh = await observe(ctx, extraIps);
       if (!fresh.members || !confirm(fresh)) return 'changed';
+      await handOffBeforeRemoval(ctx, log, fresh, memberId);
       try {
         await ctx.etcd.remove(actionEndpoints(fresh, memberId), memberId);
       } catch (err) {

@@ -61,6 +61,11 @@ export interface LifecycleContext {
    * steps find the end of that window within a quarter second; 8 rounds wait up to 15.75 s in all.
    */
   readonly retryDelayMs: number;
+  /**
+   * Move leadership away from a member before its planned removal when it leads (lifecycle/handoff.ts).
+   * On in production; the bench switches it off to measure the removal without it. @default true
+   */
+  readonly leaderHandoff?: boolean;
   /** Snapshots and restore records in S3; undefined when backups are not configured (no BACKUP_BUCKET). */
   readonly store?: SnapshotStore;
   /** A snapshot stream of the member at this client URL. */
@@ -100,6 +105,7 @@ export function createContext(
     heartbeatIntervalMs: 30_000,
     maxRounds: 8,
     retryDelayMs: 250,
+    leaderHandoff: true,
     store: config.backup
       ? new SnapshotStore(createS3Client(config.region), config.backup.bucket, config.backup.prefix)
       : undefined,

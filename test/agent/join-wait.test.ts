@@ -72,6 +72,7 @@ function harness(opts: { members: Member[] | null; state: string; snapshot?: str
         endpoint: 'http://127.0.0.10:2379',
       },
     healthOf: async (ms) => Object.fromEntries(ms.map((m) => [m.id, true])),
+    versionsOf: async () => ({}),
     addLearner: async () => {
       throw new Error('not used');
     },

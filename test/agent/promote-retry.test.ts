@@ -67,6 +67,7 @@ function harness(promoteErrors: (Error | undefined)[]) {
       return { members: members(), clusterId: 'c', leaderId: '1', endpoint: 'http://127.0.0.10:2379' };
     },
     healthOf: async (ms) => Object.fromEntries(ms.map((m) => [m.id, true])),
+    versionsOf: async () => ({}),
     addLearner: async () => {
       throw new Error('not used');
     },

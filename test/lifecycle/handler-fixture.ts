@@ -9,6 +9,7 @@ import { terminateLifecycleEvent } from '../../fleet/events';
 import { AwsStandIn, StandInInstance } from '../../fleet/standin';
 import { newStandIn } from '../standin/helpers';
 import { createContext, setContextFactory } from '../../lambda/lifecycle';
+import type { LifecycleContext } from '../../lambda/lifecycle/context';
 import { Logger } from '../../lambda/lifecycle/log';
 import { CLIENT_PORT, EtcdCluster, PEER_PORT } from './etcd-cluster';
 
@@ -38,6 +39,8 @@ export const w = {} as {
   clock: number | undefined;
   completions: { instanceId: string; result: string }[];
   requests: string[];
+  /** More context settings for the handler (reset before each test). */
+  overrides: Partial<LifecycleContext>;
 };
 const savedEnv = { ...process.env };
 
@@ -56,12 +59,20 @@ export function standInInstance(privateIp: string, n: number, lifecycleState = '
   };
 }
 
-/** Registers the per-test set-up and clean-up; tests get blocks first..last, one each. */
-export function useHandlerWorld(first: number, last: number): void {
+/**
+ * Registers the per-test set-up and clean-up; tests get blocks first..last, one each (`opts.block`: other
+ * addresses than 127.1.N.x; `opts.etcdArgs`: more etcd flags for every member).
+ */
+export function useHandlerWorld(
+  first: number,
+  last: number,
+  opts: { block?: typeof addressBlock; etcdArgs?: readonly string[] } = {},
+): void {
   let block = first - 1;
   beforeEach(async () => {
-    const ip = addressBlock(++block, last);
+    const ip = (opts.block ?? addressBlock)(++block, last);
     w.lines = [];
+    w.overrides = {};
     w.completions = [];
     w.requests = [];
     w.clock = undefined;
@@ -79,7 +90,10 @@ export function useHandlerWorld(first: number, last: number): void {
     w.standIn.on('request', (e: { action: string }) => w.requests.push(e.action));
     w.instances = [1, 2, 3].map((n) => standInInstance(ip(n), n));
     for (const i of w.instances) await w.standIn.addInstance(i);
-    w.cluster = new EtcdCluster(w.instances.map((i) => ({ name: i.instanceId, ip: i.privateIp })));
+    w.cluster = new EtcdCluster(
+      w.instances.map((i) => ({ name: i.instanceId, ip: i.privateIp })),
+      opts.etcdArgs,
+    );
     await w.cluster.start();
 
     Object.assign(process.env, {
@@ -103,6 +117,7 @@ export function useHandlerWorld(first: number, last: number): void {
         ),
         lockTimeoutMs: 10_000,
         now: () => w.clock ?? Date.now(),
+        ...w.overrides,
       }),
     );
   });
