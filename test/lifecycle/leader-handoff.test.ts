@@ -24,6 +24,7 @@ function recordingEtcd(): { port: EtcdPort; atRemoval: Record<string, string>[] 
     memberList: (e) => adapter.memberList(e),
     healthOf: (m) => adapter.healthOf(m),
     withLock: (e, k, t, fn, s) => adapter.withLock(e, k, t, fn, s),
+    isLocked: (e, k) => adapter.isLocked(e, k),
     remove: async (endpoints, memberId) => {
       const members = (await adapter.memberList(w.cluster.clientURLs))!.members;
       const status = await maintenance.statusOf(members);
