@@ -163,7 +163,16 @@ export class EtcdAdapter {
   }
 
   /**
-   * Runs fn while holding the etcd lock `key`. etcd3's lock is a try-lock (it rejects at once when the
+   * Whether anyone holds the lock `key` now (etcd3's lock is the key itself, put with the holder's lease). A
+   * read: it works under NOSPACE too, when no lease can be granted.
+   */
+  async isLocked(endpoints: readonly string[], key: string): Promise<boolean> {
+    return this.withClient(endpoints, async (c) => (await c.get(key).string()) !== null);
+  }
+
+  /**
+   * Runs fn while holding the etcd lock `key` (its lease: `ttlSeconds`, kept alive while fn runs; a holder
+   * that dies releases it after that). etcd3's lock is a try-lock (it rejects at once when the
    * lock is held), so acquisition is retried with the project's back-off (100 ms doubling to 2 s, jittered)
    * until `timeoutMs`.
    */
@@ -173,12 +182,13 @@ export class EtcdAdapter {
     timeoutMs: number,
     fn: () => Promise<T>,
     sleep: (ms: number) => Promise<void> = defaultSleep,
+    ttlSeconds = 15,
   ): Promise<T> {
     const c = this.client(endpoints);
     try {
       const lock = await retryWithBackoff(
         async () => {
-          const l = c.lock(key).ttl(15);
+          const l = c.lock(key).ttl(ttlSeconds);
           await l.acquire();
           return l;
         },

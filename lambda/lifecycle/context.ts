@@ -10,7 +10,7 @@ import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { LifecycleConfig, readConfig } from './config';
 import { Logger } from './log';
 import type { EtcdCredentials } from './tls';
-import { EtcdUnstartedStore, UnstartedStore } from './unstarted';
+import { EtcdLeaderRecord, EtcdUnstartedStore, LeaderRecord, UnstartedStore } from './unstarted';
 
 /** The AWS calls the handler makes (FleetAdapter implements them). */
 export type FleetPort = Pick<
@@ -30,7 +30,7 @@ export type MaintenancePort = Pick<
 >;
 
 /** The etcd calls the handler makes (EtcdAdapter implements them). */
-export type EtcdPort = Pick<EtcdAdapter, 'memberList' | 'healthOf' | 'remove' | 'withLock'>;
+export type EtcdPort = Pick<EtcdAdapter, 'memberList' | 'healthOf' | 'remove' | 'withLock' | 'isLocked'>;
 
 export interface LifecycleContext {
   readonly config: LifecycleConfig;
@@ -40,6 +40,8 @@ export interface LifecycleContext {
   readonly maintenance: MaintenancePort;
   /** Persistent first-seen times of unstarted members (kept in etcd itself: Lambda is stateless). */
   readonly unstarted: UnstartedStore;
+  /** The leader the previous reconcile saw (kept in etcd), for the LeaderChanges gauge. */
+  readonly leaderRecord: LeaderRecord;
   readonly log: Logger;
   /** Epoch milliseconds. */
   readonly now: () => number;
@@ -89,6 +91,7 @@ export function createContext(
     etcd: etcdAdapter,
     maintenance: new EtcdMaintenance(etcdAdapter),
     unstarted: new EtcdUnstartedStore(etcdAdapter),
+    leaderRecord: new EtcdLeaderRecord(etcdAdapter),
     tls: etcdCredentials,
     log: new Logger({ groupName: config.groupName }),
     now: () => Date.now(),

@@ -7,6 +7,7 @@
  *     "detail": { "LifecycleActionToken", "AutoScalingGroupName", "LifecycleHookName", "EC2InstanceId",
  *                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING", "NotificationMetadata"?,
  *                 "Origin": "EC2" | "AutoScalingGroup" | "WarmPool", "Destination": ... } }
+ * Maintenance: { "kind": "maintenance" } (the maintenance schedule's constant input).
  * Reconcile: { "kind": "reconcile" } (the schedule's constant input), or an EventBridge
  *   { "detail-type": "Scheduled Event", "source": "aws.events" }.
  */
@@ -34,6 +35,8 @@ export type ParsedEvent =
   | { readonly kind: 'reconcile'; readonly eventId?: string }
   /** {"kind":"backup"}: a snapshot to S3 now (the backup schedule's constant input, or by hand). */
   | { readonly kind: 'backup'; readonly eventId?: string }
+  /** {"kind":"maintenance"}: defragmentation and NOSPACE recovery (the maintenance schedule's constant input). */
+  | { readonly kind: 'maintenance'; readonly eventId?: string }
   /** {"kind":"restore"}: the manual restore trigger (README: Backups and disaster recovery). */
   | { readonly kind: 'restore'; readonly eventId?: string }
   /** Not an event this function handles: logged, no action, no throw. */
@@ -54,6 +57,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   if (event.kind === 'reconcile') return { kind: 'reconcile' };
   if (event.kind === 'backup') return { kind: 'backup' };
   if (event.kind === 'restore') return { kind: 'restore' };
+  if (event.kind === 'maintenance') return { kind: 'maintenance' };
   const detailType = event['detail-type'];
   const eventId = optString(event.id);
   if (detailType === SCHEDULED_DETAIL_TYPE && event.source === 'aws.events') {

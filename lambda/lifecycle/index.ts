@@ -1,7 +1,7 @@
 /*
  * Lifecycle / reconcile Lambda entry. Thin: builds the invocation context through a replaceable factory,
  * classifies the event, and dispatches to one function per event kind (terminate.ts, launch.ts,
- * reconcile.ts). Configuration is read from the environment at every invocation, never at module load.
+ * reconcile.ts, backup.ts, restore.ts, maintenance.ts). Configuration is read from the environment at every invocation, never at module load.
  *
  * Events that are not for this function (malformed, foreign source, another group or hook) and a bad
  * configuration are logged and answered normally, with no action: a throw would only make Lambda retry an
@@ -15,6 +15,7 @@ import { parseEvent } from './events';
 import { onLaunch } from './launch';
 import { errorMessage, Logger } from './log';
 import { onBackup } from './backup';
+import { onMaintenance } from './maintenance';
 import { onReconcile } from './reconcile';
 import { onRestore } from './restore';
 import type { HandlerResult } from './result';
@@ -63,6 +64,7 @@ export async function handler(event: unknown): Promise<HandlerResult> {
   try {
     if (parsed.kind === 'reconcile') return await onReconcile(ctx, parsed.eventId);
     if (parsed.kind === 'backup') return await onBackup(ctx, parsed.eventId);
+    if (parsed.kind === 'maintenance') return await onMaintenance(ctx, parsed.eventId);
     if (parsed.kind === 'restore') return await onRestore(ctx, true, parsed.eventId);
     const { config } = ctx;
     if (parsed.groupName !== config.groupName) {

@@ -11,6 +11,13 @@ export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
 export type Sink = (line: string) => void;
 
+/** One value of a multi-metric line. */
+export interface MetricValue {
+  readonly name: MetricName;
+  readonly value: number;
+  readonly unit: 'Count' | 'Seconds' | 'None' | 'Bytes' | 'Percent';
+}
+
 export class Logger {
   constructor(
     private readonly fields: Readonly<Record<string, unknown>> = {},
@@ -33,6 +40,25 @@ export class Logger {
   }
   error(message: string, fields?: Readonly<Record<string, unknown>>): void {
     this.log('ERROR', message, fields);
+  }
+
+  /** One EMF line carrying several values (dimension AutoScalingGroupName); nothing when `values` is empty. */
+  metrics(message: string, values: readonly MetricValue[], groupName: string): void {
+    if (values.length === 0) return;
+    this.log('INFO', message, {
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: METRIC_NAMESPACE,
+            Dimensions: [[METRIC_DIMENSION]],
+            Metrics: values.map((v) => ({ Name: v.name, Unit: v.unit })),
+          },
+        ],
+      },
+      [METRIC_DIMENSION]: groupName,
+      ...Object.fromEntries(values.map((v) => [v.name, v.value])),
+    });
   }
 
   /** One EMF line: the metric `name` with `value` (Count), dimension AutoScalingGroupName. */

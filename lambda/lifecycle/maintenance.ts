@@ -1,12 +1,18 @@
 /*
- * One maintenance run of the lifecycle Lambda: observe, ask planMaintenance (lambda/core/maintenance.ts)
- * for the next step, execute it, observe again, until the plan says idle, wait (before anything was done)
- * or corrupt, or the time budget is spent. Every decision is one log line with its reason.
+ * The maintenance runs of the lifecycle Lambda ({"kind":"maintenance"}, on the maintenance schedule):
+ * observe, ask planMaintenance (lambda/core/maintenance.ts) for the next step, execute it, observe again,
+ * until the plan says idle, wait (before anything was done) or corrupt, or the time budget is spent. Every
+ * decision is one log line with its reason, every executed step a metric (Defragmentations, LeaderMoves,
+ * NospaceCompactions, NospaceDisarms).
  *
  * The join/removal lock (JOIN_LOCK_KEY) is shared: the run holds it while it works, so no member joins or
  * leaves meanwhile. Under NOSPACE the lock cannot be taken (etcd refuses the lease grant, as it refuses
  * every write): then the run goes ahead only while nobody holds it; nobody can take it either until the
  * alarm is disarmed, so no membership change starts meanwhile.
+ *
+ * Compaction: etcd's auto-compaction does the routine work (the agent's ETCD_AUTO_COMPACTION_*); the run
+ * compacts only to recover from NOSPACE, up to the current revision, or up to `compactionFloor` when one is
+ * given: the seam for an incremental backup, which must ship every revision before it is compacted.
  */
 import {
   MaintenanceProgress,
@@ -15,14 +21,78 @@ import {
   planMaintenance,
 } from '../core/maintenance';
 import type { Member } from '../core/types';
-import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
-import { EtcdMaintenance } from '../adapters/etcd-maintenance';
-import { Logger } from './log';
+import { JOIN_LOCK_KEY } from '../adapters/etcd';
+import type { EtcdPort, LifecycleContext, MaintenancePort } from './context';
+import { errorMessage, Logger, MetricName } from './log';
+import { actionEndpoints, observe } from './observe';
+import type { HandlerResult } from './result';
+
+/** The join lock's lease while a maintenance run holds it (longer than one member's defragmentation, 120 s). */
+const MAINTENANCE_LOCK_TTL_SECONDS = 150;
+
+/** A member is caught up when its raft index is at most this many entries behind the leader's. */
+const MAX_LAG_ENTRIES = 1000;
+
+/** The maintenance event: one run over the group's members, when maintenance is on. */
+export async function onMaintenance(ctx: LifecycleContext, eventId?: string): Promise<HandlerResult> {
+  const log = ctx.log.child({ event: 'maintenance', ...(eventId ? { eventId } : {}) });
+  const result = (
+    ok: boolean,
+    outcome: HandlerResult['outcome'],
+    reason: string,
+    executed: readonly MaintenanceStep[] = [],
+  ): HandlerResult => ({
+    ok,
+    kind: 'maintenance',
+    outcome,
+    reason,
+    removed: [],
+    maintenance: executed.map((s) => ({
+      kind: s.kind,
+      ...('memberId' in s ? { memberId: s.memberId } : s.kind === 'move-leader' ? { memberId: s.from } : {}),
+    })),
+  });
+  const settings = ctx.config.maintenance;
+  if (!settings) {
+    const reason = 'maintenance is off (MAINTENANCE=false): no defragmentation, no NOSPACE recovery';
+    log.info('maintenance: off', { reason });
+    return result(true, 'ignored', reason);
+  }
+  const obs = await observe(ctx);
+  if (!obs.members) {
+    const reason = `etcd unreachable at ${obs.probeEndpoints.join(', ') || '(no instance has an IP)'}: no maintenance`;
+    log.warn('maintenance: wait', { step: 'wait', reason });
+    return result(false, 'waiting', reason);
+  }
+  const run = await runMaintenance({
+    etcd: ctx.etcd,
+    maintenance: ctx.maintenance,
+    log,
+    groupName: ctx.config.groupName,
+    endpoints: actionEndpoints(obs),
+    desiredCapacity: obs.group.desiredCapacity,
+    thresholds: {
+      reclaimRatio: settings.reclaimPercent / 100,
+      reclaimMinBytes: settings.reclaimMinBytes,
+      maxLagEntries: MAX_LAG_ENTRIES,
+    },
+    budgetMs: settings.budgetSeconds * 1000,
+    lockTimeoutMs: Math.min(ctx.lockTimeoutMs, 10_000),
+    sleep: ctx.sleep,
+  });
+  const final = run.final;
+  if (!final) return result(true, 'maintained', 'time budget spent: the next run goes on', run.executed);
+  if (final.kind === 'corrupt') return result(false, 'corrupt', final.reason, run.executed);
+  if (final.kind === 'wait') return result(true, 'waiting', final.reason, run.executed);
+  return result(true, 'maintained', final.reason, run.executed);
+}
 
 export interface MaintenanceRunOptions {
-  readonly etcd: EtcdAdapter;
-  readonly maintenance: EtcdMaintenance;
+  readonly etcd: Pick<EtcdPort, 'memberList' | 'healthOf' | 'withLock' | 'isLocked'>;
+  readonly maintenance: MaintenancePort;
   readonly log: Logger;
+  /** For the metrics of the executed steps. */
+  readonly groupName: string;
   /** Client URLs to reach the cluster through. */
   readonly endpoints: readonly string[];
   readonly desiredCapacity: number;
@@ -34,6 +104,11 @@ export interface MaintenanceRunOptions {
   /** How long to wait for the join lock. @default 10000 */
   readonly lockTimeoutMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The newest revision that may be compacted (an incremental backup's shipped revision); absent: the current
+   * revision. The seam for the backups issue: compaction never discards revisions not shipped.
+   */
+  readonly compactionFloor?: () => Promise<number | undefined>;
 }
 
 export interface MaintenanceRunResult {
@@ -66,7 +141,7 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
     return { executed: [], final };
   }
   if (alarms.some((a) => a.alarm === 'NOSPACE')) {
-    const held = await lockHeld(etcd, endpoints).catch(() => true);
+    const held = await etcd.isLocked(endpoints, JOIN_LOCK_KEY).catch(() => true);
     if (held) {
       const final: MaintenanceStep = {
         kind: 'wait',
@@ -78,7 +153,16 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
     return steps(opts);
   }
   try {
-    return await etcd.withLock(endpoints, JOIN_LOCK_KEY, opts.lockTimeoutMs ?? 10_000, () => steps(opts));
+    // A defragmentation blocks its member for the whole copy: should the lock's keep-alive go through that
+    // member, a 15 s lease could lapse mid-run and let a join in. The lease outlives the longest defragment.
+    return await etcd.withLock(
+      endpoints,
+      JOIN_LOCK_KEY,
+      opts.lockTimeoutMs ?? 10_000,
+      () => steps(opts),
+      opts.sleep,
+      MAINTENANCE_LOCK_TTL_SECONDS,
+    );
   } catch (err) {
     if (!/could not take the join lock/.test((err as Error).message)) throw err;
     const final: MaintenanceStep = { kind: 'wait', reason: (err as Error).message };
@@ -130,31 +214,33 @@ async function steps(opts: MaintenanceRunOptions): Promise<MaintenanceRunResult>
     });
     const byId = (id: string) => members.find((m) => m.id === id)!;
     if (step.kind === 'compact') {
-      const revision = await maintenance.compact(endpoints);
-      log.info('maintenance: compacted', { revision });
+      const floor = await opts.compactionFloor?.();
+      try {
+        const revision = await maintenance.compact(endpoints, floor);
+        log.info('maintenance: compacted', { revision, ...(floor !== undefined && { floor }) });
+      } catch (err) {
+        // Compacted past that revision already (auto-compaction got there first): nothing left to compact.
+        if (!/compacted/.test(errorMessage(err))) throw err;
+        log.info('maintenance: compacted already', { reason: errorMessage(err) });
+      }
+      log.metric(MetricName.NOSPACE_COMPACTIONS, 1, opts.groupName);
       progress = { ...progress, compacted: true };
     } else if (step.kind === 'defragment') {
       const started = Date.now();
       await maintenance.defragment(byId(step.memberId));
       log.info('maintenance: defragmented', { memberId: step.memberId, ms: Date.now() - started });
+      log.metric(MetricName.DEFRAGMENTATIONS, 1, opts.groupName, { memberId: step.memberId });
       progress = { ...progress, defragmented: [...progress.defragmented, step.memberId] };
     } else if (step.kind === 'move-leader') {
       await maintenance.moveLeader(byId(step.from), step.to);
+      log.metric(MetricName.LEADER_MOVES, 1, opts.groupName, { from: step.from, to: step.to });
     } else {
       const ids = alarms.filter((a) => a.alarm === 'NOSPACE').map((a) => a.memberId);
       await maintenance.disarmNospace(endpoints, ids);
+      log.metric(MetricName.NOSPACE_DISARMS, 1, opts.groupName, { memberIds: ids });
     }
     executed.push(step);
   }
   log.warn('maintenance: time budget spent', { done: executed.length, budgetMs: opts.budgetMs });
   return { executed };
-}
-
-async function lockHeld(etcd: EtcdAdapter, endpoints: readonly string[]): Promise<boolean> {
-  const c = etcd.client(endpoints);
-  try {
-    return (await c.get(JOIN_LOCK_KEY).string()) !== null;
-  } finally {
-    c.close();
-  }
 }

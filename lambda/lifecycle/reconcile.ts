@@ -13,6 +13,7 @@ import { removalBackoff, removeOrBackOff, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
+import { publishGauges } from './gauges';
 import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 import type { HandlerResult } from './result';
@@ -37,6 +38,10 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
   let lastError = '';
   for (let round = 1; round <= ctx.maxRounds; round++) {
     const obs = await observe(ctx);
+    if (round === 1)
+      await publishGauges(ctx, log, obs).catch((err) =>
+        log.warn('gauges failed', { error: errorMessage(err) }),
+      );
     if (round === 1 && ctx.store) await restoreCheck(ctx, log, obs);
     if (!obs.members) {
       const reason =

@@ -2,7 +2,8 @@
 export interface HandlerResult {
   /** false when the invocation could not do its job (bad configuration, etcd unreachable, ...). */
   readonly ok: boolean;
-  readonly kind: 'terminate' | 'launch' | 'reconcile' | 'invalid' | 'config' | 'backup' | 'restore';
+  readonly kind:
+    'terminate' | 'launch' | 'reconcile' | 'invalid' | 'config' | 'backup' | 'restore' | 'maintenance';
   /** CONTINUE / ABANDON for a terminate action; 'ignored', 'logged', 'reconciled', 'not-reconciled' otherwise. */
   readonly outcome:
     | 'CONTINUE'
@@ -15,12 +16,17 @@ export interface HandlerResult {
     | 'failed'
     | 'no-restore'
     | 'fenced'
-    | 'restore-started';
+    | 'restore-started'
+    | 'maintained'
+    | 'waiting'
+    | 'corrupt';
   readonly reason: string;
   /** Ids (decimal) of the members this invocation removed, in order. */
   readonly removed: readonly string[];
   /** backup: the snapshot stored. */
   readonly snapshot?: { key: string; revision: number; clusterId: string; sha256: string; size: number };
+  /** maintenance: the steps executed, in order (kind and member). */
+  readonly maintenance?: { kind: string; memberId?: string }[];
   /** restore: the record written (generation, seed, candidates) and the data-loss bound of its newest candidate. */
   readonly restore?: {
     generation: number;

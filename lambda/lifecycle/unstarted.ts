@@ -56,3 +56,35 @@ export class EtcdUnstartedStore implements UnstartedStore {
     }
   }
 }
+
+/** Where the reconcile records the leader it saw (for the LeaderChanges gauge). */
+export const LEADER_RECORD_KEY = 'cdk-elastic-etcd/leader';
+
+/** The leader the previous reconcile saw, kept in etcd (Lambda is stateless). */
+export interface LeaderRecord {
+  /** The recorded leader id, or undefined when none is recorded. */
+  load(endpoints: readonly string[]): Promise<string | undefined>;
+  save(endpoints: readonly string[], leaderId: string): Promise<void>;
+}
+
+export class EtcdLeaderRecord implements LeaderRecord {
+  constructor(private readonly etcd: Pick<EtcdAdapter, 'client'>) {}
+
+  async load(endpoints: readonly string[]): Promise<string | undefined> {
+    const c = this.etcd.client(endpoints);
+    try {
+      return (await c.get(LEADER_RECORD_KEY).string()) ?? undefined;
+    } finally {
+      c.close();
+    }
+  }
+
+  async save(endpoints: readonly string[], leaderId: string): Promise<void> {
+    const c = this.etcd.client(endpoints);
+    try {
+      await c.put(LEADER_RECORD_KEY).value(leaderId);
+    } finally {
+      c.close();
+    }
+  }
+}

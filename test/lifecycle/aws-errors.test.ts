@@ -56,7 +56,21 @@ class FakeEtcd implements EtcdPort {
     if (this.lockDelayMs) await new Promise((r) => setTimeout(r, this.lockDelayMs));
     return fn();
   }
+  async isLocked(): Promise<boolean> {
+    return false;
+  }
 }
+
+/** No sizes, no alarms, no leader record: the reconcile's gauges stay off the (unreachable) member URLs. */
+const noMaintenance = {
+  statusOf: async () => ({}),
+  alarms: async () => [],
+  compact: async () => 0,
+  defragment: async () => undefined,
+  moveLeader: async () => undefined,
+  disarmNospace: async () => undefined,
+};
+const noLeaderRecord = { load: async () => undefined, save: async () => undefined };
 
 const noStore: UnstartedStore = {
   load: async () => ({}),
@@ -137,6 +151,8 @@ beforeEach(() => {
     createContext(env, {
       etcd,
       unstarted: noStore,
+      maintenance: noMaintenance,
+      leaderRecord: noLeaderRecord,
       log: new Logger({}, (line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
       heartbeatIntervalMs: 20,
       retryDelayMs: 1,

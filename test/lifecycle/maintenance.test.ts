@@ -33,6 +33,7 @@ function run(
     etcd: cluster.adapter,
     maintenance: m,
     log: logger(lines),
+    groupName: 'maintenance-test',
     endpoints: cluster.clientURLs,
     desiredCapacity: 3,
     thresholds,
