@@ -14,7 +14,7 @@ export const USAGE = `usage: etcd-fleet <command> [options]
   backup [--dir DIR]                                       take a snapshot now through the same code path; return when stored
   restore [--dir DIR]                                      the manual restore trigger (restores only after quorum loss)
   maintenance on|off|run [--dir DIR]                       scheduled maintenance events on / off; run: one run now,
-                                                           its result as JSON (exit 1 when the Lambda failed)
+                                                           its result as JSON (exit 1 when it is not ok)
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
          --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
          --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
