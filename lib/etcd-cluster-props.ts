@@ -5,8 +5,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { EtcdAlarmOptions } from './alarm-options';
 import { EtcdBackupOptions } from './backup';
 import { JoinStrategy } from './join-strategy';
+import { EtcdMaintenanceOptions } from './maintenance';
 
 /** Properties of an {@link EtcdCluster}. */
 export interface EtcdClusterProps {
@@ -49,16 +51,20 @@ export interface EtcdClusterProps {
   readonly machineImage?: ec2.IMachineImage;
 
   /**
-   * etcd release to run, without the "v" (3.4.x to 3.6.x). Selects `quay.io/coreos/etcd:v<version>`.
-   * Set either this or `etcdImage`.
+   * etcd release to run, without the "v" (3.4.x to 3.6.x). Without `etcdImage` it selects
+   * `quay.io/coreos/etcd:v<version>`. With `etcdImage` it states the release that image runs: needed when
+   * the image's tag does not show it (a digest-pinned mirror), and it must match a release the tag shows.
+   * The construct uses the release for the restore tool (etcdctl in 3.4, etcdutl from 3.5) and the agent's
+   * version-skew check before a join.
    *
-   * @default '3.5.26'
+   * @default - the release in `etcdImage`'s tag; without `etcdImage`, '3.5.26'
    */
   readonly etcdVersion?: string;
 
   /**
-   * Full etcd container image reference, e.g. an ECR pull-through cache of quay.io for subnets
-   * without internet access. Set either this or `etcdVersion`.
+   * Full etcd container image reference, e.g. an ECR pull-through cache of quay.io for subnets without
+   * internet access. Its tag must name the release (`:v3.5.26`, `:3.5.26-arm64`, also before a
+   * `@sha256:` digest); otherwise give `etcdVersion` too, or synth fails.
    *
    * @default - `quay.io/coreos/etcd:v<etcdVersion>`
    */
@@ -155,13 +161,38 @@ export interface EtcdClusterProps {
   readonly caSecret?: secretsmanager.ISecret;
 
   /**
-   * Actions of every alarm the cluster creates (the certificate expiry alarm with TLS, the snapshot age
-   * alarm with backups), e.g. `[new cloudwatch_actions.SnsAction(topic)]`. An alarm without an action only
-   * changes its state; AWS Control Tower's proactive control CT.CLOUDWATCH.PR.1 rejects such alarms.
+   * etcd's space and integrity settings (backend quota, auto-compaction, corruption checks) and the lifecycle
+   * Lambda's maintenance (defragmentation, NOSPACE recovery). README: "Day two: space, maintenance, alarms".
    *
-   * @default - no actions: add your own to `certificateExpiryAlarm` and `snapshotAgeAlarm`
+   * @default - quota 8 GiB, compaction periodic 1 hour, defragmentation on (every 5 minutes, a member with
+   * at least 25 % and 64 MiB reclaimable), corruption checks on (at start and hourly)
+   */
+  readonly maintenance?: EtcdMaintenanceOptions;
+
+  /**
+   * Actions of every alarm the cluster creates (see `alarms`), e.g.
+   * `[new cloudwatch_actions.SnsAction(topic)]`. An alarm without an action only changes its state; AWS
+   * Control Tower's proactive control CT.CLOUDWATCH.PR.1 rejects such alarms.
+   *
+   * @default - no actions: add your own to the cluster's alarm properties
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
+
+  /**
+   * Turn off single alarms of the cluster. Every alarm is on by default.
+   *
+   * @default - every alarm on
+   */
+  readonly alarms?: EtcdAlarmOptions;
+
+  /**
+   * A CloudWatch dashboard of the cluster (`dashboard`): members vs desired, backend size vs quota, leader
+   * changes, removals and retained terminations, etcd alarms, maintenance, snapshot age (with backups) and
+   * certificate days left (with TLS).
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
 
   /**
    * How long the log groups of the lifecycle Lambda and the TLS material function keep their events.

@@ -17,14 +17,19 @@ import {
   certificateExpiryAlarm,
   restoreAwaitedAlarm,
   snapshotAgeAlarm,
+  snapshotAgeThreshold,
 } from './private/alarms';
 import { prepareBackups } from './private/backup-bucket';
 import { wireBackups } from './private/backup-schedule';
+import { clusterDashboard } from './private/dashboard';
 import { clusterDataKey } from './private/data-key';
 import { groupIdentity } from './private/group-permissions';
+import { healthAlarms } from './private/health-alarms';
 import { agentConfig, memberLaunchTemplate } from './private/launch-template';
 import { lifecycleFunction, lifecycleTriggers } from './private/lifecycle-function';
+import { maintenanceSchedule } from './private/maintenance';
 import { agentBundle, grantMemberTls, memberGroup, memberNetwork, memberRole } from './private/members';
+import { clusterMetric } from './private/metrics';
 import { resolveProps } from './private/props';
 import { ClusterTls } from './tls';
 
@@ -99,6 +104,23 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
    * certificate) has fewer than 30 days left; undefined without TLS. Add your actions to it.
    */
   public readonly certificateExpiryAlarm?: cloudwatch.Alarm;
+  /**
+   * Alarm when fewer voters are healthy than the group's desired capacity for three reconcile intervals, or
+   * no reconcile reported (undefined when `alarms.healthyVoters` is false).
+   */
+  public readonly healthyVotersAlarm?: cloudwatch.Alarm;
+  /** Alarm when a started learner stays unpromoted for three reconcile intervals (`alarms.stuckLearner`). */
+  public readonly stuckLearnerAlarm?: cloudwatch.Alarm;
+  /** Alarm on any retained termination (`alarms.retainedTermination`). */
+  public readonly retainedTerminationAlarm?: cloudwatch.Alarm;
+  /** Alarm when a member's backend is above 80 % of the quota for two reconcile intervals (`alarms.quotaUsage`). */
+  public readonly quotaUsageAlarm?: cloudwatch.Alarm;
+  /** Alarm while etcd's NOSPACE or CORRUPT alarm is active (`alarms.nospaceOrCorrupt`). */
+  public readonly nospaceOrCorruptAlarm?: cloudwatch.Alarm;
+  /** The cluster's CloudWatch dashboard (undefined when `dashboard` is false). */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  /** The backend quota in bytes (`maintenance.quotaBackendSize`). */
+  public readonly quotaBackendBytes: number;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -108,6 +130,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     this.peerPort = p.peerPort;
     this.joinStrategy = p.joinStrategy;
     this.etcdImage = p.etcdImage;
+    this.quotaBackendBytes = p.maintenance.backend.quotaBackendBytes;
     const group = groupIdentity(this);
     this.autoScalingGroupName = group.name;
 
@@ -146,6 +169,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       agentConfig: agentConfig({ ...p, tls, backup }),
       nodeImage: p.nodeImage,
       etcdImage: p.etcdImage,
+      etcdVersion: p.etcdVersion,
       dataVolumeSize: p.dataVolumeSize,
       backup,
     });
@@ -173,9 +197,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     });
     this.lifecycleFunction = fn;
     lifecycleTriggers(this, fn, group.name, p.reconcileInterval);
+    if (p.maintenance.defrag) maintenanceSchedule(this, fn, group.name, p.maintenance.interval);
 
-    // ---- Alarms, backups -------------------------------------------------------------------------
-    if (tls) {
+    // ---- Alarms, backups, dashboard -------------------------------------------------------------------
+    const on = p.alarms;
+    if (tls && on.certificateExpiry) {
       this.certificateExpiryAlarm = certificateExpiryAlarm(
         this,
         this.metricCertificateDaysLeft(),
@@ -186,8 +212,24 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       this.backupBucket = backup.bucket;
       this.backupPrefix = backup.prefix;
       wireBackups(this, { wiring: backup, fn, instanceRole: role, groupName: group.name });
-      this.snapshotAgeAlarm = snapshotAgeAlarm(this, backup, this.metricNewestSnapshotAge(), group.name);
-      this.restoreAwaitedAlarm = restoreAwaitedAlarm(this, this.metricAwaitingRestoreTrigger(), group.name);
+      if (on.snapshotAge)
+        this.snapshotAgeAlarm = snapshotAgeAlarm(this, backup, this.metricNewestSnapshotAge(), group.name);
+      if (on.restoreAwaited)
+        this.restoreAwaitedAlarm = restoreAwaitedAlarm(this, this.metricAwaitingRestoreTrigger(), group.name);
+    }
+    const health = healthAlarms(this, group.name, p);
+    this.healthyVotersAlarm = health.healthyVoters;
+    this.stuckLearnerAlarm = health.stuckLearner;
+    this.retainedTerminationAlarm = health.retainedTermination;
+    this.quotaUsageAlarm = health.quotaUsage;
+    this.nospaceOrCorruptAlarm = health.nospaceOrCorrupt;
+    if (p.dashboard) {
+      this.dashboard = clusterDashboard(this, {
+        groupName: group.name,
+        quotaBackendBytes: this.quotaBackendBytes,
+        snapshotAgeThresholdSeconds: backup && snapshotAgeThreshold(backup).toSeconds(),
+        tls: tls !== undefined,
+      });
     }
     applyAlarmActions(this, props.alarmActions ?? []);
 
@@ -203,30 +245,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     acknowledgeControlTowerFindings(this.autoScalingGroup);
   }
 
-  /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). */
-  public metricBackupFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.BACKUP_FAILURES, props);
-  }
-
-  /** Restores started (a restore record written): the cluster was replaced from a snapshot. */
-  public metricRestores(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.RESTORES, props);
-  }
-
-  /** Seconds since the newest complete snapshot was taken, reported by every backup run (Minimum over 5 minutes). */
-  public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.NEWEST_SNAPSHOT_AGE, {
-      statistic: 'Minimum',
-      unit: cloudwatch.Unit.SECONDS,
-      ...props,
-    });
-  }
-
   /**
    * A metric the lifecycle Lambda publishes (CloudWatch embedded metric format, namespace
-   * `CdkElasticEtcd`, dimension `AutoScalingGroupName`), summed over 5 minutes by default.
-   * Names: `MemberRemovals`, `RetainedTerminations`, `RetainedTerminationsFinished`, `ReconcileRemovals`,
-   * `StuckLearners`, `AwaitingRestoreTrigger`.
+   * `CdkElasticEtcd`, dimension `AutoScalingGroupName`), summed over 5 minutes by default. Each name has
+   * its own method below with the statistic that fits it (the README lists them).
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -253,51 +275,123 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     return this.clientSecret.grantRead(grantee);
   }
 
-  /**
-   * TLS clusters: whole days until the first cluster certificate expires (the CA, the Lambda's client
-   * identity, each member's served certificate), measured by every scheduled reconcile. Minimum over 1 hour.
-   */
+  /** Backup runs that stored no snapshot (scheduled, requested, or before a removal). Sum. */
+  public metricBackupFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.BACKUP_FAILURES, props);
+  }
+
+  /** Restores started (a restore record written): the cluster was replaced from a snapshot. Sum. */
+  public metricRestores(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.RESTORES, props);
+  }
+
+  /** Seconds since the newest complete snapshot was taken, reported by every backup run. Minimum. */
+  public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.NEWEST_SNAPSHOT_AGE, props);
+  }
+
+  /** TLS: whole days until the first cluster certificate (CA, client identity, member) expires. Minimum, 1 h. */
   public metricCertificateDaysLeft(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.CERTIFICATE_DAYS_LEFT, {
-      statistic: 'Minimum',
-      period: Duration.hours(1),
-      ...props,
-    });
+    return clusterMetric(this.autoScalingGroupName, MetricName.CERTIFICATE_DAYS_LEFT, props);
   }
 
-  /** Members removed by the lifecycle Lambda (terminations and reconcile). */
+  /** Members removed by the lifecycle Lambda (terminations and reconcile). Sum. */
   public metricMemberRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.MEMBER_REMOVALS, props);
+    return clusterMetric(this.autoScalingGroupName, MetricName.MEMBER_REMOVALS, props);
   }
 
-  /**
-   * Terminations the Lambda answered with ABANDON because removing the member was unsafe: the group's
-   * retention policy kept the instance. Alarm on any: an operator has to look at the cluster.
-   */
+  /** Terminations answered with ABANDON (removing the member was unsafe): the instance is retained. Sum. */
   public metricRetainedTerminations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.RETAINED_TERMINATIONS, props);
+    return clusterMetric(this.autoScalingGroupName, MetricName.RETAINED_TERMINATIONS, props);
   }
 
-  /**
-   * Retained terminations the reconcile finished: once removing the retained instance's member was safe, it
-   * removed it and terminated the instance (EC2 TerminateInstances).
-   */
+  /** Retained terminations the reconcile finished (member removed, instance terminated). Sum. */
   public metricRetainedTerminationsFinished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.RETAINED_TERMINATIONS_FINISHED, props);
+    return clusterMetric(this.autoScalingGroupName, MetricName.RETAINED_TERMINATIONS_FINISHED, props);
   }
 
-  /** 1 in every reconcile while the group waits for the restore trigger (manual policy, quorum lost for good). */
+  /** 1 in every reconcile while the group waits for the restore trigger (manual policy). Maximum. */
   public metricAwaitingRestoreTrigger(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.AWAITING_RESTORE_TRIGGER, { statistic: 'Maximum', ...props });
+    return clusterMetric(this.autoScalingGroupName, MetricName.AWAITING_RESTORE_TRIGGER, props);
   }
 
-  /** Members the scheduled reconcile removed (their instance was gone, or they never started). */
+  /** Members the scheduled reconcile removed (their instance was gone, or they never started). Sum. */
   public metricReconcileRemovals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.RECONCILE_REMOVALS, props);
+    return clusterMetric(this.autoScalingGroupName, MetricName.RECONCILE_REMOVALS, props);
   }
 
-  /** Learners that started but were not promoted, as seen by the reconcile. */
+  /** Learners that started but were not promoted, as seen by the reconcile. Sum. */
   public metricStuckLearners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricName.STUCK_LEARNERS, props);
+    return clusterMetric(this.autoScalingGroupName, MetricName.STUCK_LEARNERS, props);
+  }
+
+  /** Gauge of every reconcile: voters whose client endpoint answered healthy. Minimum. */
+  public metricHealthyVoters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.HEALTHY_VOTERS, props);
+  }
+
+  /** Gauge of every reconcile: the group's desired capacity. Maximum. */
+  public metricDesiredCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.DESIRED_CAPACITY, props);
+  }
+
+  /** Gauge of every reconcile: members that are learners (started or not). Maximum. */
+  public metricLearners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.LEARNERS, props);
+  }
+
+  /** Gauge of every reconcile: members added but never started. Maximum. */
+  public metricUnstartedMembers(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.UNSTARTED_MEMBERS, props);
+  }
+
+  /** Gauge of every reconcile: the largest backend file (dbSize) of any member, in bytes. Maximum. */
+  public metricDbSize(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.DB_SIZE, props);
+  }
+
+  /** Gauge of every reconcile: the largest dbSizeInUse of any member, in bytes. Maximum. */
+  public metricDbSizeInUse(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.DB_SIZE_IN_USE, props);
+  }
+
+  /** Gauge of every reconcile: the largest dbSize as a percentage of the backend quota. Maximum. */
+  public metricQuotaUsedPercent(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.QUOTA_USED_PERCENT, props);
+  }
+
+  /** 1 in a reconcile that sees another leader than the previous one saw. Sum: leader changes seen. */
+  public metricLeaderChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.LEADER_CHANGES, props);
+  }
+
+  /** Gauge of every reconcile: active etcd alarms (NOSPACE, CORRUPT), per member and kind. Maximum. */
+  public metricActiveAlarms(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.ACTIVE_ALARMS, props);
+  }
+
+  /** Gauge of every reconcile: active CORRUPT alarms (never disarmed automatically). Maximum. */
+  public metricCorruptAlarms(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.CORRUPT_ALARMS, props);
+  }
+
+  /** Members the maintenance defragmented. Sum. */
+  public metricDefragmentations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.DEFRAGMENTATIONS, props);
+  }
+
+  /** Leadership moves before a planned defragmentation (or removal) of the leader. Sum. */
+  public metricLeaderMoves(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.LEADER_MOVES, props);
+  }
+
+  /** Compactions of the keyspace by a NOSPACE recovery. Sum. */
+  public metricNospaceCompactions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.NOSPACE_COMPACTIONS, props);
+  }
+
+  /** NOSPACE alarms disarmed after the recovery. Sum. */
+  public metricNospaceDisarms(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.NOSPACE_DISARMS, props);
   }
 }

@@ -40,6 +40,8 @@ export interface IgnitionInput {
   readonly nodeImage: string;
   /** etcd container image that Flatcar's etcd-member.service runs. */
   readonly etcdImage: string;
+  /** The release the etcd image runs, when known (which restore tool it has); else judged from its tag. */
+  readonly etcdVersion?: string;
   /** Block device of the data volume as Ignition sees it (Flatcar links NVMe EBS volumes to /dev/xvdX). */
   readonly dataDevice: string;
   /** TimeoutStartSec of the two agent units (pull of the Node image + the agent's deadline). */
@@ -63,15 +65,17 @@ export const ETCD_IMAGE_BIN_DIR = '/usr/local/bin';
 
 /**
  * The restore tool in the etcd image: `etcdutl` from 3.5 on, `etcdctl` in 3.4 images (no etcdutl there).
- * Judged from the image's tag (`:v3.4.x` or `:3.4.x`); any other image (a token too) is taken as 3.5+.
+ * From `etcdVersion` (the release the construct resolved) when given; else judged from the image's tag
+ * (`:v3.4.x` or `:3.4.x`), any other image (a token too) taken as 3.5+.
  */
-export function restoreToolName(etcdImage: string): string {
+export function restoreToolName(etcdImage: string, etcdVersion?: string): string {
+  if (etcdVersion !== undefined) return /^3\.4\./.test(etcdVersion) ? 'etcdctl' : 'etcdutl';
   return /:v?3\.4\.[0-9]+[^:/@]*(@sha256:[0-9a-f]+)?$/.test(etcdImage) ? 'etcdctl' : 'etcdutl';
 }
 
 /** The agent's `restoreCommand`: the tool copied out of the etcd image (see {@link restoreToolCopy}). */
-export function restoreCommand(etcdImage: string): string[] {
-  return [`${RESTORE_TOOL_DIR}/${restoreToolName(etcdImage)}`];
+export function restoreCommand(etcdImage: string, etcdVersion?: string): string[] {
+  return [`${RESTORE_TOOL_DIR}/${restoreToolName(etcdImage, etcdVersion)}`];
 }
 
 /**
@@ -80,8 +84,8 @@ export function restoreCommand(etcdImage: string): string[] {
  * instance. A failure fails the join: an image without the tool would break the disaster recovery, and
  * that is found at the first boot instead of during a restore. `$$` is a literal `$` for systemd.
  */
-export function restoreToolCopy(etcdImage: string): string {
-  const tool = restoreToolName(etcdImage);
+export function restoreToolCopy(etcdImage: string, etcdVersion?: string): string {
+  const tool = restoreToolName(etcdImage, etcdVersion);
   const dest = `${RESTORE_TOOL_DIR}/${tool}`;
   const script = [
     `test -x ${dest} && exit 0`,
@@ -188,7 +192,7 @@ export function joinUnit(input: IgnitionInput): string {
     'RemainAfterExit=no',
     `TimeoutStartSec=${input.agentTimeoutSeconds}`,
     `ExecStartPre=/usr/bin/mkdir -p ${ETCD_ENV_DIR}`,
-    ...(input.backupBucket ? [`ExecStartPre=${restoreToolCopy(input.etcdImage)}`] : []),
+    ...(input.backupBucket ? [`ExecStartPre=${restoreToolCopy(input.etcdImage, input.etcdVersion)}`] : []),
     removeStaleContainer('join'),
     `ExecStart=${agentCommand(input, 'join')}`,
     '',

@@ -135,16 +135,7 @@ export function checkProps(p: PropCheckInput): PropCheckResult {
     }
   }
 
-  if (p.etcdVersion !== undefined && p.etcdImage !== undefined) {
-    errors.push('etcdImage: set either etcdVersion or etcdImage, not both');
-  }
-  if (p.etcdVersion !== undefined && !Token.isUnresolved(p.etcdVersion)) {
-    if (!/^3\.[4-6]\.\d+$/.test(p.etcdVersion)) {
-      errors.push(
-        `etcdVersion: must be an etcd release from 3.4.x to 3.6.x without the "v", e.g. 3.5.26 (got ${JSON.stringify(p.etcdVersion)})`,
-      );
-    }
-  }
+  errors.push(...checkEtcdRelease(p.etcdVersion, p.etcdImage));
   const images: [string, string | undefined][] = [
     ['etcdImage', p.etcdImage],
     ['nodeImage', p.nodeImage],
@@ -180,4 +171,52 @@ export function checkEtcdArchitecture(
     ];
   }
   return [];
+}
+
+/** The etcd minor versions the project supports (lambda/core/versions.ts has the run-time rules). */
+const SUPPORTED_RELEASE = /^3\.[4-6]\.\d+$/;
+
+/** The release in an image reference's tag (`…/etcd:v3.5.26`, `…:3.5.26-arm64`), or undefined (a digest, a token). */
+export function versionOfImage(image: string): string | undefined {
+  if (Token.isUnresolved(image)) return undefined;
+  return /:v?(\d+\.\d+\.\d+)(?:[-+][\w.-]*)?(?:@sha256:[0-9a-f]+)?$/.exec(image)?.[1];
+}
+
+/**
+ * The construct must know the etcd release the members run (the restore tool, the agent's version-skew check):
+ * `etcdVersion`, or the release in `etcdImage`'s tag; both may be given when they agree (or the tag shows
+ * none, e.g. a digest-pinned mirror). Only 3.4.x to 3.6.x.
+ */
+export function checkEtcdRelease(etcdVersion?: string, etcdImage?: string): string[] {
+  const errors: string[] = [];
+  if (etcdVersion !== undefined) {
+    if (Token.isUnresolved(etcdVersion)) {
+      errors.push(
+        'etcdVersion: must be known at synth time, not a token (the restore tool and the version-skew checks depend on it)',
+      );
+    } else if (!SUPPORTED_RELEASE.test(etcdVersion)) {
+      errors.push(
+        `etcdVersion: must be an etcd release from 3.4.x to 3.6.x without the "v", e.g. 3.5.26 (got ${JSON.stringify(etcdVersion)})`,
+      );
+    }
+  }
+  if (etcdImage === undefined) return errors;
+  const tagged = versionOfImage(etcdImage);
+  if (tagged === undefined && etcdVersion === undefined) {
+    const what = Token.isUnresolved(etcdImage)
+      ? 'is a token, so its tag cannot be read'
+      : `(${JSON.stringify(etcdImage)}) has no etcd release in its tag (such as :v3.5.26)`;
+    errors.push(
+      `etcdImage: ${what}; pass etcdVersion with the etcd release the image runs (e.g. etcdVersion: '3.5.26' beside a digest-pinned mirror)`,
+    );
+  } else if (tagged !== undefined && !SUPPORTED_RELEASE.test(tagged)) {
+    errors.push(`etcdImage: its tag names etcd ${tagged}; only 3.4.x to 3.6.x are supported`);
+  } else if (tagged !== undefined && etcdVersion !== undefined && !Token.isUnresolved(etcdVersion)) {
+    if (tagged !== etcdVersion) {
+      errors.push(
+        `etcdVersion: ${etcdVersion} differs from the release in etcdImage's tag (${tagged}); give the release the image runs, or leave etcdVersion out`,
+      );
+    }
+  }
+  return errors;
 }

@@ -15,6 +15,7 @@
  * given: the seam for an incremental backup, which must ship every revision before it is compacted.
  */
 import {
+  ActiveAlarm,
   MaintenanceProgress,
   MaintenanceStep,
   MaintenanceThresholds,
@@ -140,6 +141,18 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
     log.error('maintenance: corrupt', { step: final.kind, reason: final.reason });
     return { executed: [], final };
   }
+  // A first look without the lock: a run with nothing to do (the usual case) never takes it, so joins and
+  // removals do not queue behind idle runs. The steps themselves re-observe and re-plan under the lock.
+  const first = await observeAndPlan(opts, { compacted: false, defragmented: [] });
+  if (first.step.kind === 'idle' || first.step.kind === 'wait' || first.step.kind === 'corrupt') {
+    const level = first.step.kind === 'corrupt' ? 'ERROR' : 'INFO';
+    log.log(level, `maintenance: ${first.step.kind}`, {
+      step: first.step.kind,
+      reason: first.step.reason,
+      done: 0,
+    });
+    return { executed: [], final: first.step };
+  }
   if (alarms.some((a) => a.alarm === 'NOSPACE')) {
     const held = await etcd.isLocked(endpoints, JOIN_LOCK_KEY).catch(() => true);
     if (held) {
@@ -171,30 +184,41 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
   }
 }
 
+/** One observation (members, health, status, alarms) and the plan's next step for it. */
+async function observeAndPlan(
+  opts: MaintenanceRunOptions,
+  progress: MaintenanceProgress,
+): Promise<{ members: readonly Member[]; alarms: readonly ActiveAlarm[]; step: MaintenanceStep }> {
+  const { etcd, maintenance, endpoints } = opts;
+  const listed = await etcd.memberList(endpoints);
+  const members: readonly Member[] = listed?.members ?? [];
+  const health = await etcd.healthOf(members);
+  const [status, alarms] = await Promise.all([
+    // Only the healthy ones: a dead member would hold the run for a whole call deadline; the plan waits anyway.
+    maintenance.statusOf(members.filter((m) => health[m.id] === true)),
+    maintenance.alarms(endpoints).catch(() => []),
+  ]);
+  const step = planMaintenance({
+    members,
+    health,
+    status,
+    alarms,
+    desiredCapacity: opts.desiredCapacity,
+    changeInProgress: false, // under the join lock, or nobody can take it (NOSPACE); the first look re-plans there
+    thresholds: opts.thresholds,
+    progress,
+  });
+  return { members, alarms, step };
+}
+
 async function steps(opts: MaintenanceRunOptions): Promise<MaintenanceRunResult> {
-  const { etcd, maintenance, log, endpoints } = opts;
+  const { maintenance, log, endpoints } = opts;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const deadline = Date.now() + opts.budgetMs;
   const executed: MaintenanceStep[] = [];
   let progress: MaintenanceProgress = { compacted: false, defragmented: [] };
   while (Date.now() < deadline) {
-    const listed = await etcd.memberList(endpoints);
-    const members: readonly Member[] = listed?.members ?? [];
-    const [health, status, alarms] = await Promise.all([
-      etcd.healthOf(members),
-      maintenance.statusOf(members),
-      maintenance.alarms(endpoints).catch(() => []),
-    ]);
-    const step = planMaintenance({
-      members,
-      health,
-      status,
-      alarms,
-      desiredCapacity: opts.desiredCapacity,
-      changeInProgress: false, // the run holds the join lock, or nobody can take it (NOSPACE)
-      thresholds: opts.thresholds,
-      progress,
-    });
+    const { members, alarms, step } = await observeAndPlan(opts, progress);
     const fields = { step: step.kind, reason: step.reason, done: executed.length };
     if (step.kind === 'idle' || step.kind === 'corrupt') {
       log.log(step.kind === 'corrupt' ? 'ERROR' : 'INFO', `maintenance: ${step.kind}`, fields);

@@ -26,6 +26,13 @@ export function certificateExpiryAlarm(
   });
 }
 
+/** The snapshot age alarm's threshold: `backup.snapshotAgeAlarmThreshold`, or twice the interval plus 10 minutes. */
+export function snapshotAgeThreshold(wiring: BackupWiring): Duration {
+  return (
+    wiring.options.snapshotAgeAlarmThreshold ?? Duration.seconds(backupInterval(wiring).toSeconds() * 2 + 600)
+  );
+}
+
 /** The newest complete snapshot is older than the threshold, or no backup run reported. */
 export function snapshotAgeAlarm(
   scope: Construct,
@@ -34,8 +41,7 @@ export function snapshotAgeAlarm(
   groupName: string,
 ): cloudwatch.Alarm {
   const interval = backupInterval(wiring);
-  const threshold =
-    wiring.options.snapshotAgeAlarmThreshold ?? Duration.seconds(interval.toSeconds() * 2 + 600);
+  const threshold = snapshotAgeThreshold(wiring);
   // Every backup run reports the age (0 after a success). The freshest age over two intervals: one good run
   // in the window keeps it low; no report at all in the window (schedule or function broken) is missing data,
   // treated as breaching.

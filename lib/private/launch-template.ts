@@ -10,6 +10,7 @@ import { renderIgnition, restoreCommand } from '../ignition';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls } from '../tls';
 import { BackupWiring } from './backup-bucket';
+import { ResolvedMaintenance } from './maintenance';
 import { AgentBundle } from './members';
 import { renderAgentConfig } from './run-time-config';
 
@@ -33,10 +34,12 @@ export interface AgentConfigInput {
   readonly peerPort: number;
   /** The etcd image: its restore tool is the agent's restore command. */
   readonly etcdImage: string;
-  /** The release the image runs, when known (the agent's version-skew check). */
-  readonly etcdVersion?: string;
+  /** The release the image runs (the restore tool; the agent's version-skew check). */
+  readonly etcdVersion: string;
   readonly tls?: ClusterTls;
   readonly backup?: BackupWiring;
+  /** etcd's backend settings (quota, compaction, corruption checks). */
+  readonly maintenance: ResolvedMaintenance;
 }
 
 /** The join agent's config file (/etc/etcd-agent/config.json on each member): ./run-time-config.ts renders it. */
@@ -54,8 +57,9 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
       restorePolicy: backup.options.restorePolicy,
       emptyStartBesideBackups: backup.options.startEmptyBesideBackups,
       // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
-      restoreCommand: restoreCommand(input.etcdImage),
+      restoreCommand: restoreCommand(input.etcdImage, input.etcdVersion),
     },
+    backend: input.maintenance.backend,
     etcdVersion: input.etcdVersion,
   });
 }
@@ -69,6 +73,8 @@ export interface MemberLaunchTemplateInput {
   readonly agentConfig: AgentConfig;
   readonly nodeImage: string;
   readonly etcdImage: string;
+  /** The release the image runs (which restore tool the image has). */
+  readonly etcdVersion: string;
   readonly dataVolumeSize: number;
   readonly backup?: BackupWiring;
 }
@@ -84,6 +90,7 @@ export function memberLaunchTemplate(
     agentConfig: input.agentConfig,
     nodeImage: input.nodeImage,
     etcdImage: input.etcdImage,
+    etcdVersion: input.etcdVersion,
     dataDevice: DATA_DEVICE,
     agentTimeoutSeconds: input.agentConfig.deadlineSeconds + IMAGE_PULL_ALLOWANCE_SECONDS,
     backupBucket: input.backup?.bucket.bucketName,

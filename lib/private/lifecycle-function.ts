@@ -17,6 +17,7 @@ import { JoinStrategy } from '../join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from '../tls';
 import { BackupWiring } from './backup-bucket';
 import { GroupIdentity, lifecycleStatements } from './group-permissions';
+import { lifecycleTiming, ResolvedMaintenance } from './maintenance';
 import { renderLifecycleEnvironment } from './run-time-config';
 import { vpcFunctionRole } from './function-role';
 
@@ -29,6 +30,8 @@ export interface LifecycleEnvironmentInput {
   readonly unstartedGrace: Duration;
   readonly tls?: ClusterTls;
   readonly backup?: BackupWiring;
+  /** The quota and the maintenance settings. */
+  readonly maintenance: ResolvedMaintenance;
 }
 
 /** The lifecycle function's environment variables: ./run-time-config.ts renders them (read by lambda/lifecycle/config.ts). */
@@ -49,7 +52,17 @@ export function lifecycleEnvironment(input: LifecycleEnvironmentInput): Record<s
       restoreAfterSeconds: backup.options.restoreAfter?.toSeconds(),
       snapshotBeforeRemoval: backup.options.snapshotBeforeMembershipChange,
     },
+    quotaBackendBytes: input.maintenance.backend.quotaBackendBytes,
+    maintenance: maintenanceSettings(input),
   });
+}
+
+/** The Lambda's maintenance settings: false when defragmentation is off, else the thresholds and the budget. */
+function maintenanceSettings(input: LifecycleEnvironmentInput) {
+  const { defrag } = input.maintenance;
+  if (defrag === false) return false;
+  const { budgetSeconds } = lifecycleTiming(input.backup !== undefined, true);
+  return { ...defrag, budgetSeconds };
 }
 
 export interface LifecycleFunctionInput extends LifecycleEnvironmentInput {
@@ -84,8 +97,9 @@ export function lifecycleFunction(cluster: Construct, input: LifecycleFunctionIn
     runtime: lambda.Runtime.NODEJS_22_X,
     code: lambda.Code.fromAsset(LAMBDA_BUNDLE_DIR),
     handler: 'index.handler',
-    // Backups stream snapshots through the function (before removals too): more time and memory for them.
-    timeout: backup ? Duration.minutes(10) : Duration.minutes(2),
+    // Backups stream snapshots through the function (before removals too), maintenance runs defragment: more
+    // time for them (./maintenance.ts, lifecycleTiming), more memory for the snapshots.
+    timeout: lifecycleTiming(backup !== undefined, input.maintenance.defrag !== false).timeout,
     memorySize: backup ? 512 : 256,
     vpc: input.vpc,
     vpcSubnets: input.vpcSubnets,

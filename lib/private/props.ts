@@ -3,7 +3,7 @@
  * one exception that names the props, the warnings as acknowledgeable annotations.
  */
 import * as fs from 'fs';
-import { Annotations, Duration, Token } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -13,7 +13,10 @@ import { DEFAULTS } from '../contract/defaults';
 import { EtcdClusterProps } from '../etcd-cluster-props';
 import { chooseFlatcarImage } from '../flatcar-ami';
 import { JoinStrategy } from '../join-strategy';
-import { checkEtcdArchitecture, checkProps } from '../validation';
+import { checkMaintenanceOptions, maintenanceWarnings } from '../maintenance';
+import { checkEtcdArchitecture, checkProps, versionOfImage } from '../validation';
+import { ResolvedAlarms, resolveAlarms } from '../alarm-options';
+import { ResolvedMaintenance, resolveMaintenance } from './maintenance';
 import { DEFAULT_ETCD_VERSION, DEFAULT_NODE_IMAGE } from './names';
 
 /** The props an EtcdCluster is built from: defaults applied, checked. */
@@ -30,12 +33,18 @@ export interface ResolvedProps {
   readonly instanceType: ec2.InstanceType;
   readonly machineImage: ec2.IMachineImage;
   readonly etcdImage: string;
-  /** The etcd release the image runs, when it can be told (etcdVersion, or the image's tag); else undefined. */
-  readonly etcdVersion?: string;
+  /** The etcd release the image runs: etcdVersion, else the image's tag (checked: one of them tells it). */
+  readonly etcdVersion: string;
   readonly tlsEnabled: boolean;
   readonly logRetention: logs.RetentionDays;
   /** Where the members, the lifecycle Lambda and the TLS material function run. */
   readonly vpcSubnets: ec2.SubnetSelection;
+  /** etcd's backend settings and the Lambda's maintenance. */
+  readonly maintenance: ResolvedMaintenance;
+  /** Which alarms the cluster creates. */
+  readonly alarms: ResolvedAlarms;
+  /** Whether the cluster creates its dashboard. */
+  readonly dashboard: boolean;
 }
 
 /**
@@ -70,8 +79,10 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
   });
   const errors = [
     ...checked.errors,
-    ...checkEtcdArchitecture(props.etcdVersion, instanceType),
+    // A given etcdImage may be an arm64 build whatever its release.
+    ...checkEtcdArchitecture(props.etcdImage === undefined ? props.etcdVersion : undefined, instanceType),
     ...checkBackupOptions(props.backup ?? {}),
+    ...checkMaintenanceOptions(props.maintenance ?? {}, dataVolumeSize),
   ];
   if (!tlsEnabled && props.caSecret) errors.push('caSecret: only with tls enabled (tls is false)');
   let machineImage = props.machineImage;
@@ -91,7 +102,8 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
   if (errors.length > 0 || !machineImage) {
     throw new Error(`Invalid EtcdCluster props at ${cluster.node.path}:\n  - ${errors.join('\n  - ')}`);
   }
-  for (const w of checked.warnings) Annotations.of(cluster).addWarningV2(w.id, w.message);
+  for (const w of [...checked.warnings, ...maintenanceWarnings(props.maintenance ?? {})])
+    Annotations.of(cluster).addWarningV2(w.id, w.message);
   if (!tlsEnabled) {
     Annotations.of(cluster).addWarningV2(
       'cdk-elastic-etcd:tlsDisabled',
@@ -114,19 +126,13 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
     machineImage,
     etcdImage: props.etcdImage ?? `quay.io/coreos/etcd:v${props.etcdVersion ?? DEFAULT_ETCD_VERSION}`,
     etcdVersion:
-      props.etcdImage !== undefined
-        ? versionOfImage(props.etcdImage)
-        : Token.isUnresolved(props.etcdVersion)
-          ? undefined
-          : (props.etcdVersion ?? DEFAULT_ETCD_VERSION),
+      props.etcdVersion ??
+      (props.etcdImage !== undefined ? versionOfImage(props.etcdImage)! : DEFAULT_ETCD_VERSION),
     tlsEnabled,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
     vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    maintenance: resolveMaintenance(props.maintenance ?? {}),
+    alarms: resolveAlarms(props.alarms ?? {}),
+    dashboard: props.dashboard ?? true,
   };
-}
-
-/** The release in an image reference's tag (`…/etcd:v3.5.26`, `…:3.5.26-arm64`), or undefined (a digest, a token). */
-export function versionOfImage(image: string): string | undefined {
-  if (Token.isUnresolved(image)) return undefined;
-  return /:v?(\d+\.\d+\.\d+)(?:[-+][\w.-]*)?(?:@sha256:[0-9a-f]+)?$/.exec(image)?.[1];
 }

@@ -186,7 +186,8 @@ describe('backup options', () => {
     );
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'AwaitingRestoreTrigger' }, 0);
     expect(cluster.restoreAwaitedAlarm).toBeUndefined();
-    template.resourceCountIs('AWS::Events::Rule', 3);
+    // launch, terminate, reconcile, maintenance: no backup schedule
+    template.resourceCountIs('AWS::Events::Rule', 4);
     expect(cluster.backupBucket).toBeUndefined();
     const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
       (f) => f.Properties.Environment?.Variables?.GROUP_NAME,

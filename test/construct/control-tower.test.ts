@@ -127,13 +127,25 @@ describe('alarm actions (CT.CLOUDWATCH.PR.1)', () => {
     return { stack, topic, template: Template.fromStack(stack) };
   }
 
-  test('alarmActions reach every alarm the cluster creates (certificate expiry, snapshot age, restore awaited)', () => {
+  test('alarmActions reach every alarm the cluster creates (each on by default)', () => {
     const { stack, topic, template } = withTopic();
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
+    // The healthy voters alarm is metric math (Metrics), the others one metric each (MetricName).
+    const names = (a: Json): string[] =>
+      a.Properties.MetricName
+        ? [a.Properties.MetricName]
+        : a.Properties.Metrics.filter((q: Json) => q.MetricStat).map(
+            (q: Json) => q.MetricStat.Metric.MetricName,
+          );
+    expect(alarms.map((a) => names(a).sort().join('-')).sort()).toEqual([
+      'ActiveAlarms',
       'AwaitingRestoreTrigger',
       'CertificateDaysLeft',
+      'DesiredCapacity-HealthyVoters',
       'NewestSnapshotAgeSeconds',
+      'QuotaUsedPercent',
+      'RetainedTerminations',
+      'StuckLearners',
     ]);
     for (const alarm of alarms)
       expect(alarm.Properties.AlarmActions).toEqual([stack.resolve(topic.topicArn)]);

@@ -51,20 +51,47 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricCertificateDaysLeft(),
       cluster.metricRetainedTerminationsFinished(),
       cluster.metricAwaitingRestoreTrigger(),
+      cluster.metricHealthyVoters(),
+      cluster.metricDesiredCapacity(),
+      cluster.metricLearners(),
+      cluster.metricUnstartedMembers(),
+      cluster.metricDbSize(),
+      cluster.metricDbSizeInUse(),
+      cluster.metricQuotaUsedPercent(),
+      cluster.metricLeaderChanges(),
+      cluster.metricActiveAlarms(),
+      cluster.metricCorruptAlarms(),
+      cluster.metricDefragmentations(),
+      cluster.metricLeaderMoves(),
+      cluster.metricNospaceCompactions(),
+      cluster.metricNospaceDisarms(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
+    // Ages, days left and healthy voters are gauges whose lowest report counts; the other gauges (sizes,
+    // members, alarms, the awaited restore flag) show their highest; everything else is a count.
+    const minimum = ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft', 'HealthyVoters'];
+    const maximum = [
+      'AwaitingRestoreTrigger',
+      'DesiredCapacity',
+      'Learners',
+      'UnstartedMembers',
+      'DbSizeBytes',
+      'DbSizeInUseBytes',
+      'QuotaUsedPercent',
+      'ActiveAlarms',
+      'CorruptAlarms',
+    ];
     for (const m of metrics) {
       expect(m.namespace).toBe(lambdaNamespace);
       expect(m.dimensions).toEqual({ AutoScalingGroupName: cluster.autoScalingGroupName });
-      // Ages and days left are gauges (the freshest / lowest report counts), the awaited restore a flag;
-      // everything else is a count.
-      expect(m.statistic).toBe(
-        ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft'].includes(m.metricName)
+      expect({ name: m.metricName, statistic: m.statistic }).toEqual({
+        name: m.metricName,
+        statistic: minimum.includes(m.metricName)
           ? 'Minimum'
-          : m.metricName === 'AwaitingRestoreTrigger'
+          : maximum.includes(m.metricName)
             ? 'Maximum'
             : 'Sum',
-      );
+      });
     }
     // usable for an alarm in the user's stack
     const alarm = cluster
@@ -167,7 +194,7 @@ describe('EtcdCluster with defaults', () => {
     });
   });
 
-  test('EventBridge: launch and terminate actions of this group, and the reconcile schedule, to the Lambda', () => {
+  test('EventBridge: launch and terminate actions of this group, the reconcile, backup and maintenance schedules, to the Lambda', () => {
     const fnArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^EtcdLifecycleFunction[0-9A-F]{8}$'), 'Arn'] };
     for (const detailType of [
       'EC2 Instance-launch Lifecycle Action',
@@ -191,11 +218,15 @@ describe('EtcdCluster with defaults', () => {
       ScheduleExpression: 'rate(30 minutes)',
       Targets: [Match.objectLike({ Arn: fnArn, Input: '{"kind":"backup"}' })],
     });
-    template.resourceCountIs('AWS::Events::Rule', 4);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: fnArn, Input: '{"kind":"maintenance"}' })],
+    });
+    template.resourceCountIs('AWS::Events::Rule', 5);
     template.resourcePropertiesCountIs(
       'AWS::Lambda::Permission',
       { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com' },
-      4,
+      5,
     );
   });
 });

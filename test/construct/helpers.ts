@@ -69,3 +69,22 @@ export function rawUserData(template: Template): string {
 export function ignitionOf(template: Template): any {
   return JSON.parse(rawUserData(template));
 }
+
+/** The agent config file of the Ignition user data, parsed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function agentConfigOf(template: Template): any {
+  const file = ignitionOf(template).storage.files.find(
+    (f: { path: string }) => f.path === '/etc/etcd-agent/config.json',
+  );
+  return JSON.parse(decodeURIComponent(file.contents.source.slice('data:,'.length)));
+}
+
+/** The lifecycle function's resource properties (the function with GROUP_NAME in its environment). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function lifecycleFunctionOf(template: Template): any {
+  const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+    (f) => f.Properties?.Environment?.Variables?.GROUP_NAME !== undefined,
+  );
+  if (fns.length !== 1) throw new Error(`expected one lifecycle function, found ${fns.length}`);
+  return fns[0].Properties;
+}

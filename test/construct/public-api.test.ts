@@ -13,6 +13,7 @@ describe('public API', () => {
     expect(values.map(([name]) => name).sort()).toEqual([
       'EtcdCluster',
       'EtcdClusterDefaults',
+      'EtcdCompaction',
       'FlatcarAmi',
       'JoinStrategy',
       'RestorePolicy',

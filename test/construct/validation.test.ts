@@ -38,8 +38,8 @@ describe('prop errors', () => {
       /etcdVersion: must be an etcd release from 3\.4\.x to 3\.6\.x without the "v"/,
     ],
     [
-      { etcdVersion: '3.5.26', etcdImage: 'quay.io/coreos/etcd:v3.5.26' },
-      /etcdImage: set either etcdVersion or etcdImage/,
+      { etcdVersion: '3.5.21', etcdImage: 'quay.io/coreos/etcd:v3.5.26' },
+      /etcdVersion: 3\.5\.21 differs from the release in etcdImage's tag \(3\.5\.26\)/,
     ],
     [{ nodeImage: 'node:22; rm -rf /' }, /nodeImage: must be a container image reference/],
     [{ etcdImage: 'etcd image' }, /etcdImage: must be a container image reference/],

@@ -88,6 +88,31 @@ function clusterOf(
   return { cluster, m: new EtcdMaintenance(cluster.adapter) };
 }
 
+/**
+ * Writes `count` values under `prefix`, deletes them and compacts: reclaimable space on every member. etcd
+ * counts the pages the compaction freed as free (dbSizeInUse) only from a later commit on: the writes of
+ * keep/0..19 make those commits. Bounded: until every member reports less than half in use, at most 20 s.
+ */
+async function makeReclaimable(
+  c: Etcd3,
+  m: EtcdMaintenance,
+  cluster: EtcdCluster,
+  prefix: string,
+  count: number,
+  value: string,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await c.put(`${prefix}${i}`).value(value);
+  await c.delete().prefix(prefix);
+  await m.compact(cluster.clientURLs);
+  for (let i = 0, at = Date.now(); ; i++) {
+    await c.put(`keep/${i % 20}`).value(`v${i % 20}`);
+    const st = Object.values(await m.statusOf(await cluster.members()));
+    if (i >= 19 && st.every((x) => x && x.dbSizeInUse < x.dbSize / 2)) break;
+    if (Date.now() - at > 20_000) throw new Error(`in use not below half: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe('routine defragmentation', () => {
   const { cluster, m } = clusterOf('d', 76, 256);
 
@@ -96,18 +121,7 @@ describe('routine defragmentation', () => {
     const value = 'x'.repeat(100 * 1024);
     try {
       // 80 x 100 KiB written and deleted, then compacted: ~8 MiB reclaimable on every member.
-      for (let i = 0; i < 80; i++) await c.put(`junk/${i}`).value(value);
-      await c.delete().prefix('junk/');
-      await m.compact(cluster.clientURLs);
-      // etcd counts the pages the compaction freed as free (dbSizeInUse) only from a later commit on: these
-      // writes make those commits. Bounded: until every member reports less than half in use, at most 20 s.
-      for (let i = 0, at = Date.now(); ; i++) {
-        await c.put(`keep/${i % 20}`).value(`v${i % 20}`);
-        const st = Object.values(await m.statusOf(await cluster.members()));
-        if (i >= 19 && st.every((x) => x && x.dbSizeInUse < x.dbSize / 2)) break;
-        if (Date.now() - at > 20_000) throw new Error(`in use not below half: ${JSON.stringify(st)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await makeReclaimable(c, m, cluster, 'junk/', 80, value);
     } finally {
       c.close();
     }
@@ -151,11 +165,18 @@ describe('routine defragmentation', () => {
     }
   });
 
-  test('the join lock held by a membership change: the run waits and does nothing', async () => {
+  test('the join lock held by a membership change: an idle run never asks for it; one with work waits and does nothing', async () => {
     const c = new Etcd3({ hosts: cluster.clientURLs });
     const lock = c.lock(JOIN_LOCK_KEY).ttl(30);
     await lock.acquire();
     try {
+      // Nothing over the thresholds: idle at once, without waiting for the lock (1.5 s timeout).
+      const started = Date.now();
+      const idle = await run(cluster, m, [], { budgetMs: 30_000, lockTimeoutMs: 1500 });
+      expect(idle.final).toMatchObject({ kind: 'idle' });
+      expect(Date.now() - started).toBeLessThan(1500);
+      // Work to do (reclaimable space on every member): the run needs the lock, cannot take it, waits.
+      await makeReclaimable(c, m, cluster, 'junk2/', 120, 'z'.repeat(100 * 1024));
       const lines: string[] = [];
       const r = await run(cluster, m, lines, { budgetMs: 30_000, lockTimeoutMs: 1500 });
       expect(r.executed).toEqual([]);
