@@ -26,8 +26,13 @@ jest.setTimeout(300_000);
 
 const MiB = 1024 * 1024;
 const QUOTA_MIB = 48;
-/** The fleet's maintenance interval (the reconcile interval, 5 s) plus a run's budget (30 s): one cycle. */
-const CYCLE_SECONDS = 5 + 30;
+/**
+ * The fleet's maintenance interval: 1 s, so that several runs fall into the few seconds a member is down
+ * and its replacement syncs (about 5 s here).
+ */
+const INTERVAL_SECONDS = 1;
+/** One maintenance cycle: the interval plus a run's budget (30 s). */
+const CYCLE_SECONDS = INTERVAL_SECONDS + 30;
 
 describe('issue 14: status, no defragmentation while a member is down, NOSPACE recovery', () => {
   const fleet = new TestFleet('nospace');
@@ -35,7 +40,14 @@ describe('issue 14: status, no defragmentation while a member is down, NOSPACE r
   let s: StatusJson;
 
   it('status shows db size, in use and alarms per member; a member that does not answer shows - (null in --json)', async () => {
-    s = await fleet.up('--size', '3', '--quota-mb', String(QUOTA_MIB));
+    s = await fleet.up(
+      '--size',
+      '3',
+      '--quota-mb',
+      String(QUOTA_MIB),
+      '--maintenance-interval',
+      String(INTERVAL_SECONDS),
+    );
     expectConverged(s, 3);
     const st = await fleet.status();
     const byIp = new Map((await endpointStatus(st.endpoints)).map((e) => [new URL(e.endpoint).hostname, e]));
@@ -109,18 +121,18 @@ describe('issue 14: status, no defragmentation while a member is down, NOSPACE r
         (l) => l.message === 'maintenance: defragment' || l.message === 'maintenance: move-leader',
       ),
     ).toEqual([]);
-    // The maintenance did run meanwhile, and waited.
-    expect(waits.length).toBeGreaterThanOrEqual(1);
+    // The maintenance did run meanwhile (every second), and waited each time.
+    expect(waits.length).toBeGreaterThanOrEqual(3);
     expect(load.wrongValues(await getPrefix(others, 'down/'))).toEqual([]);
   });
 
   it('NOSPACE raised on purpose is recovered within one maintenance cycle; writes work again; acknowledged writes all readable', async () => {
     s = await fleet.status();
     await fleet.ok('maintenance', 'off');
-    // A run in flight finishes: give it its budget at most, until no new decision line comes for 6 s.
+    // A run in flight finishes: give it its budget at most, until no new decision line comes for 3 s.
     await until('no maintenance run in flight', CYCLE_SECONDS, async () => {
       const at = outOffset(fleet);
-      await new Promise((r) => setTimeout(r, 6000));
+      await new Promise((r) => setTimeout(r, 3000));
       return maintenanceLines(outLines(fleet, at)).length === 0 || undefined;
     });
     const fill = new OverwriteLoad(s.endpoints, {
