@@ -9,8 +9,12 @@
  *   lambda             lifecycle bundle size; cold process: require + first (foreign) event answered
  *   replaceByKeyspace  replace with 0 / 10 / 100 MB in the keyspace, each against its floor
  *   synth              cdk synth of the example app vs a minimal one-ASG app
+ *   defrag             longest write gap of a steady writer while every member of 3 with 100 MB of data is
+ *                      defragmented, leader in place and after a leadership move, vs no defragmentation
+ *                      (lib/defrag.ts)
  * Writes bench/results.json (or --out FILE) and prints a table. Options: --quick (fewer repetitions, no
- * 100 MB), --only a,b (sections: lambda, synth, bootstrap, bootstrap3, bootstrap5, replace, keyspace),
+ * 100 MB), --only a,b (sections: lambda, synth, bootstrap, bootstrap3, bootstrap5, replace, keyspace,
+ * defrag),
  * --reps N (bootstrap repetitions). Definitions and the latest results: bench/README.md.
  */
 import { execFileSync } from 'child_process';
@@ -19,6 +23,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { intOption, parseOptions } from './lib/args';
 import { benchBootstrap } from './lib/bootstrap';
+import { benchDefrag } from './lib/defrag';
 import { killAll } from './lib/etcd-static';
 import { downAllSync, joins } from './lib/fleet';
 import { benchLambda } from './lib/lambda';
@@ -27,7 +32,16 @@ import { agentOverhead, Results, table, targets } from './lib/report';
 import { benchSynth } from './lib/synth';
 import { log, onExitCleanup, r2, ROOT, runMain } from './lib/util';
 
-const SECTIONS = ['lambda', 'synth', 'bootstrap', 'bootstrap3', 'bootstrap5', 'replace', 'keyspace'];
+const SECTIONS = [
+  'lambda',
+  'synth',
+  'bootstrap',
+  'bootstrap3',
+  'bootstrap5',
+  'replace',
+  'keyspace',
+  'defrag',
+];
 
 function options(argv: string[]) {
   const values = parseOptions(argv, {
@@ -40,8 +54,8 @@ function options(argv: string[]) {
   for (const s of only ?? [])
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`);
   const reps = values.quick
-    ? { boot: 1, replace: 2, keyspace: 1, joins: 6, lambda: 5, synth: 1 }
-    : { boot: 5, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3 };
+    ? { boot: 1, replace: 2, keyspace: 1, joins: 6, lambda: 5, synth: 1, defrag: 1 }
+    : { boot: 5, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3, defrag: 3 };
   if (values.reps !== undefined) reps.boot = intOption(values.reps, 'reps', 1);
   return {
     quick: Boolean(values.quick),
@@ -103,6 +117,10 @@ async function main(): Promise<void> {
       await joinsFleet(o.reps.joins);
     }
     res.agentOverheadMs = agentOverhead([...joins.values()]);
+  }
+  if (o.want('defrag')) {
+    log('defrag');
+    res.defrag = await benchDefrag(o.quick ? 30 : 100, o.reps.defrag);
   }
   if (o.want('synth')) {
     log('synth');

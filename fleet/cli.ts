@@ -5,6 +5,8 @@
  *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
  *   etcd-fleet up ... [--restore manual|automatic] [--backup-interval S]
  *   etcd-fleet backup | restore                               (backups and disaster recovery)
+ *   etcd-fleet up ... [--quota-mb N] [--maintenance-interval S] [--no-maintenance]
+ *   etcd-fleet maintenance on|off|run                         (defragmentation and NOSPACE recovery)
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -12,32 +14,7 @@ import * as path from 'path';
 import { parseArgs as parseNodeArgs, ParseArgsConfig } from 'util';
 import { call, socketPath } from './control';
 import type { FleetStatus } from './types';
-
-const USAGE = `usage: etcd-fleet <command> [options]
-  up [--size N] [--dir DIR] [--strategy S] [--etcd PATH]   start the stand-in and N instances; return when converged
-  status [--json] [--dir DIR]                              the member table (or one JSON object)
-  scale N [--dir DIR]                                      set desired capacity; return when converged
-  terminate ID [--dir DIR]                                 terminate through the lifecycle hook; return when converged
-  kill ID [--wipe] [--dir DIR]                             SIGKILL its etcd (--wipe: delete its data)
-  freeze ID | thaw ID [--dir DIR]                          SIGSTOP / SIGCONT its etcd
-  reboot ID [--dir DIR]                                    agent then etcd again, same IP and data dir
-  wait [--timeout S] [--dir DIR]                           until converged
-  down [--dir DIR]                                         stop every process it started, remove DIR
-  fault lose-add-reply [--dir DIR]                         the next launched instance's member add loses its reply
-  fault drop-terminate-event [--dir DIR]                   the next terminate lifecycle event is never delivered
-  backup [--dir DIR]                                       take a snapshot now through the same code path; return when stored
-  restore [--dir DIR]                                      the manual restore trigger (restores only after quorum loss)
-options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
-         --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
-         --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
-         --break-boot N (up: the first N instances never boot),
-         --restore manual|automatic (up: restore policy, default manual),
-         --backup-interval S (up: seconds between scheduled backups, default 0 = none),
-         --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20),
-         --empty-start-beside-backups (up: a total loss may bootstrap an EMPTY cluster although the bucket
-           holds snapshots; the construct's backup.startEmptyBesideBackups; default off),
-         --tls (up: https on client and peer ports with client-certificate auth; status --json adds
-                "tls": {"ca", "cert", "key"}, a client identity for etcdctl --cacert/--cert/--key)`;
+import { USAGE } from './usage';
 
 interface Parsed {
   cmd: string;
@@ -46,7 +23,15 @@ interface Parsed {
 }
 
 /** Every flag of every command: the ones that stand alone, and the ones that take a value (`--x V` or `--x=V`). */
-const BOOLEAN_FLAGS = ['json', 'wipe', 'help', 'no-handler', 'tls', 'empty-start-beside-backups'];
+const BOOLEAN_FLAGS = [
+  'json',
+  'wipe',
+  'help',
+  'no-handler',
+  'tls',
+  'empty-start-beside-backups',
+  'no-maintenance',
+];
 const VALUE_FLAGS = [
   'size',
   'dir',
@@ -60,6 +45,8 @@ const VALUE_FLAGS = [
   'restore',
   'backup-interval',
   'restore-after',
+  'quota-mb',
+  'maintenance-interval',
 ];
 const OPTIONS: ParseArgsConfig['options'] = Object.fromEntries([
   ...BOOLEAN_FLAGS.map((name) => [name, { type: 'boolean' as const }]),
@@ -135,6 +122,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
   if (!['prepare', 'add', 'replace', 'prune'].includes(strategy))
     throw new UsageError('--strategy must be prepare, add, replace or prune');
   if (!Number.isInteger(size) || size < 1 || size > 9) throw new UsageError('--size must be 1..9');
+  const maintenance = maintenanceOptions(p);
   fs.mkdirSync(dir, { recursive: true });
   const opts = {
     dir,
@@ -150,6 +138,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     breakBoot: num(p.flags, 'break-boot', 0),
     backup: backupOptions(p),
     tls: p.flags.tls === true,
+    ...maintenance,
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
   const child = spawn(process.execPath, [path.join(__dirname, 'supervisor-main.js'), JSON.stringify(opts)], {
@@ -167,6 +156,20 @@ async function up(dir: string, p: Parsed): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return waitCmd(dir, 'wait', {}, num(p.flags, 'timeout', 180), p.flags.json === true);
+}
+
+function maintenanceOptions(p: Parsed): Record<string, unknown> {
+  const quota = p.flags['quota-mb'] === undefined ? undefined : num(p.flags, 'quota-mb', 0);
+  // etcd's own floor is far lower, the agent config's is 1 MiB; below 16 MiB a 100 KiB-value load has no room.
+  if (quota !== undefined && (quota < 16 || quota > 102400))
+    throw new UsageError('--quota-mb must be 16..102400');
+  return {
+    ...(quota !== undefined && { quotaMiB: quota }),
+    ...(p.flags['maintenance-interval'] !== undefined && {
+      maintenanceIntervalSeconds: num(p.flags, 'maintenance-interval', 0),
+    }),
+    maintenance: p.flags['no-maintenance'] !== true,
+  };
 }
 
 function backupOptions(p: Parsed): Record<string, unknown> {
@@ -189,6 +192,17 @@ async function lambdaCmd(dir: string, cmd: 'backup' | 'restore', timeout: number
   console.log(JSON.stringify(data));
   if (!data.ok) console.error(`etcd-fleet ${cmd}: ${data.reason ?? 'failed'}`);
   return data.ok ? 0 : 1;
+}
+
+/** maintenance on|off: the schedule; run: one run now, its result as one JSON line. */
+async function maintenanceCmd(dir: string, action: string | undefined, timeout: number): Promise<number> {
+  if (action !== 'on' && action !== 'off' && action !== 'run')
+    throw new UsageError('maintenance needs on, off or run');
+  const r = await call(dir, { cmd: 'maintenance', args: { action } }, (timeout + 30) * 1000);
+  if (!r.ok) throw new Error(r.error);
+  console.log(JSON.stringify(r.data));
+  const result = (r.data as { result?: { ok?: boolean } }).result;
+  return result && typeof result === 'object' && result.ok === false ? 1 : 0;
 }
 
 async function waitCmd(
@@ -216,7 +230,17 @@ async function waitCmd(
 }
 
 export function table(s: FleetStatus): string {
-  const head = ['INSTANCE', 'IP', 'LIFECYCLE', 'MEMBER ID', 'ROLE', 'HEALTHY', 'LEADER'];
+  const storage = s.instances.some((i) => i.dbSize !== undefined);
+  const head = [
+    'INSTANCE',
+    'IP',
+    'LIFECYCLE',
+    'MEMBER ID',
+    'ROLE',
+    'HEALTHY',
+    'LEADER',
+    ...(storage ? ['DB SIZE', 'IN USE', 'ALARMS'] : []),
+  ];
   const rows = s.instances.map((i) => [
     i.id,
     i.ip,
@@ -225,6 +249,7 @@ export function table(s: FleetStatus): string {
     i.role,
     String(i.healthy),
     String(i.leader),
+    ...(storage ? [mib(i.dbSize), mib(i.dbSizeInUse), i.alarms?.join(',') || (i.alarms ? 'none' : '-')] : []),
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
@@ -238,6 +263,11 @@ export function table(s: FleetStatus): string {
     line,
     ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
   ].join('\n');
+}
+
+/** Bytes as MiB with one decimal; '-' for no answer. */
+function mib(bytes: number | null | undefined): string {
+  return typeof bytes === 'number' ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '-';
 }
 
 async function down(dir: string): Promise<number> {
@@ -334,6 +364,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'backup':
       case 'restore':
         return await lambdaCmd(dir, p.cmd, timeout);
+      case 'maintenance':
+        return await maintenanceCmd(dir, p.positional[0], timeout);
       case 'kill':
       case 'freeze':
       case 'thaw': {

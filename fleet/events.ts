@@ -38,3 +38,8 @@ export function terminateLifecycleEvent(
 export function reconcileEvent(): Record<string, unknown> {
   return { kind: 'reconcile' };
 }
+
+/** The maintenance schedule's event (defragmentation, NOSPACE recovery). */
+export function maintenanceEvent(): Record<string, unknown> {
+  return { kind: 'maintenance' };
+}

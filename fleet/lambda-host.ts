@@ -1,16 +1,20 @@
 /*
  * The lifecycle Lambda bundle (build/lambda/index.js), hosted in the supervisor's process: loaded as Lambda
  * would load it, its environment set on process.env (the bundle reads it there), its SDK calls answered by
- * the stand-in. It receives the terminate hook's events and the scheduled reconcile.
+ * the stand-in. It receives the terminate hook's events, the scheduled reconcile and the scheduled maintenance
+ * (one maintenance run at a time: a tick that finds one running is skipped, as the construct's schedule
+ * would find the Lambda busy under its concurrency of one).
  */
 import * as fs from 'fs';
-import { reconcileEvent, terminateLifecycleEvent } from './events';
+import { maintenanceEvent, reconcileEvent, terminateLifecycleEvent } from './events';
 import type { FleetLog, LifecycleHandler } from './types';
 
 export class LambdaHost {
   private loaded?: LifecycleHandler;
   /** Terminate events still to drop (fault `drop-terminate-event`). */
   private dropTerminateEvents = 0;
+  /** The maintenance run in flight, if any. */
+  private maintaining?: Promise<unknown>;
 
   constructor(private readonly log: FleetLog) {}
 
@@ -54,6 +58,25 @@ export class LambdaHost {
       await this.loaded(reconcileEvent());
     } catch (err) {
       this.log('reconcile failed', { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * One maintenance run (`{"kind":"maintenance"}`); none when one is still running (then: 'busy'). Resolves
+   * with the handler's result; a failure is logged.
+   */
+  async maintenance(): Promise<unknown> {
+    if (!this.loaded) return { ok: false, reason: 'no lifecycle Lambda loaded' };
+    if (this.maintaining) return 'busy';
+    const run = this.loaded(maintenanceEvent()).catch((err: Error) => {
+      this.log('maintenance failed', { error: err.message });
+      return { ok: false, reason: err.message };
+    });
+    this.maintaining = run;
+    try {
+      return await run;
+    } finally {
+      this.maintaining = undefined;
     }
   }
 }

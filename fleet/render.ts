@@ -10,7 +10,7 @@ import * as path from 'path';
 import type { FleetBackup } from './backup';
 import type { AwsStandIn } from './standin';
 import type { FleetTls } from './tls';
-import { JoinStrategy, writeAgentConfig } from '../lib/contract';
+import { CompactionMode, JoinStrategy, writeAgentConfig } from '../lib/contract';
 import { renderAgentConfig, renderLifecycleEnvironment } from '../lib/private/run-time-config';
 import { CLIENT_PORT, FleetOptions, GROUP_NAME, PEER_PORT, REGION } from './types';
 
@@ -62,8 +62,38 @@ export function agentConfig(r: RenderInput, dir: string, dataDir: string): Recor
       heartbeatSeconds: 5,
       retryDelayMs: 200,
       etcdVersion: r.opts.etcdVersion ?? etcdVersionOf(r.opts.etcdBin),
+      backend: quotaSettings(r.opts)?.backend,
     }),
   );
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * `up --quota-mb N`: etcd's backend quota of N MiB and the short maintenance settings such a small quota
+ * needs to stay writable under a fast overwrite load (the construct's defaults are for GiB quotas and a
+ * schedule of minutes): auto-compaction every FLEET_COMPACTION_RETENTION (periodic, so each compaction keeps
+ * that much history), defragmentation of a member once 15 % of its backend and at least N/16 MiB are
+ * reclaimable, a maintenance run of at most FLEET_MAINTENANCE_BUDGET_SECONDS. Absent: the defaults.
+ */
+export const FLEET_COMPACTION_RETENTION = '5s';
+export const FLEET_MAINTENANCE_BUDGET_SECONDS = 30;
+
+export function quotaSettings(opts: Pick<FleetOptions, 'quotaMiB'>) {
+  if (opts.quotaMiB === undefined) return undefined;
+  return {
+    quotaBackendBytes: Math.round(opts.quotaMiB * MiB),
+    backend: {
+      quotaBackendBytes: Math.round(opts.quotaMiB * MiB),
+      compactionMode: CompactionMode.PERIODIC,
+      compactionRetention: FLEET_COMPACTION_RETENTION,
+    },
+    maintenance: {
+      reclaimPercent: 15,
+      reclaimMinBytes: Math.round((opts.quotaMiB * MiB) / 16),
+      budgetSeconds: FLEET_MAINTENANCE_BUDGET_SECONDS,
+    },
+  };
 }
 
 const versions = new Map<string, string | undefined>();
@@ -79,6 +109,7 @@ export function etcdVersionOf(bin: string): string | undefined {
 
 /** The lifecycle Lambda's environment (set on the supervisor's process.env before the bundle loads): the construct's renderer. */
 export function handlerEnv(r: RenderInput): Record<string, string> {
+  const quota = quotaSettings(r.opts);
   return {
     ...awsEnv(r),
     ...renderLifecycleEnvironment({
@@ -89,6 +120,7 @@ export function handlerEnv(r: RenderInput): Record<string, string> {
       unstartedGraceSeconds: 60,
       clientSecretId: r.tls?.clientSecretArn,
       backup: r.backup.lambdaSettings(),
+      ...(quota && { quotaBackendBytes: quota.quotaBackendBytes, maintenance: quota.maintenance }),
     }),
   };
 }

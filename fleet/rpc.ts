@@ -10,7 +10,7 @@ async function dispatch(fleet: Fleet, req: Request, shutdown: () => Promise<void
   const timeout = typeof a.timeout === 'number' ? a.timeout : 180;
   switch (req.cmd) {
     case 'status':
-      return fleet.status();
+      return fleet.status(true);
     case 'wait':
       return fleet.waitConverged(timeout);
     case 'scale':
@@ -39,6 +39,11 @@ async function dispatch(fleet: Fleet, req: Request, shutdown: () => Promise<void
       return { armed: a.kind };
     case 'launch':
       return { id: await fleet.launch() };
+    case 'maintenance':
+      if (a.action === 'run') return { result: await fleet.maintenance() };
+      if (a.action !== 'on' && a.action !== 'off') throw new Error('maintenance on, off or run');
+      fleet.setMaintenance(a.action === 'on');
+      return { maintenance: a.action };
     case 'reconcile':
       await fleet.reconcile();
       return { reconciled: true };

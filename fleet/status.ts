@@ -5,6 +5,7 @@
  */
 import type { EtcdAdapter } from '../lambda/adapters/etcd';
 import { memberIdHex } from '../lambda/adapters/etcd';
+import type { EtcdMaintenance } from '../lambda/adapters/etcd-maintenance';
 import { isHealthy, isStarted, memberOfInstance, pendingMembers, voters } from '../lambda/core/quorum';
 import type { GroupInstance, Member } from '../lambda/core/types';
 import type { FleetTlsFiles } from './tls';
@@ -22,6 +23,8 @@ export interface StatusSource {
   /** The stand-in's lifecycle state of the instance; undefined once it left the group. */
   lifecycleState(id: string): string | undefined;
   readonly tls?: FleetTlsFiles;
+  /** With it, each member's dbSize, dbSizeInUse and active alarms (`etcd-fleet status`). */
+  readonly maintenance?: EtcdMaintenance;
 }
 
 function asGroupInstance(i: Instance, lifecycleState: string): GroupInstance {
@@ -45,7 +48,10 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
   const clusterIds = new Set(perEndpoint.filter((r) => r).map((r) => r!.clusterId));
   const list = perEndpoint.find((r) => r && r.leaderId) ?? perEndpoint.find((r) => r) ?? null;
   const members: Member[] = list?.members ?? [];
-  const health = await src.etcd.healthOf(members);
+  const [health, storage] = await Promise.all([
+    src.etcd.healthOf(members),
+    src.maintenance && storageOf(src.maintenance, members, endpoints),
+  ]);
   const lifecycleState = (i: Instance) =>
     src.lifecycleState(i.id) ?? (i.phase === 'retained' ? 'Terminating:Retained' : 'Terminated');
   const memberOf = (i: Instance) =>
@@ -60,6 +66,12 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
       role: roleOf(m),
       healthy: m ? isHealthy(m, health) : false,
       leader: Boolean(m && list && list.leaderId === m.id),
+      ...(storage && {
+        dbSize: (m && storage.status[m.id]?.dbSize) ?? null,
+        dbSizeInUse: (m && storage.status[m.id]?.dbSizeInUse) ?? null,
+        alarms:
+          storage.alarms && (m ? storage.alarms.filter((a) => a.memberId === m.id).map((a) => a.alarm) : []),
+      }),
     };
   });
   const alive = src.alive();
@@ -83,6 +95,18 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
     instances,
     ...(src.tls && { tls: src.tls }),
   };
+}
+
+/**
+ * Maintenance.Status of every member and the cluster's alarm list, asked of every endpoint at once, the first
+ * answer taken (a member that does not answer holds nothing up); null when no endpoint answered it.
+ */
+async function storageOf(maintenance: EtcdMaintenance, members: Member[], endpoints: string[]) {
+  const [status, alarms] = await Promise.all([
+    maintenance.statusOf(members),
+    Promise.any(endpoints.map((e) => maintenance.alarms([e]))).catch(() => null),
+  ]);
+  return { status, alarms };
 }
 
 /** Polls the status until two consecutive observations are converged; throws after the timeout. */

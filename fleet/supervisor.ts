@@ -13,6 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EtcdAdapter } from '../lambda/adapters/etcd';
+import { EtcdMaintenance } from '../lambda/adapters/etcd-maintenance';
 import { blockFor, standInAddress } from './addresses';
 import { FleetBackup } from './backup';
 import { Group } from './group';
@@ -41,6 +42,9 @@ export class Fleet {
   private tls?: FleetTls;
   private timer?: NodeJS.Timeout;
   private reconcileTimer?: NodeJS.Timeout;
+  private maintenanceTimer?: NodeJS.Timeout;
+  /** Scheduled maintenance events are sent (`up --no-maintenance` starts with false; `maintenance on|off`). */
+  private maintenanceOn: boolean;
   private readonly logStream: fs.WriteStream;
   private readonly lambda: LambdaHost;
   private readonly processes: InstanceProcesses;
@@ -59,6 +63,7 @@ export class Fleet {
       minSize: 0,
       maxSize: opts.maxSize,
     });
+    this.maintenanceOn = opts.maintenance !== false;
     this.logStream = fs.createWriteStream(path.join(opts.dir, 'supervisor.log'), { flags: 'a' });
     const log = this.log.bind(this);
     this.lambda = new LambdaHost(log);
@@ -125,6 +130,12 @@ export class Fleet {
         this.opts.reconcileIntervalSeconds * 1000,
       );
     }
+    const every = this.opts.maintenanceIntervalSeconds ?? this.opts.reconcileIntervalSeconds;
+    if (every > 0 && this.lambda.handler) {
+      this.maintenanceTimer = setInterval(() => {
+        if (this.maintenanceOn) void this.lambda.maintenance();
+      }, every * 1000);
+    }
     this.backup.startSchedule();
     this.log('fleet started', { block: this.block, standIn: this.standIn.endpoint, size: this.opts.size });
   }
@@ -169,8 +180,21 @@ export class Fleet {
     return this.lambda.reconcile();
   }
 
-  status(): Promise<FleetStatus> {
+  /** Turns the scheduled maintenance events on or off (a run in flight finishes). */
+  setMaintenance(on: boolean): void {
+    this.maintenanceOn = on;
+    this.log(`maintenance ${on ? 'on' : 'off'}`);
+  }
+
+  /** One maintenance run now, whether the schedule is on or off ('busy' when one is running). */
+  maintenance(): Promise<unknown> {
+    return this.lambda.maintenance();
+  }
+
+  /** The status; `storage`: with each member's db size, size in use and alarms. */
+  status(storage = false): Promise<FleetStatus> {
     return fleetStatus({
+      ...(storage && { maintenance: new EtcdMaintenance(this.etcd, { callTimeoutMs: 1500 }) }),
       etcd: this.etcd,
       scheme: this.scheme,
       desiredCapacity: () => this.standIn.group.desiredCapacity,
@@ -188,6 +212,7 @@ export class Fleet {
   async down(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
     this.backup.stopSchedule();
     await Promise.all(this.group.all().map((i) => this.processes.stop(i, 'SIGKILL')));
     await this.standIn.stop();

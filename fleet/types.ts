@@ -31,6 +31,12 @@ export interface FleetOptions {
   readonly backup?: FleetBackupOptions;
   /** TLS for peers and clients with client-certificate auth, CA in the stand-in's Secrets Manager (`up --tls`). */
   readonly tls?: boolean;
+  /** etcd's backend quota and the fleet's short maintenance settings for it (`up --quota-mb`); absent: the defaults. */
+  readonly quotaMiB?: number;
+  /** Seconds between maintenance events to the Lambda (0 = none); default: the reconcile interval. */
+  readonly maintenanceIntervalSeconds?: number;
+  /** Maintenance events are sent from the start (`up --no-maintenance`: false; `etcd-fleet maintenance on`). */
+  readonly maintenance?: boolean;
 }
 
 /** The construct's hook names (the contract's): the agent and the Lambda bundle expect them. */
@@ -77,6 +83,13 @@ export interface InstanceStatus {
   role: 'voter' | 'learner' | 'unstarted' | 'none';
   healthy: boolean;
   leader: boolean;
+  // The storage fields: in the answer of `etcd-fleet status` (not of the waiting commands, which poll often).
+  /** The member's backend size (Maintenance.Status dbSize, bytes); null when it did not answer. */
+  dbSize?: number | null;
+  /** The part of it in use (dbSizeInUse, bytes); null when it did not answer. */
+  dbSizeInUse?: number | null;
+  /** The member's active alarms (NOSPACE, CORRUPT); null when no endpoint answered the alarm list. */
+  alarms?: string[] | null;
 }
 
 export interface FleetStatus {

@@ -1,4 +1,5 @@
 /* The bench's result: the targets met or missed, the printed table, the agent overhead summary. */
+import type { DefragFigure } from './defrag';
 import type { Join } from './fleet';
 import { median, pct } from './util';
 
@@ -22,6 +23,7 @@ export interface Results {
   lambda?: { initMs: number | null; bundleBytes: number };
   replaceByKeyspace?: Record<string, Figure>;
   synth?: { seconds: number | null; baselineSeconds: number | null; ratio: number | null };
+  defrag?: DefragFigure;
   targets?: Target[];
 }
 
@@ -94,6 +96,13 @@ export function table(res: Results): string {
   for (const [mb, r] of Object.entries(res.replaceByKeyspace ?? {}))
     fig(`replace @${mb} MB (s)`, r, mb === '100' ? 'replace @100 MB ratio' : '');
   if (res.synth) row('synth (s)', res.synth.seconds, res.synth.baselineSeconds, res.synth.ratio);
+  const d = res.defrag;
+  for (const g of d?.byDeadline ?? []) {
+    const what = `longest write gap (${g.deadlineMs} ms deadline), defragment 3 x ${d!.dataMB} MB`;
+    fig(`${what}, leader in place (s)`, g.inPlace);
+    fig(`${what}, leadership moved (s)`, g.moved);
+    row('  moved / in place', '-', '-', g.movedVsInPlace);
+  }
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
   const fmt = (r: unknown[]) => '| ' + r.map((v, c) => String(v).padEnd(w[c])).join(' | ') + ' |';
   return [

@@ -4,9 +4,11 @@
  * started: no command here is `up`, and none reaches a supervisor.
  */
 import { execFile } from 'child_process';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from '../../fleet/cli';
+import { quotaSettings } from '../../fleet/render';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'etcd-fleet.js');
 
@@ -45,6 +47,12 @@ describe('parseArgs', () => {
     // A value that starts with a dash is still the flag's value (num() then refuses a negative one).
     expect(parseArgs(['scale', '2', '--timeout', '-1']).flags).toEqual({ timeout: '-1' });
     expect(parseArgs([])).toEqual({ cmd: '', positional: [], flags: {} });
+    expect(parseArgs(['up', '--quota-mb', '48', '--maintenance-interval=2', '--no-maintenance'])).toEqual({
+      cmd: 'up',
+      positional: [],
+      flags: { 'quota-mb': '48', 'maintenance-interval': '2', 'no-maintenance': true },
+    });
+    expect(parseArgs(['maintenance', 'off'])).toEqual({ cmd: 'maintenance', positional: ['off'], flags: {} });
   });
 
   it.each([
@@ -53,8 +61,22 @@ describe('parseArgs', () => {
     [['status', '-j'], 'unknown flag -j'],
     [['status', '--json=yes'], '--json takes no value'],
     [['up', '--size'], '--size needs a value'],
+    [['up', '--quota-mb'], '--quota-mb needs a value'],
+    [['up', '--no-maintenance=1'], '--no-maintenance takes no value'],
+    [['up', '--quota'], 'unknown flag --quota'],
   ])('%j: %s', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(new Error(message));
+  });
+});
+
+describe('up --quota-mb: the settings the usage text documents', () => {
+  it('48 MiB: quota 48 MiB, periodic compaction keeping 5 s, defragmentation at 15 % and 3 MiB, 30 s runs', () => {
+    expect(quotaSettings({ quotaMiB: 48 })).toEqual({
+      quotaBackendBytes: 48 * 1024 * 1024,
+      backend: { quotaBackendBytes: 48 * 1024 * 1024, compactionMode: 'periodic', compactionRetention: '5s' },
+      maintenance: { reclaimPercent: 15, reclaimMinBytes: 3 * 1024 * 1024, budgetSeconds: 30 },
+    });
+    expect(quotaSettings({})).toBeUndefined();
   });
 });
 
@@ -71,10 +93,26 @@ describe('etcd-fleet (bin)', () => {
     ]);
   });
 
+  it.each([
+    [['--quota-mb', '8'], '--quota-mb must be 16..102400'],
+    [['--quota-mb', 'lots'], '--quota-mb must be a number'],
+    [['--maintenance-interval', '-5'], '--maintenance-interval must be a number'],
+  ])('up %j: exit 2 before anything starts: %s', async (flags, message) => {
+    const dir = path.join(os.tmpdir(), `etcd-fleet-cli-test-${process.pid}-never-made`);
+    const r = await run('up', '--dir', dir, ...flags);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(`etcd-fleet up: ${message}`);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('--help prints the usage on stdout, exit 0', async () => {
     const r = await run('--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage: etcd-fleet <command> \[options\]\n {2}up \[--size N\]/);
     expect(r.stdout).toContain('--empty-start-beside-backups (up:');
+    for (const flag of ['--quota-mb N (up:', '--maintenance-interval S (up:', '--no-maintenance (up:'])
+      expect(r.stdout).toContain(flag);
+    expect(r.stdout).toContain('maintenance on|off|run');
+    expect(r.stdout).toMatch(/auto-compaction periodic with 5 s retention/);
   });
 });
