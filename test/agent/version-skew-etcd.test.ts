@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 18.
  * The join's version-skew gate against a real 3-member etcd 3.4.23 cluster on 127.0.74.1-3 (the agent's own
  * etcd adapter and maintenance calls, as buildDeps wires them; only the AWS side is recorded): an agent that
  * claims 3.6.0 refuses (no member added, the launch abandoned), one that claims the running version joins

@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 18.
  * The join's version-skew gate (lambda/agent/skew.ts, issue 15) with recorded dependencies and a virtual
  * clock: what the agent does for each combination of its own etcd version (cfg.etcdVersion) and the versions
  * the running members report. The same against real etcd 3.4.23: version-skew-etcd.test.ts.

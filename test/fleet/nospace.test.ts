@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 16.
  * Issue 14 through the fleet (`up --quota-mb 48`): `etcd-fleet status` shows each member's db size, size in
  * use and alarms ('-' / null for a member that does not answer); no defragmentation while a member is down
  * or its replacement syncs as a learner; NOSPACE raised on purpose (maintenance off, overwrite as fast as

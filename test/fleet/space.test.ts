@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 16.
  * Issue 14, space: a fleet with a 48 MiB backend quota (`up --quota-mb 48`: auto-compaction keeping 5 s,
  * the Lambda's maintenance every reconcile interval) takes an overwrite load of 4x its quota within about
  * two minutes and stays writable; the defragmentations the load causes go followers first, the leader

@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 16.
  * Issue 14 through the lifecycle handler, against a real 3-member etcd cluster and the AWS stand-in (the
  * world: ./handler-fixture.ts), judged with Debian's etcdctl: the gauges every reconcile publishes, and the
  * maintenance event ({"kind":"maintenance"}): off, idle under the thresholds, defragmenting every member

@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 17.
  * The longest write gap of a steady writer while the leader's instance is terminated through the terminate
  * handler, with the leader handoff (lambda/lifecycle/handoff.ts) and without it (leaderHandoff: false), on
  * real 3-member etcd clusters on 127.0.72.x with etcd's default timing (heartbeat 100 ms, election 1 s, as

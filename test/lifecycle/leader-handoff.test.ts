@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 17.
  * Leadership handoff before the planned removal of the leader's member (issue 15; lambda/lifecycle/handoff.ts),
  * through the terminate handler, against real 3-member etcd clusters on 127.0.73.x and the AWS stand-in
  * (the world: ./handler-fixture.ts). What is judged is etcd's own view: every member's Maintenance.Status

@@ -1,4 +1,5 @@
 /*
+ * FAILURE-SCENARIOS 16.
  * The maintenance run (lambda/lifecycle/maintenance.ts + adapters/etcd-maintenance.ts + the pure plan)
  * against real 3-member etcd clusters on 127.0.75.x and 127.0.76.x, judged by values read back and by
  * etcd's own status and alarm list: routine defragmentation (followers first, leadership moved off the
