@@ -4,16 +4,11 @@
 import { gaugesOf, GaugeInput, Gauges } from '../../lambda/core/gauges';
 import type { MemberStatus } from '../../lambda/core/maintenance';
 import { Member } from '../../lambda/core/types';
+import { voter, learner, unstarted } from './members';
 
-const V = (id: string): Member => ({
-  id,
-  name: `i-${id}`,
-  peerURLs: [`http://10.0.0.${id}:2380`],
-  clientURLs: [`http://10.0.0.${id}:2379`],
-  isLearner: false,
-});
-const L = (id: string): Member => ({ ...V(id), isLearner: true });
-const U = (id: string): Member => ({ ...V(id), name: '', clientURLs: [], isLearner: true });
+const V = voter;
+const L = learner;
+const U = (id: string): Member => unstarted(id, true);
 const MiB = 1024 * 1024;
 const st = (dbMiB: number, inUseMiB: number, leader = '1'): MemberStatus => ({
   dbSize: dbMiB * MiB,

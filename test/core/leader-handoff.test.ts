@@ -3,15 +3,10 @@
  */
 import { LeaderView, MAX_HANDOFF_LAG, planHandoff } from '../../lambda/core/leader';
 import { Member } from '../../lambda/core/types';
+import { voter, learner } from './members';
 
-const V = (id: string): Member => ({
-  id,
-  name: `i-${id}`,
-  peerURLs: [`http://10.0.0.${id}:2380`],
-  clientURLs: [`http://10.0.0.${id}:2379`],
-  isLearner: false,
-});
-const L = (id: string): Member => ({ ...V(id), isLearner: true });
+const V = voter;
+const L = learner;
 const healthy = (...ids: string[]) => Object.fromEntries(ids.map((id) => [id, true]));
 /** Every listed member reports `leader`, with its raft index. */
 const st = (leader: string, idx: Record<string, number>): Record<string, LeaderView> =>

@@ -3,16 +3,11 @@
  */
 import { handoffTarget } from '../../lambda/core/leader';
 import { Member } from '../../lambda/core/types';
+import { voter, learner, unstarted } from './members';
 
-const V = (id: string): Member => ({
-  id,
-  name: `i-${id}`,
-  peerURLs: [`http://10.0.0.${id}:2380`],
-  clientURLs: [`http://10.0.0.${id}:2379`],
-  isLearner: false,
-});
-const L = (id: string): Member => ({ ...V(id), isLearner: true });
-const U = (id: string): Member => ({ ...V(id), name: '', clientURLs: [] });
+const V = voter;
+const L = learner;
+const U = (id: string): Member => unstarted(id);
 
 const healthy = (...ids: string[]) => Object.fromEntries(ids.map((id) => [id, true]));
 
