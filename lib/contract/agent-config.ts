@@ -53,6 +53,20 @@ export interface AgentConfig {
    * construct cannot tell (a custom image without a version tag): no check, and the agent logs that.
    */
   readonly etcdVersion?: string;
+  /**
+   * The rollout gate: the CloudFormation resource (the Auto Scaling group) this instance signals once, with
+   * SUCCESS when its first promotion made it a healthy voter and completed its launch lifecycle action, or
+   * FAILURE when it refused to join and abandoned its launch. Absent: no signal (no gated rollout).
+   */
+  readonly rolloutSignal?: AgentRolloutSignalConfig;
+}
+
+/** Where the agent sends its `cloudformation:SignalResource` (UniqueId: its instance id). */
+export interface AgentRolloutSignalConfig {
+  /** The stack's name (or id). */
+  readonly stackName: string;
+  /** The group's logical id in that stack. */
+  readonly logicalResourceId: string;
 }
 
 /** etcd's backend settings, as the agent writes them for etcd. */
@@ -111,6 +125,10 @@ export function writeAgentConfig(c: AgentConfig): Record<string, unknown> {
       corruptCheckIntervalSeconds: c.backend.corruptCheckIntervalSeconds,
     },
     etcdVersion: c.etcdVersion,
+    rolloutSignal: c.rolloutSignal && {
+      stackName: c.rolloutSignal.stackName,
+      logicalResourceId: c.rolloutSignal.logicalResourceId,
+    },
   };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;
@@ -205,6 +223,7 @@ export function readAgentConfig(raw: unknown): AgentConfig {
   const etcdVersion = field('etcdVersion');
   if (etcdVersion !== undefined && (typeof etcdVersion !== 'string' || !/^\d+\.\d+\.\d+/.test(etcdVersion)))
     errors.push(`etcdVersion: must be a version such as 3.5.26 (got ${JSON.stringify(etcdVersion)})`);
+  const rolloutSignal = readRolloutSignal(field('rolloutSignal'), errors);
   if (errors.length > 0) throw new ConfigError(`invalid config: ${errors.join('; ')}`);
   return {
     strategy,
@@ -227,7 +246,25 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     ...(tls && { tls }),
     backend,
     ...(etcdVersion !== undefined && { etcdVersion: etcdVersion as string }),
+    ...(rolloutSignal && { rolloutSignal }),
   };
+}
+
+function readRolloutSignal(r: unknown, errors: string[]): AgentRolloutSignalConfig | undefined {
+  if (r === undefined) return undefined;
+  if (!isObject(r)) {
+    errors.push('rolloutSignal: must be an object');
+    return undefined;
+  }
+  const stackName = r.stackName;
+  const logicalResourceId = r.logicalResourceId;
+  if (typeof stackName !== 'string' || stackName === '')
+    errors.push(`rolloutSignal.stackName: must be a stack name or id (got ${JSON.stringify(stackName)})`);
+  if (typeof logicalResourceId !== 'string' || !/^[A-Za-z0-9]+$/.test(logicalResourceId))
+    errors.push(
+      `rolloutSignal.logicalResourceId: must be a logical id (letters and digits; got ${JSON.stringify(logicalResourceId)})`,
+    );
+  return { stackName, logicalResourceId } as AgentRolloutSignalConfig;
 }
 
 const MAX_QUOTA = 100 * 1024 * 1024 * 1024; // etcd warns above 8 GiB; 100 GiB is far beyond anything sane
