@@ -15,6 +15,7 @@ import type { AddressInfo } from 'net';
 import * as zlib from 'zlib';
 import * as crypto from 'crypto';
 import { AUTOSCALING_ACTIONS, AUTOSCALING_VERSION, AUTOSCALING_XMLNS } from './autoscaling';
+import { CLOUDFORMATION_VERSION, CLOUDFORMATION_XMLNS, SignalBoard } from './cloudformation';
 import type { GroupState, ServiceContext, TerminatedInstance } from './context';
 import { EC2_ACTIONS, EC2_VERSION, EC2_XMLNS } from './ec2';
 import { createImdsServer } from './imds';
@@ -25,8 +26,9 @@ import { SECRETS_TARGET_PREFIX, SecretStore } from './secrets';
 export { ApiError } from './types';
 export type { StandInFaults, StandInInstance, StandInOptions } from './types';
 export type { GroupState } from './context';
+export type { ResourceSignal, SignalStatus, SignalTarget } from './cloudformation';
 
-type Service = 'autoscaling' | 'ec2';
+type Service = 'autoscaling' | 'ec2' | 'cloudformation';
 
 interface ImdsListener {
   server: http.Server;
@@ -38,6 +40,7 @@ const INSTANCE_ID = /^i-[0-9a-f]{17}$/;
 /**
  * Events: 'complete-lifecycle-action' {instanceId, hookName, token, result}, 'heartbeat' {instanceId, hookName, token},
  * 'set-desired-capacity' {desired}, 'terminate-instance' {instanceId, decrement},
+ * 'signal-resource' (a ResourceSignal: CloudFormation SignalResource, accepted or not),
  * 'request' {service, action, fault?, accessKeyId?} (every AutoScaling/EC2 request, before it is answered;
  * accessKeyId from the SigV4 Authorization header, not verified).
  */
@@ -55,6 +58,8 @@ export class AwsStandIn extends EventEmitter {
   private readonly roleName: string;
   /** Secrets Manager (GetSecretValue, PutSecretValue) on the same endpoint, told apart by X-Amz-Target. */
   readonly secrets: SecretStore;
+  /** CloudFormation's signalled resource (the group), when opts.signalTarget is set. */
+  readonly signalBoard?: SignalBoard;
 
   constructor(private readonly opts: StandInOptions) {
     super();
@@ -70,6 +75,7 @@ export class AwsStandIn extends EventEmitter {
     this.accountId = opts.accountId ?? '000000000000';
     this.roleName = opts.roleName ?? 'etcd-fleet-instance-role';
     this.secrets = new SecretStore(opts.region, this.accountId);
+    if (opts.signalTarget) this.signalBoard = new SignalBoard(opts.signalTarget);
     const retentionMs = (opts.terminatedRetentionSeconds ?? 3600) * 1000;
     const createdTime = new Date();
     this.ctx = {
@@ -244,6 +250,7 @@ export class AwsStandIn extends EventEmitter {
       const action = params.get('Action') ?? '';
       const version = params.get('Version');
       if (version === EC2_VERSION || (version === undefined && action in EC2_ACTIONS)) service = 'ec2';
+      else if (version === CLOUDFORMATION_VERSION) service = 'cloudformation';
       let fault: string | undefined;
       if (this.faults.throttle > 0) fault = 'throttle';
       else if (this.faults.unavailable > 0) fault = 'unavailable';
@@ -278,6 +285,24 @@ export class AwsStandIn extends EventEmitter {
           `<${action}Response xmlns="${EC2_XMLNS}">${inner}</${action}Response>`,
         );
       }
+      if (service === 'cloudformation') {
+        if (action !== 'SignalResource' || !this.signalBoard)
+          throw new ApiError(
+            400,
+            'InvalidAction',
+            `Could not find operation ${action} for version ${version}`,
+          );
+        const signal = this.signalBoard.signal(params);
+        this.emit('signal-resource', signal);
+        if (!signal.accepted) throw this.signalBoard.notWaiting(signal);
+        return send(
+          res,
+          200,
+          requestId,
+          `<SignalResourceResponse xmlns="${CLOUDFORMATION_XMLNS}">` +
+            `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></SignalResourceResponse>`,
+        );
+      }
       if (version !== AUTOSCALING_VERSION) {
         throw new ApiError(
           400,
@@ -308,7 +333,7 @@ export class AwsStandIn extends EventEmitter {
         service === 'ec2'
           ? `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors>` +
             `<RequestID>${requestId}</RequestID></Response>`
-          : `<ErrorResponse xmlns="${AUTOSCALING_XMLNS}"><Error><Type>${e.type}</Type><Code>${code}</Code>` +
+          : `<ErrorResponse xmlns="${service === 'cloudformation' ? CLOUDFORMATION_XMLNS : AUTOSCALING_XMLNS}"><Error><Type>${e.type}</Type><Code>${code}</Code>` +
             `<Message>${message}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
       return send(res, e.status, requestId, body);
     }

@@ -45,6 +45,8 @@ export interface StandInOptions {
   terminateHeartbeatTimeout?: number;
   /** How long DescribeInstances still reports a removed instance as 'terminated', in seconds. @default 3600 */
   terminatedRetentionSeconds?: number;
+  /** CloudFormation SignalResource's one stack and resource; absent: SignalResource is an unknown operation. */
+  signalTarget?: { readonly stackName: string; readonly logicalResourceId: string };
 }
 
 /** Fault injection: consumed by the next requests. */
