@@ -63,6 +63,8 @@ export function agentConfig(r: RenderInput, dir: string, dataDir: string): Recor
       retryDelayMs: 200,
       etcdVersion: r.opts.etcdVersion ?? etcdVersionOf(r.opts.etcdBin),
       backend: quotaSettings(r.opts)?.backend,
+      // The rollout gate: the stand-in's signalled resource, when it has one.
+      rolloutSignal: r.standIn.signalBoard?.target,
     }),
   );
 }

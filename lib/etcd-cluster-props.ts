@@ -133,6 +133,19 @@ export interface EtcdClusterProps {
   readonly lifecycleHeartbeatTimeout?: Duration;
 
   /**
+   * How long CloudFormation waits for the members' rollout signals: at the stack's creation for all `size`
+   * members, and in a rolling update (a new launch template: a new AMI, etcd version or user data) for each
+   * replacement, one at a time. A member's agent signals SUCCESS once it is a healthy voter, FAILURE when it
+   * refuses to join (an unsafe etcd version skew); a FAILURE, or no signal within this time, fails the
+   * deployment and CloudFormation rolls it back. 1 to 60 minutes (CloudFormation's PauseTime is at most
+   * PT1H); known at synth time (CloudFormation takes it as an ISO 8601 duration in the group's policies).
+   * README: "Planned changes".
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly rolloutSignalTimeout?: Duration;
+
+  /**
    * Snapshots to S3 and the restore after quorum loss (README: Backups and disaster recovery).
    *
    * @default - backups on: a new bucket, a snapshot every 30 minutes and before each member removal,

@@ -25,10 +25,10 @@ import { clusterDashboard } from './private/dashboard';
 import { clusterDataKey } from './private/data-key';
 import { groupIdentity } from './private/group-permissions';
 import { healthAlarms } from './private/health-alarms';
-import { agentConfig, memberLaunchTemplate } from './private/launch-template';
 import { lifecycleFunction, lifecycleTriggers } from './private/lifecycle-function';
 import { maintenanceSchedule } from './private/maintenance';
-import { agentBundle, grantMemberTls, memberGroup, memberNetwork, memberRole } from './private/members';
+import { memberInstances } from './private/member-instances';
+import { agentBundle, grantMemberTls, memberNetwork, memberRole } from './private/members';
 import { clusterMetric } from './private/metrics';
 import { resolveProps } from './private/props';
 import { ClusterTls } from './tls';
@@ -159,29 +159,16 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       grantMemberTls(role, tls, props.caSecret);
     }
 
-    // ---- Members: launch template, Auto Scaling group with its lifecycle hooks --------------------
-    const launchTemplate = memberLaunchTemplate(this, {
-      instanceType: p.instanceType,
-      machineImage: p.machineImage,
-      role,
-      securityGroup: network.securityGroup,
-      agent,
-      agentConfig: agentConfig({ ...p, tls, backup }),
-      nodeImage: p.nodeImage,
-      etcdImage: p.etcdImage,
-      etcdVersion: p.etcdVersion,
-      dataVolumeSize: p.dataVolumeSize,
-      backup,
-    });
-    this.autoScalingGroup = memberGroup(this, {
+    // ---- Members: launch template, Auto Scaling group with its lifecycle hooks and rollout gate ----------
+    this.autoScalingGroup = memberInstances(this, {
+      props: p,
       vpc: props.vpc,
-      vpcSubnets: p.vpcSubnets,
-      launchTemplate,
       groupName: group.name,
-      size: p.size,
-      heartbeatTimeout: p.heartbeatTimeout,
       role,
+      network,
+      agent,
       tls,
+      backup,
     });
 
     // ---- Lifecycle / reconcile Lambda ------------------------------------------------------------

@@ -18,6 +18,7 @@ import {
   ETCD_ENV_FILE,
   TLS_HOST_DIR,
 } from './private/host-paths';
+import { FLATCAR_UPDATE_CONF, flatcarUpdateConf, MASKED_OS_UNITS } from './private/os-updates';
 import { tokenAwareJson } from './tokens';
 
 export * from './private/host-paths';
@@ -116,12 +117,15 @@ export function dataUrl(text: string): string {
   return 'data:,' + out + encodeURIComponent(text.slice(last));
 }
 
+/** The agent's commands, each run by its own unit in its own container. */
+export type AgentVerb = 'join' | 'promote' | 'handoff';
+
 /** Name of the agent's container in `verb`'s unit. */
-export function agentContainerName(verb: 'join' | 'promote'): string {
+export function agentContainerName(verb: AgentVerb): string {
   return `etcd-agent-${verb}`;
 }
 
-function agentCommand(input: IgnitionInput, verb: 'join' | 'promote'): string {
+function agentCommand(input: IgnitionInput, verb: AgentVerb): string {
   return [
     '/usr/bin/docker run --rm',
     // --init: docker's init is PID 1 and passes SIGTERM on, so `systemctl stop` ends node (PID 1 ignores
@@ -165,8 +169,8 @@ export function dataMountUnit(): string {
  * Before every run: a container of that name left over (a stopped unit whose container outlived it, a
  * crash of docker's client) would make `docker run --name` fail. '-': no such container is fine.
  */
-function removeStaleContainer(verb: 'join' | 'promote'): string {
-  return `ExecStartPre=-/usr/bin/docker rm -f ${agentContainerName(verb)}`;
+function removeStaleContainer(verb: AgentVerb, directive = 'ExecStartPre'): string {
+  return `${directive}=-/usr/bin/docker rm -f ${agentContainerName(verb)}`;
 }
 
 /**
@@ -223,6 +227,39 @@ export function promoteUnit(input: IgnitionInput): string {
   ].join('\n');
 }
 
+/** Bound of the handoff at stop: the agent waits at most ~3 s for the new leader, plus starting its container. */
+export const HANDOFF_STOP_TIMEOUT_SECONDS = 30;
+
+/**
+ * Hands leadership over before etcd stops: its ExecStop runs the agent's `handoff` (if this member leads, move
+ * leadership to the most caught-up healthy voter and wait until it took over; it always exits 0). Active from
+ * etcd's start to its stop: etcd-member's drop-in wants it, and it starts after etcd (After=). At a stop,
+ * systemd reverses the order: with After=etcd-member.service this unit is stopped BEFORE etcd-member, and
+ * PartOf= carries `systemctl stop`/`restart etcd-member.service` over to it, so its ExecStop runs while etcd
+ * still serves; at shutdown the same ordering holds, and After=docker.service network-online.target keeps
+ * docker and the network up until it is done. etcd itself, stopped by SIGTERM while it leads, transfers
+ * leadership to its longest-connected voter (EtcdServer's graceful stop); the handoff does it first, to the
+ * most caught-up healthy voter, with a logged decision, and so etcd's own stop finds it is not the leader.
+ */
+export function handoffUnit(input: IgnitionInput): string {
+  return [
+    '[Unit]',
+    'Description=cdk-elastic-etcd: hand etcd leadership over before etcd stops',
+    'Requires=docker.service',
+    'After=etcd-member.service docker.service network-online.target',
+    'PartOf=etcd-member.service',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    'ExecStart=/usr/bin/true',
+    removeStaleContainer('handoff', 'ExecStop'),
+    `ExecStop=${agentCommand(input, 'handoff')}`,
+    `TimeoutStopSec=${HANDOFF_STOP_TIMEOUT_SECONDS}`,
+    '',
+  ].join('\n');
+}
+
 /**
  * Drop-in for Flatcar's own etcd-member.service. That unit runs /usr/lib/flatcar/etcd-wrapper, which
  * starts `${ETCD_IMAGE:-${ETCD_IMAGE_URL}:${ETCD_IMAGE_TAG}}` in docker with --network=host, mounts
@@ -233,7 +270,10 @@ export function promoteUnit(input: IgnitionInput): string {
 export function etcdMemberDropin(input: IgnitionInput): string {
   return [
     '[Unit]',
-    'After=etcd-join.service',
+    // docker too: at shutdown etcd stops before docker (its container is docker's).
+    'After=etcd-join.service docker.service',
+    // The leadership handoff at stop (see handoffUnit): started with etcd, stopped before it.
+    'Wants=etcd-handoff.service',
     `RequiresMountsFor=${ETCD_DATA_DIR}`,
     '',
     '[Service]',
@@ -286,6 +326,13 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
               },
             ]
           : []),
+        // OS updates come as a new AMI through the gated rolling update (lib/private/os-updates.ts).
+        {
+          path: FLATCAR_UPDATE_CONF,
+          mode: 0o644,
+          overwrite: true,
+          contents: { source: dataUrl(flatcarUpdateConf()) },
+        },
         {
           path: AGENT_PATH,
           mode: 0o644,
@@ -308,6 +355,9 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
           dropins: [{ name: ETCD_MEMBER_DROPIN, contents: etcdMemberDropin(input) }],
         },
         { name: 'etcd-promote.service', enabled: true, contents: promoteUnit(input) },
+        // Not enabled: etcd-member.service's drop-in wants it (see handoffUnit).
+        { name: 'etcd-handoff.service', contents: handoffUnit(input) },
+        ...MASKED_OS_UNITS.map((name) => ({ name, mask: true })),
       ],
     },
   };

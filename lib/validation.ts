@@ -16,6 +16,7 @@ export interface PropCheckInput {
   readonly reconcileInterval: Duration;
   readonly unstartedGrace: Duration;
   readonly lifecycleHeartbeatTimeout: Duration;
+  readonly rolloutSignalTimeout: Duration;
   readonly etcdVersion?: string;
   readonly etcdImage?: string;
   readonly nodeImage: string;
@@ -135,6 +136,7 @@ export function checkProps(p: PropCheckInput): PropCheckResult {
     }
   }
 
+  errors.push(...checkRolloutSignalTimeout(p.rolloutSignalTimeout));
   errors.push(...checkEtcdRelease(p.etcdVersion, p.etcdImage));
   const images: [string, string | undefined][] = [
     ['etcdImage', p.etcdImage],
@@ -219,4 +221,25 @@ export function checkEtcdRelease(etcdVersion?: string, etcdImage?: string): stri
     }
   }
   return errors;
+}
+
+/**
+ * The rollout gate's wait: CloudFormation's CreationPolicy timeout and the rolling update's PauseTime, both
+ * ISO 8601 durations in resource attributes (computed here, so not from a token), PauseTime at most PT1H.
+ */
+export function checkRolloutSignalTimeout(d: Duration): string[] {
+  if (d.isUnresolved()) {
+    return [
+      'rolloutSignalTimeout: must be known at synth time, not a token (CloudFormation takes it as an ISO 8601 ' +
+        "duration in the group's CreationPolicy and UpdatePolicy)",
+    ];
+  }
+  const seconds = d.toSeconds({ integral: false });
+  if (!isInt(seconds) || seconds < 60 || seconds > 3600) {
+    return [
+      `rolloutSignalTimeout: must be a whole number of seconds from 1 to 60 minutes (CloudFormation's PauseTime ` +
+        `is at most PT1H) (got ${seconds} s)`,
+    ];
+  }
+  return [];
 }

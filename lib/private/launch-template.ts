@@ -5,7 +5,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { AgentConfig } from '../contract';
+import { AgentConfig, AgentRolloutSignalConfig } from '../contract';
 import { renderIgnition, restoreCommand } from '../ignition';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls } from '../tls';
@@ -40,6 +40,8 @@ export interface AgentConfigInput {
   readonly backup?: BackupWiring;
   /** etcd's backend settings (quota, compaction, corruption checks). */
   readonly maintenance: ResolvedMaintenance;
+  /** The rollout gate: the stack and the group's logical id the agent signals. */
+  readonly rolloutSignal?: AgentRolloutSignalConfig;
 }
 
 /** The join agent's config file (/etc/etcd-agent/config.json on each member): ./run-time-config.ts renders it. */
@@ -61,6 +63,7 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
     },
     backend: input.maintenance.backend,
     etcdVersion: input.etcdVersion,
+    rolloutSignal: input.rolloutSignal,
   });
 }
 

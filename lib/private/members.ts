@@ -107,6 +107,8 @@ export interface MemberGroupInput {
   readonly groupName: string;
   readonly size: number;
   readonly heartbeatTimeout: Duration;
+  /** The rollout gate's wait for signals: the creation's timeout and each rolling-update batch's PauseTime. */
+  readonly rolloutSignalTimeout: Duration;
   readonly role: iam.IRole;
   readonly tls?: ClusterTls;
 }
@@ -127,11 +129,22 @@ export function memberGroup(cluster: Construct, input: MemberGroupInput): autosc
     instanceLifecyclePolicy: {
       retentionTriggers: { terminateHookAbandon: autoscaling.TerminateHookAbandonAction.RETAIN },
     },
-    // Template changes (e.g. a new AMI) replace one member at a time.
+    // The rollout gate. Creation: CloudFormation waits for `size` SUCCESS signals (CreationPolicy
+    // ResourceSignal Count = desired capacity). Template changes (a new AMI, etcd version or user data) replace
+    // one member at a time, and CloudFormation waits up to PauseTime for the replacement's signal before the
+    // next: each agent signals SUCCESS once its member is a healthy voter, FAILURE when it refuses to join.
+    // A FAILURE or a missing signal fails the update and CloudFormation rolls back by itself, so nothing of
+    // ours must run during a rollout. aws-cdk-lib (2.276) renders Signals.waitForAll with the desired
+    // capacity as the count, adds cloudformation:SignalResource on the stack's id (AWS::StackId) to the
+    // launch template's role (the instance role), and keeps its default SuspendProcesses (HealthCheck,
+    // ReplaceUnhealthy, AZRebalance, AlarmNotification, ScheduledActions, InstanceRefresh) so that no
+    // other process replaces or rebalances members during a rollout.
+    signals: autoscaling.Signals.waitForAll({ timeout: input.rolloutSignalTimeout }),
     updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
       maxBatchSize: 1,
       minInstancesInService: size - 1,
-      pauseTime: Duration.minutes(5),
+      waitOnResourceSignals: true,
+      pauseTime: input.rolloutSignalTimeout,
     }),
   });
   // The hooks are part of the group itself, so even the very first instances launch through them

@@ -28,6 +28,8 @@ export interface ResolvedProps {
   readonly reconcileInterval: Duration;
   readonly unstartedGrace: Duration;
   readonly heartbeatTimeout: Duration;
+  /** The rollout gate's wait for signals (creation and each rolling-update batch). */
+  readonly rolloutSignalTimeout: Duration;
   readonly nodeImage: string;
   readonly joinStrategy: JoinStrategy;
   readonly instanceType: ec2.InstanceType;
@@ -59,6 +61,7 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
   const reconcileInterval = props.reconcileInterval ?? Duration.minutes(5);
   const unstartedGrace = props.unstartedGrace ?? Duration.seconds(DEFAULTS.unstartedGraceSeconds);
   const heartbeatTimeout = props.lifecycleHeartbeatTimeout ?? Duration.minutes(15);
+  const rolloutSignalTimeout = props.rolloutSignalTimeout ?? Duration.minutes(30);
   const nodeImage = props.nodeImage ?? DEFAULT_NODE_IMAGE;
   const joinStrategy = props.joinStrategy ?? JoinStrategy.REPLACE;
   const instanceType =
@@ -73,6 +76,7 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
     reconcileInterval,
     unstartedGrace,
     lifecycleHeartbeatTimeout: heartbeatTimeout,
+    rolloutSignalTimeout,
     etcdVersion: props.etcdVersion,
     etcdImage: props.etcdImage,
     nodeImage,
@@ -120,6 +124,7 @@ export function resolveProps(cluster: Construct, props: EtcdClusterProps): Resol
     reconcileInterval,
     unstartedGrace,
     heartbeatTimeout,
+    rolloutSignalTimeout,
     nodeImage,
     joinStrategy,
     instanceType,

@@ -8,6 +8,7 @@
 import {
   AgentBackendConfig,
   AgentConfig,
+  AgentRolloutSignalConfig,
   CompactionMode,
   DEFAULTS,
   MaintenanceConfig,
@@ -56,6 +57,8 @@ export interface AgentConfigValues {
   readonly backend?: Partial<AgentBackendConfig>;
   /** The etcd release the members run, when known (for the agent's version-skew check). */
   readonly etcdVersion?: string;
+  /** The rollout gate: the resource the agent signals (the group in its stack); absent: no signal. */
+  readonly rolloutSignal?: AgentRolloutSignalConfig;
 }
 
 /** The backend settings with the DEFAULTS filled in. */
@@ -118,6 +121,12 @@ export function renderAgentConfig(input: AgentConfigValues): AgentConfig {
     }),
     backend: backendSettings(input.backend),
     ...(input.etcdVersion !== undefined && { etcdVersion: input.etcdVersion }),
+    ...(input.rolloutSignal !== undefined && {
+      rolloutSignal: {
+        stackName: input.rolloutSignal.stackName,
+        logicalResourceId: input.rolloutSignal.logicalResourceId,
+      },
+    }),
   };
 }
 

@@ -157,6 +157,8 @@ describe('EtcdCluster with defaults: network and IAM', () => {
         Resource: expect.stringMatching(/^REF-EtcdTlsCaSecret[0-9A-F]{8}$/),
       },
       decryptStatement,
+      // The rollout gate: SignalResource on this stack only (aws-cdk-lib adds it for the group's signals).
+      { Effect: 'Allow', Action: 'cloudformation:SignalResource', Resource: 'REF-AWS::StackId' },
       // Backups: read-only access to the snapshot bucket (the restore gate), SSE-KMS decrypt through S3.
       { Effect: 'Allow', Action: 's3:GetObject', Resource: backupObjects },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },

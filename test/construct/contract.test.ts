@@ -112,6 +112,9 @@ describe('construct with every feature on (TLS, backups, automatic restore, star
   test('the agent config: every field written is read, every field read is written', () => {
     const config = agentConfigOf(template);
     expect(keysOf(config)).toContain('tls.caSecretId');
+    expect(keysOf(config)).toEqual(
+      expect.arrayContaining(['rolloutSignal.stackName', 'rolloutSignal.logicalResourceId']),
+    );
     expect(gaps(keysOf(config), readOfAgentConfig(config))).toEqual({
       writtenNotRead: [],
       readNotWritten: [],
@@ -141,6 +144,7 @@ const NOT_DEFAULTS = [
   'launchHookName',
   'backupBucketFile',
   'etcdVersion', // absent: unknown (no skew check)
+  'rolloutSignal', // absent: no rollout signal (no gated rollout)
 ];
 
 describe('the readers default to what the construct writes by default', () => {
@@ -191,6 +195,8 @@ describe('the local fleet (fleet/render.ts) with TLS and backups', () => {
       standIn: {
         endpoint: 'http://127.0.0.2:1',
         metadataEndpointFor: (id: string) => `http://127.0.0.2:2/${id}`,
+        // The group's signalled resource (the fleet's rollout gate), as the construct writes it.
+        signalBoard: { target: { stackName: 'etcd-fleet', logicalResourceId: 'Group' } },
       } as unknown as AwsStandIn,
       backup: new FleetBackup(
         { block: 0, dir, log: () => undefined, handler: () => undefined },

@@ -110,6 +110,11 @@ describe('user data', () => {
         corruptCheckIntervalSeconds: 3600,
       },
       etcdVersion: '3.5.26',
+      // The rollout gate: this stack, the group's logical id (test/construct/rollout.test.ts).
+      rolloutSignal: {
+        stackName: 'TestStack',
+        logicalResourceId: expect.stringMatching(/^EtcdGroupASG[0-9A-F]{8}$/),
+      },
     });
     expect(() => parseConfig(text)).not.toThrow();
   });
@@ -261,7 +266,8 @@ describe('user data', () => {
     const [dropin] = member.dropins;
     expect(dropin.name).toBe('20-cdk-elastic-etcd.conf');
     expect(directives(dropin.contents, 'Unit', 'Requires')).toEqual([]);
-    expect(directives(dropin.contents, 'Unit', 'After')).toEqual(['etcd-join.service']);
+    expect(directives(dropin.contents, 'Unit', 'After')).toEqual(['etcd-join.service docker.service']);
+    expect(directives(dropin.contents, 'Unit', 'Wants')).toEqual(['etcd-handoff.service']);
     expect(directives(dropin.contents, 'Service', 'EnvironmentFile')).toEqual(['-/run/etcd/env']);
     expect(directives(dropin.contents, 'Service', 'ExecStartPre')).toEqual([
       '/usr/bin/systemctl start etcd-join.service',
@@ -275,6 +281,49 @@ describe('user data', () => {
       'ETCD_IMAGE=quay.io/coreos/etcd:v3.5.26',
       'ETCD_SSL_DIR=/etc/etcd-tls',
     ]);
+  });
+
+  test('etcd-handoff.service: the agent hands leadership over in ExecStop, ordered to stop before etcd-member', () => {
+    const handoff = unit('etcd-handoff.service');
+    // Started by etcd-member's drop-in (Wants=), not enabled on its own.
+    expect(handoff.enabled).toBeUndefined();
+    const c = handoff.contents;
+    expect(c).not.toMatch(/^\[Install\]$/m);
+    expect(directives(c, 'Service', 'Type')).toEqual(['oneshot']);
+    expect(directives(c, 'Service', 'RemainAfterExit')).toEqual(['yes']);
+    expect(directives(c, 'Service', 'ExecStart')).toEqual(['/usr/bin/true']);
+    // Stop order is the reverse of start order: After=etcd-member.service stops it BEFORE etcd-member, and
+    // PartOf= carries a stop or restart of etcd-member over to it; docker and the network stay up meanwhile.
+    expect(directives(c, 'Unit', 'After')).toEqual([
+      'etcd-member.service docker.service network-online.target',
+    ]);
+    expect(directives(c, 'Unit', 'PartOf')).toEqual(['etcd-member.service']);
+    expect(directives(c, 'Unit', 'Requires')).toEqual(['docker.service']);
+    expect(directives(c, 'Service', 'TimeoutStopSec')).toEqual(['30']);
+    // Like the other agent units: a stale container removed first, then the agent in its own container.
+    expect(directives(c, 'Service', 'ExecStop')).toEqual([
+      '-/usr/bin/docker rm -f etcd-agent-handoff',
+      '/usr/bin/docker run --rm --init --name etcd-agent-handoff --network host -v /opt/etcd-agent:/opt/etcd-agent:ro ' +
+        '-v /etc/etcd-agent:/etc/etcd-agent:ro -v /run/etcd:/run/etcd -v /var/lib/etcd:/var/lib/etcd ' +
+        `-v /run/metadata:/run/metadata:ro -v /opt/etcd-restore:/opt/etcd-restore:ro -v /etc/etcd-tls:/etc/etcd-tls ${NODE_IMAGE} node /opt/etcd-agent/agent.js handoff --config /etc/etcd-agent/config.json`,
+    ]);
+  });
+
+  test("OS updates: Flatcar's update-engine and locksmithd masked; update.conf with no update server and no reboot strategy", () => {
+    expect(unit('update-engine.service')).toEqual({ name: 'update-engine.service', mask: true });
+    expect(unit('locksmithd.service')).toEqual({ name: 'locksmithd.service', mask: true });
+    const conf = file('/etc/flatcar/update.conf');
+    expect(conf.overwrite).toBe(true);
+    expect(conf.mode).toBe(0o644);
+    const lines = decodeDataUrl(conf.contents.source)
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    expect(lines).toEqual(['SERVER=disabled', 'REBOOT_STRATEGY=off']);
+    // update_engine's parser takes every line with a '=' as a setting: no '=' in the comments.
+    for (const l of decodeDataUrl(conf.contents.source)
+      .split('\n')
+      .filter((x) => x.startsWith('#')))
+      expect(l).not.toContain('=');
   });
 
   test('semantic checks Ignition applies beyond the schema', () => {
@@ -294,6 +343,8 @@ describe('user data', () => {
       expect(u.name).toMatch(/^[A-Za-z0-9:_.\\-]+\.(service|mount)$/);
       for (const d of u.dropins ?? []) expect(d.name).toMatch(/\.conf$/);
       if (u.contents) expect(u.contents).toMatch(/^\[Unit\]/);
+      // A masked unit is only a link to /dev/null: no contents, no drop-ins, not enabled.
+      if (u.mask) expect(Object.keys(u).sort()).toEqual(['mask', 'name']);
     }
     // A mount unit's name must be the escaped form of its Where=.
     const mount = ign.systemd.units.find((u: Json) => u.name.endsWith('.mount'));
