@@ -21,9 +21,6 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { EtcdExampleStack } from '../../bin/example-stack';
 import { allocateAddress, blockFor, s3Address, standInAddress } from '../../fleet/addresses';
 import { LocalS3 } from '../../fleet/s3';
 import { AwsStandIn } from '../../fleet/standin';
@@ -37,12 +34,14 @@ import {
   etcdctl as etcdctlIn,
   installStandIns,
   memberList as memberListIn,
+  destroyBoxes,
   memberOf,
   REGION,
   resolve,
   starts,
   waitFor as waitForIn,
 } from './judge';
+import { exampleStack, journalLines, osUpdateState, signalsByBox, stopLeader, stopOrder } from './planned';
 
 jest.setTimeout(15 * 60_000);
 
@@ -68,6 +67,10 @@ let tls: FleetTls;
 let agentServer: http.Server;
 let userData: string;
 let ignitionConfig: Json;
+let signalTarget: { stackName: string; logicalResourceId: string };
+let groupLogicalId: string;
+/** When each instance's launch action was completed with CONTINUE (it was a healthy voter then). */
+const launched: Record<string, number> = {};
 const boxes: BoxWorld['boxes'] = [];
 const world: BoxWorld = { boxes };
 const etcdctl = (args: string[], endpoints?: string[]) => etcdctlIn(world, args, endpoints);
@@ -84,8 +87,15 @@ beforeAll(async () => {
   const rootfs = ensureRootfs((m) => process.stderr.write(`[systemd box] ${m}\n`));
   mark('rootfs');
 
-  // The AWS side: Auto Scaling group of 3 with the example stack's hook names, CA secret, backup bucket.
+  // The example stack, and the rollout signal's target its agent config names (the group in this stack).
+  const example = exampleStack(ETCD_VERSION, BUCKET);
+  signalTarget = example.signalTarget;
+  groupLogicalId = example.groupLogicalId;
+
+  // The AWS side: Auto Scaling group of 3 with the example stack's hook names, CA secret, backup bucket,
+  // and CloudFormation's group waiting for the creation's signals.
   standIn = new AwsStandIn({
+    signalTarget,
     host: standInAddress(block),
     region: REGION,
     accountId: ACCOUNT,
@@ -99,9 +109,11 @@ beforeAll(async () => {
   });
   await standIn.start();
   world.standIn = standIn;
+  standIn.signalBoard!.waiting = true;
   // The group's part: a launch completed with CONTINUE puts the instance InService.
   standIn.on('complete-lifecycle-action', (e: { instanceId: string; hookName: string; result: string }) => {
     if (e.hookName === 'cdk-elastic-etcd-launch' && e.result === 'CONTINUE') {
+      launched[e.instanceId] ??= Date.now();
       standIn.setLifecycleState(e.instanceId, 'InService');
     }
   });
@@ -117,11 +129,7 @@ beforeAll(async () => {
   await s3.start();
 
   // The example stack's user data.
-  const app = new App();
-  const stack = new EtcdExampleStack(app, 'EtcdExampleStack', { etcdVersion: ETCD_VERSION });
-  const lts = Object.values(Template.fromStack(stack).findResources('AWS::EC2::LaunchTemplate'));
-  expect(lts).toHaveLength(1);
-  userData = resolve((lts[0] as Json).Properties.LaunchTemplateData.UserData['Fn::Base64'], {
+  userData = resolve(example.userData, {
     EtcdTlsCaSecret: tls.caSecretArn,
     EtcdBackupBucket: BUCKET,
   });
@@ -181,21 +189,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // SYSTEMD_BOX_JOURNALS=DIR keeps every box's journal (all boots) for reading after the run.
-  const keep = process.env.SYSTEMD_BOX_JOURNALS;
-  for (const b of boxes) {
-    if (keep && b.box.running) {
-      fs.mkdirSync(keep, { recursive: true });
-      const all = await b.box.exec(['journalctl', '--no-pager', '-o', 'short-monotonic'], 60_000);
-      fs.writeFileSync(path.join(keep, `${b.box.name}.journal`), all.stdout);
-    }
-    try {
-      const left = await b.box.destroy();
-      if (left.length) cleanupErrors.push(`${b.box.name}: cgroups left ${left.join(', ')}`);
-    } catch (err) {
-      cleanupErrors.push(`${b.box.name}: ${(err as Error).message}`);
-    }
-  }
+  cleanupErrors.push(...(await destroyBoxes(world)));
   await new Promise<void>((r) => (agentServer ? agentServer.close(() => r()) : r()));
   await s3?.stop();
   await standIn?.stop();
@@ -282,6 +276,54 @@ describe('first boot under a real systemd, from the real Ignition', () => {
     }
   });
 
+  test('the rollout gate: each box signalled SUCCESS once, to the stack and group the template names, after it became a voter', async () => {
+    expect(signalTarget).toEqual({ stackName: 'EtcdExampleStack', logicalResourceId: groupLogicalId });
+    const once = [['SUCCESS', true, 'EtcdExampleStack', groupLogicalId]];
+    // afterLaunch: sent once its launch action was completed with CONTINUE (only a healthy voter's is).
+    expect(signalsByBox(world, launched)).toEqual(
+      boxes.map((b) => ({ id: b.id, signals: once, afterLaunch: true })),
+    );
+    expect(standIn.signalBoard!.signals).toHaveLength(3);
+    for (const { box } of boxes)
+      expect(await box.journal('etcd-promote.service')).toMatch(/rollout signal.*"sent":true/);
+  });
+
+  test("OS updates: Flatcar's update-engine and locksmithd are masked, update.conf turns updates and reboots off", async () => {
+    for (const { box } of boxes) {
+      expect(await osUpdateState(box)).toEqual({
+        'update-engine.service': { enabled: 'masked', start: 'refused: masked' },
+        'locksmithd.service': { enabled: 'masked', start: 'refused: masked' },
+        conf: ['SERVER=disabled', 'REBOOT_STRATEGY=off'],
+      });
+    }
+  });
+
+  test('systemctl stop etcd-member on the leader: the handoff moves leadership before etcd stops; etcd then need not', async () => {
+    const r = await stopLeader(world);
+    mark('leader stopped');
+    expect(r.handoffBefore).toBe('active');
+    expect(r.stop.status).toBe(0);
+    expect(r.handoffAfter).toBe('inactive');
+    // The other two agree on a leader among them, and never reported none while the stop ran.
+    expect(r.after).toHaveLength(2);
+    expect(new Set(r.after.map((v) => v.leader)).size).toBe(1);
+    expect(r.after.map((v) => v.memberId)).toContain(r.after[0].leader);
+    expect(r.seen.length).toBeGreaterThan(0);
+    expect(r.seen.filter((l) => /(^|,)0(,|$)/.test(l))).toEqual([]);
+    // The box's journal, in order: the agent's decision and the move, then etcd's own stop, which found it
+    // was no longer the leader (without the handoff it transfers leadership itself: "leadership transfer").
+    const o = stopOrder(r.lines);
+    expect(o.decision).toMatch(/"decision":"move"/);
+    expect(0 <= o.moved && o.moved < o.etcdStopping && o.etcdStopping <= o.etcdSkipped).toBe(true);
+    expect(o.etcdOwnTransfer).toBe(-1);
+    // Back: the handoff unit comes with etcd again (etcd-member's drop-in wants it).
+    const { box } = r.leader;
+    expect((await box.exec(['systemctl', 'start', 'etcd-member.service'], 120_000)).status).toBe(0);
+    await waitFor('cluster after the stop', converged, 120);
+    expect((await box.exec(['systemctl', 'is-active', 'etcd-handoff.service'])).stdout.trim()).toBe('active');
+    mark('stopped leader back');
+  });
+
   test('systemctl kill -s KILL etcd-member: systemd restarts it through the join unit, same member id', async () => {
     const { box, ip } = boxes[1];
     const before = memberOf(ip, (await memberList())!)!.id;
@@ -342,5 +384,13 @@ describe('first boot under a real systemd, from the real Ignition', () => {
     expect(await starts(box, 'etcd-join.service')).toBe(1);
     // Not a first boot: the machine id is the one of the first boot.
     expect(box.read('/etc/machine-id').trim()).toBe(box.opts.machineId);
+    // At the power-off, the handoff ran (its decision logged) before etcd was stopped.
+    const o = stopOrder(await journalLines(box, ['etcd-handoff.service', 'etcd-member.service'], '-1'));
+    expect(o.decision).toMatch(/"for":"stop"/);
+    expect(o.decided).toBeLessThan(o.etcdStopping);
+  });
+
+  test('the rollout gate: restarts, a rejoin and a reboot sent no further signal', () => {
+    expect(standIn.signalBoard!.signals.map((x) => x.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
   });
 });

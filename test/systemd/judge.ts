@@ -199,3 +199,26 @@ export function installStandIns(box: Box, id: string, ip: string, index: number,
     ].join('\n'),
   );
 }
+
+/**
+ * Destroys every box (see Box.destroy); returns what could not be cleaned up. SYSTEMD_BOX_JOURNALS=DIR keeps
+ * every box's journal (all boots) for reading after the run.
+ */
+export async function destroyBoxes(world: BoxWorld): Promise<string[]> {
+  const errors: string[] = [];
+  const keep = process.env.SYSTEMD_BOX_JOURNALS;
+  for (const b of world.boxes) {
+    if (keep && b.box.running) {
+      fs.mkdirSync(keep, { recursive: true });
+      const all = await b.box.exec(['journalctl', '--no-pager', '-o', 'short-monotonic'], 60_000);
+      fs.writeFileSync(path.join(keep, `${b.box.name}.journal`), all.stdout);
+    }
+    try {
+      const left = await b.box.destroy();
+      if (left.length) errors.push(`${b.box.name}: cgroups left ${left.join(', ')}`);
+    } catch (err) {
+      errors.push(`${b.box.name}: ${(err as Error).message}`);
+    }
+  }
+  return errors;
+}
