@@ -72,9 +72,10 @@ export async function journalLines(box: Box, units: string[], boot = '0'): Promi
   return (await box.exec(args, 60_000)).stdout.split('\n');
 }
 
-/** Index of the first line matching `re`, or -1. */
-function firstIndex(lines: string[], re: RegExp): number {
-  return lines.findIndex((l) => re.test(l));
+/** Index of the first line from `from` on matching `re`, or -1. */
+function firstIndex(lines: string[], re: RegExp, from = 0): number {
+  const i = lines.slice(Math.max(0, from)).findIndex((l) => re.test(l));
+  return i < 0 ? -1 : i + Math.max(0, from);
 }
 
 /**
@@ -85,13 +86,18 @@ function firstIndex(lines: string[], re: RegExp): number {
  */
 export function stopOrder(lines: string[]) {
   const decided = firstIndex(lines, /leader handoff/);
+  const etcdStopping = firstIndex(lines, /^Stopping etcd|received (terminated )?signal/);
   return {
     decided,
     decision: decided >= 0 ? lines[decided] : '',
     moved: firstIndex(lines, /leadership moved/),
-    etcdStopping: firstIndex(lines, /^Stopping etcd|received (terminated )?signal/),
-    etcdSkipped: firstIndex(lines, /skipped leadership transfer/),
-    etcdOwnTransfer: firstIndex(lines, /starts? leadership transfer|leadership transfer starting/),
+    etcdStopping,
+    // Only etcd's stop counts: the handoff's MoveLeader logs the same "leadership transfer" lines before it.
+    etcdSkipped: etcdStopping < 0 ? -1 : firstIndex(lines, /skipped leadership transfer/, etcdStopping),
+    etcdOwnTransfer:
+      etcdStopping < 0
+        ? -1
+        : firstIndex(lines, /starts? leadership transfer|leadership transfer starting/, etcdStopping),
   };
 }
 
@@ -126,13 +132,23 @@ export async function stopLeader(world: BoxWorld): Promise<LeaderStop> {
   const stop = await box.exec(['systemctl', 'stop', 'etcd-member.service'], 90_000);
   stopping = false;
   await sampler;
+  // The others' views once both answered and agree (at most 5 s; the last views otherwise).
+  let after = await endpointViews(world, others);
+  for (let i = 0; i < 25 && (after.length !== 2 || after[0].leader !== after[1].leader); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = await endpointViews(world, others);
+  }
+  process.stderr.write(
+    `[systemd box] stop of the leader ${box.name}: ${seen.length} samples of the others' leaders ` +
+      `(distinct: ${[...new Set(seen)].join(' | ')}); after: ${JSON.stringify(after)}\n`,
+  );
   return {
     leader,
     stop,
     handoffBefore,
     handoffAfter: await state(),
     seen,
-    after: await endpointViews(world, others),
+    after,
     lines: await journalLines(box, ['etcd-handoff.service', 'etcd-member.service']),
   };
 }
