@@ -86,7 +86,7 @@ function firstIndex(lines: string[], re: RegExp, from = 0): number {
  */
 export function stopOrder(lines: string[]) {
   const decided = firstIndex(lines, /leader handoff/);
-  const etcdStopping = firstIndex(lines, /^Stopping etcd|received (terminated )?signal/);
+  const etcdStopping = firstIndex(lines, /^Stopping etcd-member\.service|received (terminated )?signal/);
   return {
     decided,
     decision: decided >= 0 ? lines[decided] : '',
