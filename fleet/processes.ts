@@ -14,7 +14,6 @@ import type { FleetLog, Instance } from './types';
 export interface ProcessHost {
   /** Repo root: where build/ lives. */
   readonly root: string;
-  readonly etcdBin: string;
   /** The first N instances launched never boot. */
   readonly breakBoot: number;
   /** Environment of a process that talks to the stand-in as this instance. */
@@ -47,7 +46,13 @@ export class InstanceProcesses {
     if (code !== 0) {
       inst.bootFailures++;
       const tail = fs.readFileSync(path.join(inst.dir, 'agent.log'), 'utf8').trim().split('\n').slice(-25);
-      this.host.log('join agent failed; etcd-member.service does not start', { id: inst.id, code, tail });
+      inst.joinFailure = joinFailureReason(tail);
+      this.host.log('join agent failed; etcd-member.service does not start', {
+        id: inst.id,
+        code,
+        reason: inst.joinFailure,
+        tail,
+      });
       inst.phase = 'dead';
       return;
     }
@@ -85,14 +90,19 @@ export class InstanceProcesses {
   private startEtcd(inst: Instance): void {
     const vars = parseEnvFile(fs.readFileSync(path.join(inst.dir, 'etcd.env'), 'utf8'));
     const out = fs.openSync(path.join(inst.dir, 'etcd.log'), 'a');
-    const child = spawn(this.host.etcdBin, [], {
+    const child = spawn(inst.template.etcdBin, [], {
       env: { PATH: process.env.PATH ?? '', ...vars, ETCD_LOGGER: 'zap', ETCD_LOG_OUTPUTS: 'stderr' },
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
     inst.etcd = child;
     inst.phase = 'running';
-    this.host.log('etcd started', { id: inst.id, pid: child.pid, state: vars.ETCD_INITIAL_CLUSTER_STATE });
+    this.host.log('etcd started', {
+      id: inst.id,
+      pid: child.pid,
+      state: vars.ETCD_INITIAL_CLUSTER_STATE,
+      bin: inst.template.etcdBin,
+    });
     child.on('exit', (code, signal) => this.onEtcdExit(inst, child, code, signal));
   }
 
@@ -123,6 +133,19 @@ export class InstanceProcesses {
     }
     inst.restarts.push(now);
     setTimeout(() => void this.boot(inst), 1000);
+  }
+
+  /** Resolves once the instance's agent process exited (at once when none runs), or after `ms`. */
+  agentExited(inst: Instance, ms: number): Promise<void> {
+    const agent = inst.agent;
+    if (!agent || agent.exitCode !== null || agent.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      agent.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** Stops the agent (SIGKILL) and etcd (this signal, SIGKILL after 5 s); resolves when etcd exited. */
@@ -174,4 +197,26 @@ export class InstanceProcesses {
     if (inst.agent?.pid) out.push(inst.agent.pid);
     return out;
   }
+}
+
+/**
+ * Why a join agent failed, from the tail of its log: the reason of its refusal (a 'version skew check' line
+ * with decision refuse, or the launch action it completed with ABANDON), else its last line's message.
+ */
+export function joinFailureReason(lines: readonly string[]): string | undefined {
+  const parsed = lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+  const refusal = [...parsed]
+    .reverse()
+    .find((l) => typeof l.reason === 'string' && (l.decision === 'refuse' || l.result === 'ABANDON'));
+  if (refusal) return String(refusal.reason);
+  const last = parsed.at(-1);
+  return typeof last?.message === 'string' ? last.message : undefined;
 }
