@@ -32,6 +32,8 @@ export interface AgentDeps {
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  /** CloudFormation SignalResource for this instance (./signal.ts); undefined when no rollout signal is configured. */
+  readonly signalRollout?: (instanceId: string, status: 'SUCCESS' | 'FAILURE') => Promise<void>;
   /** The restore gate's S3 and restore-command access; undefined when backups are not configured. */
   readonly restore?: RestoreDeps;
 }

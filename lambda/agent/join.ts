@@ -23,6 +23,7 @@ import {
 } from './deps';
 import { EtcdSettings, renderSettings } from './output';
 import { restoreGate } from './restore';
+import { signalRollout } from './signal';
 import { abandonLaunch, skewGate, SkewState } from './skew';
 
 export interface JoinResult {
@@ -223,7 +224,14 @@ async function runPlainJoin(
             // The version-skew gate (./skew.ts): never add a member whose version the cluster cannot run beside.
             const gate = await skewGate(cfg, deps, obs.list!.members, skew);
             if (gate.kind === 'refuse') {
-              await abandonLaunch(cfg, deps, groupName, self.instanceId, gate.reason);
+              if (await abandonLaunch(cfg, deps, groupName, self.instanceId, gate.reason))
+                await signalRollout(
+                  cfg,
+                  deps,
+                  self.instanceId,
+                  'FAILURE',
+                  `unsafe etcd version skew: ${gate.reason}`,
+                );
               throw new AgentError(`refused: unsafe etcd version skew: ${gate.reason}`);
             }
             if (gate.kind === 'wait') {

@@ -1,6 +1,7 @@
 /*
- * Join agent entry: `agent.js join|promote --config FILE`. Thin: wiring and exit codes only.
- *   exit 0  settings written (join) / promoted and launch action completed (promote)
+ * Join agent entry: `agent.js join|promote|handoff --config FILE`. Thin: wiring and exit codes only.
+ *   exit 0  settings written (join) / promoted and launch action completed (promote) / handoff done or
+ *           not needed or impossible (handoff: it never blocks a stop; its line says which)
  *   exit 2  missing or malformed config or arguments (the message names the field)
  *   exit 1  anything else, after bounded retries, with one clear line on stderr
  */
@@ -14,9 +15,14 @@ import { commandRunner } from './restore';
 import { AgentDeps } from './deps';
 import { runJoin, writeSettings } from './join';
 import { runPromote } from './promote';
-import { EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
+import { runHandoff } from './handoff';
+import { credentialsOnDisk, EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
+import { RolloutSignaller } from '../adapters/cloudformation';
 
-const USAGE = 'usage: agent.js join|promote --config FILE';
+const USAGE = 'usage: agent.js join|promote|handoff --config FILE';
+const COMMANDS = ['join', 'promote', 'handoff'];
+/** The handoff runs while the instance stops: it gets this long, whatever the config's deadline. */
+const HANDOFF_DEADLINE_SECONDS = 15;
 
 function log(message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), message, ...fields }) + '\n');
@@ -26,6 +32,7 @@ export function buildDeps(
   region: string | undefined,
   metadata: InstanceMetadata,
   credentials?: EtcdCredentials,
+  rolloutSignal?: AgentConfig['rolloutSignal'],
 ): AgentDeps {
   // The 500 ms probe: see EtcdAdapterOptions.probeTimeoutMs (a cold start waited 2 s per silent peer).
   const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
@@ -39,6 +46,7 @@ export function buildDeps(
     fleet ??= new FleetAdapter(createAwsClients(r));
   };
   if (region) init(region);
+  let signaller: RolloutSignaller | undefined;
   return {
     identity: async () => {
       const id = await metadata.identity();
@@ -57,6 +65,12 @@ export function buildDeps(
     withLock: (e, fn) => etcd.withLock(e, JOIN_LOCK_KEY, 60_000, fn),
     completeLifecycleAction: (g, h, i, r) => fleetFor().completeLifecycleAction(g, h, i, r),
     heartbeat: (g, h, i) => fleetFor().heartbeat(g, h, i),
+    ...(rolloutSignal && {
+      signalRollout: async (instanceId: string, status: 'SUCCESS' | 'FAILURE') => {
+        signaller ??= new RolloutSignaller(region ?? (await metadata.identity()).region, rolloutSignal);
+        await signaller.signal(instanceId, status);
+      },
+    }),
     log,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => Date.now(),
@@ -99,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  if (command !== 'join' && command !== 'promote') {
+  if (!COMMANDS.includes(command)) {
     log(`unknown command ${JSON.stringify(command ?? '')}; ${USAGE}`);
     return 2;
   }
@@ -118,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  if (command === 'handoff') return handoff(cfg);
   // Hard stop: whatever happens inside, the agent never runs past its deadline (plus a grace for cleanup).
   const hardStop = setTimeout(
     () => {
@@ -145,7 +160,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const deps = withRestoreDeps(cfg, buildDeps(process.env.AWS_REGION, metadata, tls?.credentials), metadata);
+  const deps = withRestoreDeps(
+    cfg,
+    buildDeps(process.env.AWS_REGION, metadata, tls?.credentials, cfg.rolloutSignal),
+    metadata,
+  );
   try {
     if (command === 'join') {
       const result = await runJoin(cfg, deps);
@@ -170,6 +189,40 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     clearTimeout(hardStop);
   }
+}
+
+/** `handoff`: move leadership away before this instance's etcd stops; exit 0 whatever happened (logged). */
+async function handoff(cfg: AgentConfig): Promise<number> {
+  const hardStop = setTimeout(() => {
+    log(`handoff: deadline of ${HANDOFF_DEADLINE_SECONDS} s exceeded, exiting: the stop goes ahead`);
+    process.exit(0);
+  }, HANDOFF_DEADLINE_SECONDS * 1000);
+  hardStop.unref();
+  try {
+    const credentials = cfg.tls ? credentialsOnDisk(cfg.tls) : undefined;
+    const etcd = new EtcdAdapter({ callTimeoutMs: 2000, probeTimeoutMs: 500, credentials });
+    const maintenance = new EtcdMaintenance(etcd, { callTimeoutMs: 2000 });
+    const metadata = new InstanceMetadata();
+    const result = await runHandoff(cfg, {
+      identity: () => metadata.identity(),
+      memberList: (e) => etcd.memberList(e),
+      healthOf: (m) => etcd.healthOf(m),
+      statusOf: (m) => maintenance.statusOf(m),
+      moveLeader: (leader, to) => maintenance.moveLeader(leader, to),
+      log,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+    log('handoff done', { outcome: result.outcome });
+  } catch (err) {
+    log('leader handoff', {
+      for: 'stop',
+      decision: 'error',
+      reason: `${(err as Error).message}: the stop goes ahead without a handoff`,
+    });
+  } finally {
+    clearTimeout(hardStop);
+  }
+  return 0;
 }
 
 if (require.main === module) {

@@ -7,6 +7,7 @@ import { planPromote } from '../core';
 import { AgentConfig } from './config';
 import { AgentDeps, AgentError, beat, resolveSelf, retrying } from './deps';
 import { groupEndpoints, healthyVoterEndpoints } from './deps';
+import { signalRollout } from './signal';
 
 /** Promote attempts in a row while the learner is not yet in sync, before the agent observes again. */
 const PROMOTE_RETRIES = 50;
@@ -74,6 +75,14 @@ export async function runPromote(cfg: AgentConfig, deps: AgentDeps): Promise<{ m
           3,
         );
         deps.log('launch lifecycle action completed', { result: 'CONTINUE' });
+        // The end of this instance's launch: the rollout (if one waits) may replace the next member.
+        await signalRollout(
+          cfg,
+          deps,
+          self.instanceId,
+          'SUCCESS',
+          `member ${step.memberId} is a healthy voter`,
+        );
       } catch (err) {
         // No pending action (already completed, timed out, or the group has no hook): nothing to do.
         deps.log('launch lifecycle action not completed', { error: (err as Error).message });

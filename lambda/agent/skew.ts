@@ -57,6 +57,7 @@ export async function skewGate(
 /**
  * Completes the launch lifecycle action with ABANDON (the group terminates the instance; a rollout stops).
  * Retried; a failure (no pending action, no hook) is logged: the agent exits non-zero either way.
+ * True when this call completed the launch (then the caller signals the rollout FAILURE).
  */
 export async function abandonLaunch(
   cfg: AgentConfig,
@@ -64,10 +65,10 @@ export async function abandonLaunch(
   groupName: string,
   instanceId: string,
   reason: string,
-): Promise<void> {
+): Promise<boolean> {
   if (!cfg.launchHookName) {
     deps.log('no launch hook configured: nothing to abandon', { reason });
-    return;
+    return false;
   }
   try {
     await retrying(
@@ -77,11 +78,13 @@ export async function abandonLaunch(
       3,
     );
     deps.log('launch lifecycle action completed', { result: 'ABANDON', reason });
+    return true;
   } catch (err) {
     deps.log('launch lifecycle action not completed', {
       result: 'ABANDON',
       error: (err as Error).message,
       reason,
     });
+    return false;
   }
 }

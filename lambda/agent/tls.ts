@@ -140,3 +140,12 @@ export async function memberTlsFromAws(
     },
   );
 }
+
+/**
+ * The member's client credentials as the last join left them on disk, without the CA secret: the handoff at
+ * stop (./handoff.ts) must not wait on Secrets Manager while the instance shuts down.
+ */
+export function credentialsOnDisk(cfg: AgentTlsConfig): EtcdCredentials {
+  const read = (file: string) => fs.readFileSync(path.join(cfg.certDir, file));
+  return { rootCertificate: read(CA_FILE), certChain: read(CERT_FILE), privateKey: read(KEY_FILE) };
+}

@@ -4,6 +4,8 @@
  * etcd adapter and maintenance calls, as buildDeps wires them; only the AWS side is recorded): an agent that
  * claims 3.6.0 refuses (no member added, the launch abandoned), one that claims the running version joins
  * and its etcd starts as a learner of the cluster.
+ * The rollout gate (issue 15): the refusal signals FAILURE, the learner's first promotion SUCCESS, through the
+ * agent's real CloudFormation client against the stand-in; a later promote run (a restart) signals nothing.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,6 +15,9 @@ import { AgentConfig, OutputFormat } from '../../lambda/agent/config';
 import { AgentDeps, AgentError } from '../../lambda/agent/deps';
 import { runJoin } from '../../lambda/agent/join';
 import { buildDeps } from '../../lambda/agent/main';
+import { runPromote } from '../../lambda/agent/promote';
+import { AwsStandIn } from '../../fleet/standin';
+import { newStandIn } from '../standin/helpers';
 import { RestorePolicy } from '../../lambda/core/restore';
 import { JoinStrategy } from '../../lambda/core/types';
 import { backendSettings } from '../../lib/private/run-time-config';
@@ -25,8 +30,19 @@ const SELF_ID = 'i-0versionskew0004';
 let cluster: EtcdCluster;
 let dir: string;
 let runningVersion: string;
+let standIn: AwsStandIn;
+const SIGNAL_TARGET = { stackName: 'etcd-skew', logicalResourceId: 'MembersGroup1A2B3C' };
+const savedEnv = { ...process.env };
 
 beforeAll(async () => {
+  standIn = newStandIn('127.0.74.9', { signalTarget: SIGNAL_TARGET });
+  await standIn.start();
+  standIn.signalBoard!.waiting = true;
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: standIn.endpoint,
+    AWS_ACCESS_KEY_ID: 'fleet',
+    AWS_SECRET_ACCESS_KEY: 'fleet',
+  });
   cluster = new EtcdCluster(IPS.map((ip, n) => ({ name: `i-0versionskew000${n + 1}`, ip })));
   await cluster.start();
   await cluster.settled();
@@ -40,7 +56,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
+  await standIn?.stop();
+  for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
 });
+
+const signals = () => standIn.signalBoard!.signals.map((s) => [s.uniqueId, s.status, s.accepted]);
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'version-skew-etcd-'));
@@ -64,6 +86,7 @@ function config(etcdVersion: string): AgentConfig {
     restorePolicy: RestorePolicy.MANUAL,
     backend: backendSettings(),
     etcdVersion,
+    rolloutSignal: SIGNAL_TARGET,
   };
 }
 
@@ -72,7 +95,7 @@ function deps() {
   const completions: string[] = [];
   const lines: { message: string; fields?: Record<string, unknown> }[] = [];
   const d: AgentDeps = {
-    ...buildDeps('local-1', new InstanceMetadata('http://127.0.74.250:1')),
+    ...buildDeps('local-1', new InstanceMetadata('http://127.0.74.250:1'), undefined, SIGNAL_TARGET),
     identity: async () => ({ instanceId: SELF_ID, privateIp: SELF_IP }),
     groupOf: async () => 'g',
     describeGroup: async () => ({
@@ -83,7 +106,9 @@ function deps() {
         { instanceId: SELF_ID, privateIp: SELF_IP, lifecycleState: 'Pending:Wait' },
       ],
     }),
+    // Like Auto Scaling: one launch action per instance; completing it again finds none.
     completeLifecycleAction: async (_g, hook, id, result) => {
+      if (completions.length > 0) throw new Error(`No active Lifecycle Action found with instance ID ${id}`);
       completions.push(`${hook}/${id}/${result}`);
     },
     heartbeat: async () => undefined,
@@ -117,6 +142,13 @@ test('an agent claiming 3.6.0 refuses: no member added, the launch abandoned, a 
   expect(await peerURLs()).toEqual(before);
   expect(before).toHaveLength(3);
   expect(fs.existsSync(path.join(dir, 'env'))).toBe(false);
+  // The rollout stops: CloudFormation got FAILURE for this instance.
+  expect(signals()).toEqual([[SELF_ID, 'FAILURE', true]]);
+  expect(h.lines.find((l) => l.message === 'rollout signal')!.fields).toMatchObject({
+    status: 'FAILURE',
+    sent: true,
+    reason: expect.stringMatching(/^unsafe etcd version skew: 3\.6\.0 is more than one minor version ahead/),
+  });
 });
 
 test('an agent claiming 3.4.23 joins: added as a learner, its etcd starts into the cluster', async () => {
@@ -149,4 +181,41 @@ test('an agent claiming 3.4.23 joins: added as a learner, its etcd starts into t
     await new Promise((res) => setTimeout(res, 200));
   }
   expect(mine).toMatchObject({ name: SELF_ID, isLearner: true });
+  expect(signals()).toEqual([[SELF_ID, 'FAILURE', true]]); // the join alone signals nothing
+
+  // Promote: the learner becomes a voter, the launch completes, the rollout gets SUCCESS, once.
+  const p = deps();
+  const promoted = await runPromote(config('3.4.23'), p.d);
+  expect(promoted.memberId).toBe(mine!.id);
+  expect(p.completions).toEqual([`launch-hook/${SELF_ID}/CONTINUE`]);
+  expect(signals()).toEqual([
+    [SELF_ID, 'FAILURE', true],
+    [SELF_ID, 'SUCCESS', true],
+  ]);
+  expect((await cluster.members()).find((m) => m.name === SELF_ID)?.isLearner).toBe(false);
+  // A restart of etcd runs promote again: no launch action is pending any more, so no second signal.
+  const again = deps();
+  again.completions.push('already completed');
+  await runPromote(config('3.4.23'), again.d);
+  expect(again.lines.map((l) => l.message)).toContain('launch lifecycle action not completed');
+  expect(again.lines.map((l) => l.message)).not.toContain('rollout signal');
+  expect(signals()).toHaveLength(2);
+});
+
+test('a signal CloudFormation refuses (no rollout waits) is logged and changes nothing', async () => {
+  standIn.signalBoard!.waiting = false;
+  try {
+    const h = deps();
+    // The member joined above: promote finds it a voter already and completes the (recorded) launch action.
+    await runPromote(config('3.4.23'), h.d);
+    expect(h.completions).toEqual([`launch-hook/${SELF_ID}/CONTINUE`]);
+    expect(h.lines.find((l) => l.message === 'rollout signal')!.fields).toMatchObject({
+      status: 'SUCCESS',
+      sent: false,
+      error: expect.stringMatching(/cannot be signaled/),
+    });
+    expect(standIn.signalBoard!.signals.slice(-1)[0]).toMatchObject({ uniqueId: SELF_ID, accepted: false });
+  } finally {
+    standIn.signalBoard!.waiting = true;
+  }
 });
