@@ -16,6 +16,8 @@ export interface ProcessHost {
   readonly root: string;
   /** The first N instances launched never boot. */
   readonly breakBoot: number;
+  /** A reboot runs the agent's `handoff` before it stops etcd (etcd-handoff.service's ExecStop); default true. */
+  readonly stopHandoff?: boolean;
   /** Environment of a process that talks to the stand-in as this instance. */
   awsEnv(instanceId: string): Record<string, string>;
   readonly log: FleetLog;
@@ -62,7 +64,7 @@ export class InstanceProcesses {
     );
   }
 
-  private runAgent(inst: Instance, phase: 'join' | 'promote'): Promise<number> {
+  private runAgent(inst: Instance, phase: 'join' | 'promote' | 'handoff'): Promise<number> {
     const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
     const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) };
@@ -77,7 +79,8 @@ export class InstanceProcesses {
       },
     );
     fs.closeSync(out);
-    inst.agent = child;
+    // The handoff runs beside whatever agent runs (the stop that follows ends that one).
+    if (phase !== 'handoff') inst.agent = child;
     return new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         if (inst.agent === child) inst.agent = undefined;
@@ -182,8 +185,18 @@ export class InstanceProcesses {
     return true;
   }
 
-  /** Stop, then boot again: same address and data dir, a fresh restart budget. */
+  /**
+   * Stop, then boot again: same address and data dir, a fresh restart budget. A running etcd is stopped as
+   * systemd stops it on an instance: the agent's `handoff` first (ExecStop of etcd-handoff.service: leadership
+   * moved away if this member leads; the agent caps it at 15 s and never fails it), unless stopHandoff is off.
+   */
   async reboot(inst: Instance): Promise<void> {
+    const running = inst.etcd && inst.etcd.exitCode === null && inst.etcd.signalCode === null && !inst.frozen;
+    if (running && this.host.stopHandoff !== false) {
+      const t0 = Date.now();
+      const code = await this.runAgent(inst, 'handoff');
+      this.host.log('stop: handoff agent exited', { id: inst.id, code, ms: Date.now() - t0 });
+    }
     await this.stop(inst);
     inst.restarts = [];
     this.host.log('rebooting', { id: inst.id });

@@ -85,6 +85,7 @@ export class Fleet {
     this.processes = new InstanceProcesses({
       root: opts.root,
       breakBoot: opts.breakBoot ?? 0,
+      stopHandoff: opts.leaderHandoff !== false,
       awsEnv: (id) => awsEnv(this.rendering(), id),
       log,
     });
