@@ -13,7 +13,15 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readBack, StatusJson, TestFleet, Writer, WriterSource } from '../../test/fleet/harness';
+import {
+  outLines,
+  outOffset,
+  readBack,
+  StatusJson,
+  TestFleet,
+  Writer,
+  WriterSource,
+} from '../../test/fleet/harness';
 import { down, newFleet } from './fleet';
 import { log, median, r2, sleep, tempDir } from './util';
 
@@ -28,6 +36,8 @@ export interface LeaderTerminateFigure {
   ratio: number | null;
   withRuns: number[];
   withoutRuns: number[];
+  /** The Lambda's 'leader handoff' decision of each run with the handoff (decision: reason). */
+  withDecisions: string[];
 }
 
 export interface RollFigure {
@@ -71,20 +81,25 @@ function without(f: TestFleet, id: string): WriterSource {
   };
 }
 
-async function terminateLeader(f: TestFleet, tag: string): Promise<number> {
+async function terminateLeader(f: TestFleet, tag: string): Promise<{ gapMs: number; decision: string }> {
   const s = await f.status();
   const leader = s.instances.find((i) => i.leader);
   if (!leader) throw new Error('roll bench: no leader');
   const writer = new Writer(without(f, leader.id), `bench-leader-${tag}`, { maxWrites: 100_000 });
   writer.start();
   await sleep(2000); // the writer's poller and clients are up
+  const offset = outOffset(f);
   const from = Date.now();
   await f.ok('terminate', leader.id, '--json');
   const to = Date.now();
   await writer.stop();
   if (writer.acked.length < 20)
     throw new Error(`roll bench: only ${writer.acked.length} writes acknowledged`);
-  return longestGapMs(writer.ackTimes, from, to);
+  const decision = outLines(f, offset)
+    .filter((l) => l.message === 'leader handoff')
+    .map((l) => `${String(l.decision)}: ${String(l.reason)}`)
+    .join('; ');
+  return { gapMs: longestGapMs(writer.ackTimes, from, to), decision: decision || 'no leader handoff line' };
 }
 
 async function rollOnce(f: TestFleet, members: number, bin: string): Promise<RollFigure> {
@@ -128,15 +143,18 @@ export async function benchRoll(reps: number): Promise<RollBench> {
     await noHandoff.up('--size', '3', '--no-leader-handoff');
     const withRuns: number[] = [];
     const withoutRuns: number[] = [];
+    const withDecisions: string[] = [];
     for (let rep = 0; rep < reps; rep++) {
       for (const [f, runs, what] of [
         [withHandoff, withRuns, 'with'],
         [noHandoff, withoutRuns, 'without'],
       ] as const) {
         await sleep(SETTLE_MS);
-        runs.push(await terminateLeader(f, `${what}-${rep}`));
+        const run = await terminateLeader(f, `${what}-${rep}`);
+        runs.push(run.gapMs);
+        if (what === 'with') withDecisions.push(run.decision);
         log(
-          `roll: leader terminated ${what} handoff, rep ${rep + 1}/${reps}: longest write gap ${runs.at(-1)} ms`,
+          `roll: leader terminated ${what} handoff, rep ${rep + 1}/${reps}: longest write gap ${run.gapMs} ms (${run.decision.slice(0, 200)})`,
         );
       }
     }
@@ -163,6 +181,7 @@ export async function benchRoll(reps: number): Promise<RollBench> {
         ratio: w !== null && wo ? r2(w / wo) : null,
         withRuns,
         withoutRuns,
+        withDecisions,
       },
       roll3,
       roll5,
