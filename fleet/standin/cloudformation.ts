@@ -5,6 +5,7 @@
  * signals (no creation or rolling update in progress) refuses them with a ValidationError; the driver (the
  * fleet's `up` and `roll`) opens and closes that window. Every signal, accepted or refused, is kept in order.
  */
+import type { EventEmitter } from 'events';
 import { ApiError, validationError } from './types';
 import type { QueryParams } from './wire';
 
@@ -78,4 +79,30 @@ export class SignalBoard {
       `Resource ${signal.logicalResourceId} is in UPDATE_COMPLETE state and cannot be signaled`,
     );
   }
+}
+
+/**
+ * Answers one CloudFormation request: SignalResource recorded, emitted ('signal-resource') and accepted or
+ * refused; anything else (or no signal target) is an unknown operation. Returns the response XML.
+ */
+export function signalResource(
+  events: EventEmitter,
+  board: SignalBoard | undefined,
+  action: string,
+  params: QueryParams,
+  requestId: string,
+): string {
+  if (action !== 'SignalResource' || !board)
+    throw new ApiError(
+      400,
+      'InvalidAction',
+      `Could not find operation ${action} for version ${CLOUDFORMATION_VERSION}`,
+    );
+  const signal = board.signal(params);
+  events.emit('signal-resource', signal);
+  if (!signal.accepted) throw board.notWaiting(signal);
+  return (
+    `<SignalResourceResponse xmlns="${CLOUDFORMATION_XMLNS}">` +
+    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></SignalResourceResponse>`
+  );
 }

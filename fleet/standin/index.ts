@@ -15,7 +15,7 @@ import type { AddressInfo } from 'net';
 import * as zlib from 'zlib';
 import * as crypto from 'crypto';
 import { AUTOSCALING_ACTIONS, AUTOSCALING_VERSION, AUTOSCALING_XMLNS } from './autoscaling';
-import { CLOUDFORMATION_VERSION, CLOUDFORMATION_XMLNS, SignalBoard } from './cloudformation';
+import { CLOUDFORMATION_VERSION, CLOUDFORMATION_XMLNS, SignalBoard, signalResource } from './cloudformation';
 import type { GroupState, ServiceContext, TerminatedInstance } from './context';
 import { EC2_ACTIONS, EC2_VERSION, EC2_XMLNS } from './ec2';
 import { createImdsServer } from './imds';
@@ -285,24 +285,8 @@ export class AwsStandIn extends EventEmitter {
           `<${action}Response xmlns="${EC2_XMLNS}">${inner}</${action}Response>`,
         );
       }
-      if (service === 'cloudformation') {
-        if (action !== 'SignalResource' || !this.signalBoard)
-          throw new ApiError(
-            400,
-            'InvalidAction',
-            `Could not find operation ${action} for version ${version}`,
-          );
-        const signal = this.signalBoard.signal(params);
-        this.emit('signal-resource', signal);
-        if (!signal.accepted) throw this.signalBoard.notWaiting(signal);
-        return send(
-          res,
-          200,
-          requestId,
-          `<SignalResourceResponse xmlns="${CLOUDFORMATION_XMLNS}">` +
-            `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></SignalResourceResponse>`,
-        );
-      }
+      if (service === 'cloudformation')
+        return send(res, 200, requestId, signalResource(this, this.signalBoard, action, params, requestId));
       if (version !== AUTOSCALING_VERSION) {
         throw new ApiError(
           400,

@@ -156,7 +156,7 @@ describe('the built agent bundle', () => {
   it('loads (etcd3 protos are inlined) and prints usage with exit 2 on no command', () => {
     const r = run([]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/usage: agent.js join\|promote --config FILE/);
+    expect(r.stderr).toMatch(/usage: agent.js join\|promote\|handoff --config FILE/);
   });
 
   it('exits 2 naming the field when the config is missing or malformed', () => {

@@ -139,7 +139,9 @@ test('handoff impossible (etcd refuses the MoveLeader): logged with the reason, 
   expect(handoffLines()[1]).toMatchObject({
     level: 'WARN',
     memberId: leaderId,
-    reason: expect.stringMatching(/MoveLeader failed \(.*not leader.*\): going ahead with the leader as it is/),
+    reason: expect.stringMatching(
+      /MoveLeader failed \(.*not leader.*\): going ahead with the leader as it is/,
+    ),
   });
   expect(metrics('LeaderMoves')).toHaveLength(0);
   // The removal went ahead with the leader still leading.
