@@ -122,6 +122,10 @@ export class Roll {
       });
       const replaced: RollStep[] = [];
       for (const inst of old) {
+        if (!host.group.alive().includes(inst)) {
+          host.log('roll: skipped', { id: inst.id, reason: 'no longer in service (terminated meanwhile)' });
+          continue;
+        }
         const step = await this.replace(inst, 'rolling update');
         if ('failure' in step) {
           const rollback = await this.rollBack(template, previous);
