@@ -8,13 +8,15 @@
  *     snapshotKey(); revision, cluster id, time and sha256 go into the key and the object metadata.
  *  2. Restore trigger (the Lambda: a manual `{"kind":"restore"}` invocation, or the scheduled reconcile under
  *     the `automatic` policy when planRestoreTrigger says so) writes the restore record of generation N+1
- *     with a conditional write (S3 If-None-Match: *) to restoreRecordKey(N+1). The record names the seed and
- *     the candidate snapshots. Two triggers racing compute the same N+1: S3 accepts exactly one write, the
+ *     with a conditional write (S3 If-None-Match: *) to restoreRecordKey(N+1). The record names its source
+ *     (chooseRestoreSource: a survivor's own data or the newest snapshot, whichever has the higher revision),
+ *     the seed and the candidate snapshots. Two triggers racing compute the same N+1: S3 accepts exactly one write, the
  *     other gets 412 and does nothing. So there is never more than one record per generation, hence never
  *     more than one seed per generation, hence two restores can never run at once.
  *  3. The trigger reboots the group's instances. At boot every agent reads the newest record and
- *     planRestoreRole() decides: the seed restores the newest verified snapshot into a fresh data dir and
- *     starts a one-member cluster; every other instance whose data dir is older than the record's generation
+ *     planRestoreRole() decides: a survivor seed starts once with force-new-cluster on its own data; a
+ *     snapshot seed restores the newest verified snapshot into a fresh data dir and starts a one-member
+ *     cluster; every other instance whose data dir is older than the record's generation
  *     wipes it and joins the restored cluster as a learner, as any new instance does.
  */
 import { hasQuorum, isHealthy, quorum, voters } from './quorum';

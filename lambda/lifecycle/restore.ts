@@ -1,8 +1,10 @@
 /*
  * The restore trigger: a manual {"kind":"restore"} invocation, or the scheduled reconcile under the
  * `automatic` policy. Every decision is lambda/core/restore.ts's; this module observes, keeps the time since
- * when the quorum is lost (in S3: etcd has no quorum to keep it), writes the fenced restore record and reboots
- * the group's instances, whose agents then restore (the seed) or wipe and join (the others) at boot.
+ * when the quorum is lost (in S3: etcd has no quorum to keep it), asks every member for its revision
+ * (Maintenance.Status answers without a quorum) to choose the source (a survivor's own data or the newest
+ * snapshot), writes the fenced restore record and reboots the group's instances, whose agents then seed (the
+ * survivor with force-new-cluster, or the snapshot's seed) or wipe and join (the others) at boot.
  */
 import {
   buildRestoreRecord,
