@@ -81,6 +81,7 @@ describe('candidates and choice', () => {
   });
 });
 
+// FAILURE-SCENARIOS 14: the verdict counts a voter as able to come back only through its own live instance.
 describe('classifyQuorum', () => {
   const base = { peerPort: PEER_PORT, scheme: 'http' as const, desiredCapacity: 3 };
   const live3 = [inst('10.0.0.1'), inst('10.0.0.2'), inst('10.0.0.3')];
