@@ -8,7 +8,7 @@
  *   restoreToConvergedMs  `etcd-fleet restore` → 3 healthy voters again (the other two joined as learners,
  *                   received the keyspace, were promoted): `restore` plus `wait`
  * Each size: a fresh 3-member fleet, `size` MB of incompressible values (64 KiB each), backup, kill --wipe
- * of 2 of 3, restore, every key read back. Usage: npm run bench:backup -- [--sizes 10,100]
+ * of 2 of 3 and the survivor frozen (only the snapshot can seed), restore, every key read back. Usage: npm run bench:backup -- [--sizes 10,100]
  * (after npm run build). Prints one JSON line per size and writes bench/backup-times.json.
  */
 import * as fs from 'fs';
@@ -40,6 +40,9 @@ async function one(mb: number) {
     const voters = s.instances.filter((x) => x.lifecycleState === 'InService');
     const victims = [voters.find((x) => x.leader), voters.find((x) => !x.leader)].map((v) => v?.id as string);
     for (const v of victims) await f.ok('kill', v, '--wipe');
+    // The survivor frozen: no member's own data can seed (a reachable survivor at the snapshot's revision
+    // would, FAILURE-SCENARIOS 14), so this measures the snapshot restore.
+    await f.ok('freeze', voters.find((x) => !victims.includes(x.id))!.id);
     await until('the killed instances out of service', 120, async () => {
       const st = await f.status();
       return (

@@ -12,9 +12,12 @@
  *   defrag             longest write gap of a steady writer while every member of 3 with 100 MB of data is
  *                      defragmented, leader in place and after a leadership move, vs no defragmentation
  *                      (lib/defrag.ts)
+ *   roll               longest write gap while the leader's instance is terminated, Lambda's leader handoff
+ *                      on vs off; longest gap, total time and lost writes of `etcd-fleet roll` of 3 and of 5
+ *                      (lib/roll.ts)
  * Writes bench/results.json (or --out FILE) and prints a table. Options: --quick (fewer repetitions, no
  * 100 MB), --only a,b (sections: lambda, synth, bootstrap, bootstrap3, bootstrap5, replace, keyspace,
- * defrag),
+ * defrag, roll),
  * --reps N (bootstrap repetitions). Definitions and the latest results: bench/README.md.
  */
 import { execFileSync } from 'child_process';
@@ -28,6 +31,7 @@ import { killAll } from './lib/etcd-static';
 import { downAllSync, joins } from './lib/fleet';
 import { benchLambda } from './lib/lambda';
 import { benchReplace, joinsFleet } from './lib/replace';
+import { benchRoll } from './lib/roll';
 import { agentOverhead, Results, table, targets } from './lib/report';
 import { benchSynth } from './lib/synth';
 import { log, onExitCleanup, r2, ROOT, runMain } from './lib/util';
@@ -41,6 +45,7 @@ const SECTIONS = [
   'replace',
   'keyspace',
   'defrag',
+  'roll',
 ];
 
 function options(argv: string[]) {
@@ -54,8 +59,8 @@ function options(argv: string[]) {
   for (const s of only ?? [])
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`);
   const reps = values.quick
-    ? { boot: 1, replace: 2, keyspace: 1, joins: 6, lambda: 5, synth: 1, defrag: 1 }
-    : { boot: 5, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3, defrag: 3 };
+    ? { boot: 1, replace: 2, keyspace: 1, joins: 6, lambda: 5, synth: 1, defrag: 1, roll: 1 }
+    : { boot: 5, replace: 6, keyspace: 2, joins: 20, lambda: 10, synth: 3, defrag: 3, roll: 3 };
   if (values.reps !== undefined) reps.boot = intOption(values.reps, 'reps', 1);
   return {
     quick: Boolean(values.quick),
@@ -121,6 +126,10 @@ async function main(): Promise<void> {
   if (o.want('defrag')) {
     log('defrag');
     res.defrag = await benchDefrag(o.quick ? 30 : 100, o.reps.defrag);
+  }
+  if (o.want('roll')) {
+    log('roll');
+    res.roll = await benchRoll(o.reps.roll);
   }
   if (o.want('synth')) {
     log('synth');

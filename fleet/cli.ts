@@ -7,14 +7,19 @@
  *   etcd-fleet backup | restore                               (backups and disaster recovery)
  *   etcd-fleet up ... [--quota-mb N] [--maintenance-interval S] [--no-maintenance]
  *   etcd-fleet maintenance on|off|run                         (defragmentation and NOSPACE recovery)
+ *   etcd-fleet roll [--etcd PATH] [--etcd-version V] [--signal-timeout S]   (gated rolling update)
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs as parseNodeArgs, ParseArgsConfig } from 'util';
+import { rollCmd } from './cli-roll';
 import { call, socketPath } from './control';
+import { table } from './table';
 import type { FleetStatus } from './types';
 import { USAGE } from './usage';
+
+export { table } from './table';
 
 interface Parsed {
   cmd: string;
@@ -31,6 +36,7 @@ const BOOLEAN_FLAGS = [
   'tls',
   'empty-start-beside-backups',
   'no-maintenance',
+  'no-leader-handoff',
 ];
 const VALUE_FLAGS = [
   'size',
@@ -47,6 +53,8 @@ const VALUE_FLAGS = [
   'restore-after',
   'quota-mb',
   'maintenance-interval',
+  'etcd-version',
+  'signal-timeout',
 ];
 const OPTIONS: ParseArgsConfig['options'] = Object.fromEntries([
   ...BOOLEAN_FLAGS.map((name) => [name, { type: 'boolean' as const }]),
@@ -90,13 +98,30 @@ function num(flags: Parsed['flags'], name: string, def: number): number {
   return n;
 }
 
+/** --etcd-version V: a release such as 3.6.0. */
+function etcdVersion(flags: Parsed['flags']): { etcdVersion?: string } {
+  const v = flags['etcd-version'];
+  if (v === undefined) return {};
+  if (typeof v !== 'string' || !/^\d+\.\d+\.\d+$/.test(v))
+    throw new UsageError('--etcd-version must be a version such as 3.6.0');
+  return { etcdVersion: v };
+}
+
 function root(): string {
   // build/fleet/cli.js → repo root
   return path.resolve(__dirname, '..', '..');
 }
 
 function findEtcd(flag: string | true | undefined): string {
-  if (typeof flag === 'string') return path.resolve(flag);
+  if (typeof flag === 'string') {
+    const bin = path.resolve(flag);
+    try {
+      fs.accessSync(bin, fs.constants.X_OK);
+    } catch {
+      throw new UsageError(`--etcd ${flag}: not an executable file`);
+    }
+    return bin;
+  }
   if (process.env.ETCD_BIN) return process.env.ETCD_BIN;
   const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
   const p = r.stdout.trim();
@@ -129,6 +154,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     size,
     strategy,
     etcdBin: findEtcd(p.flags.etcd),
+    ...etcdVersion(p.flags),
     root: root(),
     launchTimeoutSeconds: num(p.flags, 'launch-timeout', 60),
     terminateTimeoutSeconds: num(p.flags, 'terminate-timeout', 30),
@@ -138,6 +164,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     breakBoot: num(p.flags, 'break-boot', 0),
     backup: backupOptions(p),
     tls: p.flags.tls === true,
+    leaderHandoff: p.flags['no-leader-handoff'] !== true,
     ...maintenance,
   };
   const log = fs.openSync(path.join(dir, 'supervisor.out'), 'a');
@@ -155,7 +182,7 @@ async function up(dir: string, p: Parsed): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return waitCmd(dir, 'wait', {}, num(p.flags, 'timeout', 180), p.flags.json === true);
+  return waitCmd(dir, 'wait', { creation: true }, num(p.flags, 'timeout', 180), p.flags.json === true);
 }
 
 function maintenanceOptions(p: Parsed): Record<string, unknown> {
@@ -227,47 +254,6 @@ async function waitCmd(
   if (json) console.log(JSON.stringify(data));
   else console.log(table(data));
   return 0;
-}
-
-export function table(s: FleetStatus): string {
-  const storage = s.instances.some((i) => i.dbSize !== undefined);
-  const head = [
-    'INSTANCE',
-    'IP',
-    'LIFECYCLE',
-    'MEMBER ID',
-    'ROLE',
-    'HEALTHY',
-    'LEADER',
-    ...(storage ? ['DB SIZE', 'IN USE', 'ALARMS'] : []),
-  ];
-  const rows = s.instances.map((i) => [
-    i.id,
-    i.ip,
-    i.lifecycleState,
-    i.memberId || '-',
-    i.role,
-    String(i.healthy),
-    String(i.leader),
-    ...(storage ? [mib(i.dbSize), mib(i.dbSizeInUse), i.alarms?.join(',') || (i.alarms ? 'none' : '-')] : []),
-  ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
-  const fmt = (r: string[]) => '| ' + r.map((v, c) => v.padEnd(widths[c])).join(' | ') + ' |';
-  return [
-    `cluster ${s.clusterId || '-'}  desired ${s.desired}  converged ${s.converged}${s.converged ? '' : ` (${s.reason})`}`,
-    line,
-    fmt(head),
-    line,
-    ...rows.map(fmt),
-    line,
-    ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
-  ].join('\n');
-}
-
-/** Bytes as MiB with one decimal; '-' for no answer. */
-function mib(bytes: number | null | undefined): string {
-  return typeof bytes === 'number' ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '-';
 }
 
 async function down(dir: string): Promise<number> {
@@ -366,6 +352,13 @@ export async function main(argv: string[]): Promise<number> {
         return await lambdaCmd(dir, p.cmd, timeout);
       case 'maintenance':
         return await maintenanceCmd(dir, p.positional[0], timeout);
+      case 'roll':
+        return await rollCmd(dir, {
+          ...(p.flags.etcd !== undefined && { etcdBin: findEtcd(p.flags.etcd) }),
+          ...etcdVersion(p.flags),
+          signalTimeout: num(p.flags, 'signal-timeout', 60),
+          timeout,
+        });
       case 'kill':
       case 'freeze':
       case 'thaw': {

@@ -10,7 +10,15 @@ import * as path from 'path';
 import { allocateAddress } from './addresses';
 import { InstanceProcesses, LOSE_ADD_REPLY_FILE } from './processes';
 import type { AwsStandIn, StandInInstance } from './standin';
-import { FleetLog, FleetOptions, Instance, LAUNCH_HOOK, REGION, TERMINATE_HOOK } from './types';
+import {
+  FleetLog,
+  FleetOptions,
+  Instance,
+  LAUNCH_HOOK,
+  LaunchTemplate,
+  REGION,
+  TERMINATE_HOOK,
+} from './types';
 
 /** What the group needs of the fleet. */
 export interface GroupHost {
@@ -19,8 +27,10 @@ export interface GroupHost {
   readonly standIn: AwsStandIn;
   readonly processes: InstanceProcesses;
   readonly log: FleetLog;
-  /** The agent config (config.json) of the instance in `dir`. */
-  agentConfig(dir: string, dataDir: string): Record<string, unknown>;
+  /** The launch template every launch takes now. */
+  template(): LaunchTemplate;
+  /** The agent config (config.json) of the instance in `dir`, launched from `template`. */
+  agentConfig(dir: string, dataDir: string, template: LaunchTemplate): Record<string, unknown>;
   /** Sends the terminate hook's event to the lifecycle Lambda, when it runs. */
   deliverTerminate(instanceId: string, token: string): void;
 }
@@ -34,6 +44,7 @@ export class Group {
   private scalingIn = false;
   private seq = 0;
   private armedFault?: string;
+  private readonly launchListeners = new Set<(inst: Instance) => void>();
 
   constructor(private readonly host: GroupHost) {}
 
@@ -66,6 +77,12 @@ export class Group {
       .finally(() => this.pending.delete(p))
       .catch((err: Error) => this.host.log('background task failed', { error: err.message }));
     return p;
+  }
+
+  /** Calls `fn` with every instance launched from now on, until the returned function is called. */
+  onLaunch(fn: (inst: Instance) => void): () => void {
+    this.launchListeners.add(fn);
+    return () => this.launchListeners.delete(fn);
   }
 
   /** Every instance the group has launched, terminated ones included. */
@@ -134,11 +151,13 @@ export class Group {
     const ip = allocateAddress(this.host.block, used);
     const id = this.newId();
     const dir = path.join(opts.dir, 'instances', `${String(++this.seq).padStart(3, '0')}-${id}`);
+    const template = this.host.template();
     const inst: Instance = {
       id,
       ip,
       dir,
       dataDir: path.join(dir, 'data'),
+      template,
       phase: 'booting',
       frozen: false,
       stopping: false,
@@ -150,7 +169,7 @@ export class Group {
     fs.mkdirSync(inst.dataDir, { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'config.json'),
-      JSON.stringify(this.host.agentConfig(dir, inst.dataDir), null, 2),
+      JSON.stringify(this.host.agentConfig(dir, inst.dataDir, template), null, 2),
     );
     if (this.armedFault === 'lose-add-reply') fs.writeFileSync(path.join(dir, LOSE_ADD_REPLY_FILE), '');
     this.armedFault = undefined;
@@ -172,7 +191,8 @@ export class Group {
       log('launch failed', { id, ip, error: (err as Error).message });
       throw err;
     }
-    log('launched', { id, ip });
+    log('launched', { id, ip, launchTemplate: template.version });
+    for (const fn of this.launchListeners) fn(inst);
     void this.host.processes.boot(inst);
     return id;
   }
@@ -184,7 +204,12 @@ export class Group {
       this.host.standIn.setLifecycleState(id, 'InService');
       this.host.log('launch completed: InService', { id, ms: Date.now() - inst.launchedAt });
     } else {
-      this.track(this.terminate(id, 'launch abandoned by the agent'));
+      // The instance shuts down after its agent is done (its rollout signal goes out before the instance does).
+      this.track(
+        this.host.processes
+          .agentExited(inst, 10_000)
+          .then(() => this.terminate(id, 'launch abandoned by the agent')),
+      );
     }
   }
 

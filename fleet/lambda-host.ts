@@ -7,7 +7,18 @@
  */
 import * as fs from 'fs';
 import { maintenanceEvent, reconcileEvent, terminateLifecycleEvent } from './events';
+import type { EtcdCredentials } from '../lambda/agent/tls';
 import type { FleetLog, LifecycleHandler } from './types';
+
+/** What the fleet uses of the bundle's exports (lambda/lifecycle/index.ts). */
+interface LambdaBundle {
+  handler?: LifecycleHandler;
+  setContextFactory?: (factory?: (env: Readonly<Record<string, string | undefined>>) => unknown) => void;
+  createContext?: (
+    env: Readonly<Record<string, string | undefined>>,
+    overrides: { etcdCredentials?: EtcdCredentials; leaderHandoff?: boolean },
+  ) => unknown;
+}
 
 export class LambdaHost {
   private loaded?: LifecycleHandler;
@@ -23,13 +34,30 @@ export class LambdaHost {
     return this.loaded;
   }
 
-  /** Loads the bundle with this environment; nothing when it is not built. */
-  load(bundle: string, env: () => Record<string, string>): void {
+  /**
+   * Loads the bundle with this environment; nothing when it is not built. `leaderHandoff: false` (`up
+   * --no-leader-handoff`, for the bench's comparison) builds every invocation's context with the bundle's own
+   * createContext and the leader handoff off, the client identity being `credentials` (the fleet's, TLS only).
+   */
+  load(
+    bundle: string,
+    env: () => Record<string, string>,
+    opts: { leaderHandoff?: boolean; credentials?: EtcdCredentials } = {},
+  ): void {
     if (!fs.existsSync(bundle)) return;
     Object.assign(process.env, env());
 
-    const mod = require(bundle) as { handler?: LifecycleHandler };
+    const mod = require(bundle) as LambdaBundle;
     if (typeof mod.handler === 'function') this.loaded = mod.handler;
+    if (opts.leaderHandoff === false) {
+      if (typeof mod.setContextFactory !== 'function' || typeof mod.createContext !== 'function')
+        throw new Error(
+          `${bundle} exports no setContextFactory/createContext: cannot switch the handoff off`,
+        );
+      const create = mod.createContext;
+      mod.setContextFactory((e) => create(e, { etcdCredentials: opts.credentials, leaderHandoff: false }));
+      this.log('lifecycle Lambda: leader handoff off (up --no-leader-handoff)');
+    }
   }
 
   /** The next terminate event is lost (EventBridge delivery is best-effort). */

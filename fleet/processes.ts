@@ -14,9 +14,10 @@ import type { FleetLog, Instance } from './types';
 export interface ProcessHost {
   /** Repo root: where build/ lives. */
   readonly root: string;
-  readonly etcdBin: string;
   /** The first N instances launched never boot. */
   readonly breakBoot: number;
+  /** A reboot runs the agent's `handoff` before it stops etcd (etcd-handoff.service's ExecStop); default true. */
+  readonly stopHandoff?: boolean;
   /** Environment of a process that talks to the stand-in as this instance. */
   awsEnv(instanceId: string): Record<string, string>;
   readonly log: FleetLog;
@@ -47,7 +48,13 @@ export class InstanceProcesses {
     if (code !== 0) {
       inst.bootFailures++;
       const tail = fs.readFileSync(path.join(inst.dir, 'agent.log'), 'utf8').trim().split('\n').slice(-25);
-      this.host.log('join agent failed; etcd-member.service does not start', { id: inst.id, code, tail });
+      inst.joinFailure = joinFailureReason(tail);
+      this.host.log('join agent failed; etcd-member.service does not start', {
+        id: inst.id,
+        code,
+        reason: inst.joinFailure,
+        tail,
+      });
       inst.phase = 'dead';
       return;
     }
@@ -57,7 +64,7 @@ export class InstanceProcesses {
     );
   }
 
-  private runAgent(inst: Instance, phase: 'join' | 'promote'): Promise<number> {
+  private runAgent(inst: Instance, phase: 'join' | 'promote' | 'handoff'): Promise<number> {
     const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
     const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) };
@@ -72,7 +79,8 @@ export class InstanceProcesses {
       },
     );
     fs.closeSync(out);
-    inst.agent = child;
+    // The handoff runs beside whatever agent runs (the stop that follows ends that one).
+    if (phase !== 'handoff') inst.agent = child;
     return new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         if (inst.agent === child) inst.agent = undefined;
@@ -85,14 +93,19 @@ export class InstanceProcesses {
   private startEtcd(inst: Instance): void {
     const vars = parseEnvFile(fs.readFileSync(path.join(inst.dir, 'etcd.env'), 'utf8'));
     const out = fs.openSync(path.join(inst.dir, 'etcd.log'), 'a');
-    const child = spawn(this.host.etcdBin, [], {
+    const child = spawn(inst.template.etcdBin, [], {
       env: { PATH: process.env.PATH ?? '', ...vars, ETCD_LOGGER: 'zap', ETCD_LOG_OUTPUTS: 'stderr' },
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
     inst.etcd = child;
     inst.phase = 'running';
-    this.host.log('etcd started', { id: inst.id, pid: child.pid, state: vars.ETCD_INITIAL_CLUSTER_STATE });
+    this.host.log('etcd started', {
+      id: inst.id,
+      pid: child.pid,
+      state: vars.ETCD_INITIAL_CLUSTER_STATE,
+      bin: inst.template.etcdBin,
+    });
     child.on('exit', (code, signal) => this.onEtcdExit(inst, child, code, signal));
   }
 
@@ -123,6 +136,19 @@ export class InstanceProcesses {
     }
     inst.restarts.push(now);
     setTimeout(() => void this.boot(inst), 1000);
+  }
+
+  /** Resolves once the instance's agent process exited (at once when none runs), or after `ms`. */
+  agentExited(inst: Instance, ms: number): Promise<void> {
+    const agent = inst.agent;
+    if (!agent || agent.exitCode !== null || agent.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      agent.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** Stops the agent (SIGKILL) and etcd (this signal, SIGKILL after 5 s); resolves when etcd exited. */
@@ -159,8 +185,18 @@ export class InstanceProcesses {
     return true;
   }
 
-  /** Stop, then boot again: same address and data dir, a fresh restart budget. */
+  /**
+   * Stop, then boot again: same address and data dir, a fresh restart budget. A running etcd is stopped as
+   * systemd stops it on an instance: the agent's `handoff` first (ExecStop of etcd-handoff.service: leadership
+   * moved away if this member leads; the agent caps it at 15 s and never fails it), unless stopHandoff is off.
+   */
   async reboot(inst: Instance): Promise<void> {
+    const running = inst.etcd && inst.etcd.exitCode === null && inst.etcd.signalCode === null && !inst.frozen;
+    if (running && this.host.stopHandoff !== false) {
+      const t0 = Date.now();
+      const code = await this.runAgent(inst, 'handoff');
+      this.host.log('stop: handoff agent exited', { id: inst.id, code, ms: Date.now() - t0 });
+    }
     await this.stop(inst);
     inst.restarts = [];
     this.host.log('rebooting', { id: inst.id });
@@ -174,4 +210,26 @@ export class InstanceProcesses {
     if (inst.agent?.pid) out.push(inst.agent.pid);
     return out;
   }
+}
+
+/**
+ * Why a join agent failed, from the tail of its log: the reason of its refusal (a 'version skew check' line
+ * with decision refuse, or the launch action it completed with ABANDON), else its last line's message.
+ */
+export function joinFailureReason(lines: readonly string[]): string | undefined {
+  const parsed = lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+  const refusal = [...parsed]
+    .reverse()
+    .find((l) => typeof l.reason === 'string' && (l.decision === 'refuse' || l.result === 'ABANDON'));
+  if (refusal) return String(refusal.reason);
+  const last = parsed.at(-1);
+  return typeof last?.message === 'string' ? last.message : undefined;
 }

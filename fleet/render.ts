@@ -12,7 +12,19 @@ import type { AwsStandIn } from './standin';
 import type { FleetTls } from './tls';
 import { CompactionMode, JoinStrategy, writeAgentConfig } from '../lib/contract';
 import { renderAgentConfig, renderLifecycleEnvironment } from '../lib/private/run-time-config';
-import { CLIENT_PORT, FleetOptions, GROUP_NAME, PEER_PORT, REGION } from './types';
+import {
+  CLIENT_PORT,
+  FleetOptions,
+  GROUP_LOGICAL_ID,
+  GROUP_NAME,
+  LaunchTemplate,
+  PEER_PORT,
+  REGION,
+  STACK_NAME,
+} from './types';
+
+/** Where every agent sends its rollout signal (the stand-in's CloudFormation signalTarget). */
+export const ROLLOUT_SIGNAL = { stackName: STACK_NAME, logicalResourceId: GROUP_LOGICAL_ID } as const;
 
 /** What the rendering reads of the fleet. */
 export interface RenderInput {
@@ -39,11 +51,17 @@ export function awsEnv(r: RenderInput, instanceId?: string): Record<string, stri
 
 /**
  * The agent config of the instance in `dir` (its config.json): the construct's renderer and the contract's
- * writer, with the fleet's local paths and short intervals.
+ * writer, with the fleet's local paths and short intervals, the etcd release of its launch template, and the
+ * fleet stack's rollout signal target.
  */
-export function agentConfig(r: RenderInput, dir: string, dataDir: string): Record<string, unknown> {
-  return writeAgentConfig(
-    renderAgentConfig({
+export function agentConfig(
+  r: RenderInput,
+  dir: string,
+  dataDir: string,
+  template: LaunchTemplate = { version: 1, etcdBin: r.opts.etcdBin, etcdVersion: r.opts.etcdVersion },
+): Record<string, unknown> {
+  return writeAgentConfig({
+    ...renderAgentConfig({
       strategy: r.opts.strategy as JoinStrategy,
       size: r.opts.maxSize,
       clientPort: CLIENT_PORT,
@@ -61,12 +79,11 @@ export function agentConfig(r: RenderInput, dir: string, dataDir: string): Recor
       deadlineSeconds: Math.max(30, r.opts.launchTimeoutSeconds),
       heartbeatSeconds: 5,
       retryDelayMs: 200,
-      etcdVersion: r.opts.etcdVersion ?? etcdVersionOf(r.opts.etcdBin),
+      etcdVersion: template.etcdVersion ?? etcdVersionOf(template.etcdBin),
       backend: quotaSettings(r.opts)?.backend,
-      // The rollout gate: the stand-in's signalled resource, when it has one.
-      rolloutSignal: r.standIn.signalBoard?.target,
     }),
-  );
+    rolloutSignal: ROLLOUT_SIGNAL,
+  });
 }
 
 const MiB = 1024 * 1024;

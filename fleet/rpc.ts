@@ -12,7 +12,14 @@ async function dispatch(fleet: Fleet, req: Request, shutdown: () => Promise<void
     case 'status':
       return fleet.status(true);
     case 'wait':
-      return fleet.waitConverged(timeout);
+      return a.creation === true ? fleet.created(timeout) : fleet.waitConverged(timeout);
+    case 'roll':
+      return fleet.roll({
+        ...(typeof a.etcdBin === 'string' && { etcdBin: a.etcdBin }),
+        ...(typeof a.etcdVersion === 'string' && { etcdVersion: a.etcdVersion }),
+        signalTimeoutSeconds: typeof a.signalTimeout === 'number' ? a.signalTimeout : 60,
+        timeoutSeconds: timeout,
+      });
     case 'scale':
       fleet.scale(Number(a.size));
       return fleet.waitConverged(timeout);

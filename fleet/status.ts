@@ -66,6 +66,8 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
       role: roleOf(m),
       healthy: m ? isHealthy(m, health) : false,
       leader: Boolean(m && list && list.leaderId === m.id),
+      ...(i.etcd?.pid !== undefined && i.etcd.exitCode === null && { etcdPid: i.etcd.pid }),
+      launchTemplate: i.template.version,
       ...(storage && {
         dbSize: (m && storage.status[m.id]?.dbSize) ?? null,
         dbSizeInUse: (m && storage.status[m.id]?.dbSizeInUse) ?? null,

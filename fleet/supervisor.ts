@@ -19,8 +19,9 @@ import { FleetBackup } from './backup';
 import { Group } from './group';
 import { LambdaHost } from './lambda-host';
 import { InstanceProcesses } from './processes';
-import { agentConfig, awsEnv, handlerEnv, RenderInput } from './render';
-import { AwsStandIn } from './standin';
+import { agentConfig, awsEnv, handlerEnv, RenderInput, ROLLOUT_SIGNAL } from './render';
+import { Roll, RollOptions, RollResult } from './roll';
+import { AwsStandIn, type ResourceSignal } from './standin';
 import { fleetStatus, waitConverged } from './status';
 import { FleetTls, setUpFleetTls } from './tls';
 import {
@@ -29,12 +30,20 @@ import {
   GROUP_NAME,
   IMDS_PORT,
   LAUNCH_HOOK,
+  LaunchTemplate,
   REGION,
   TERMINATE_HOOK,
 } from './types';
 
+/** How long `up` waits, once converged, for the signals of instances that did not signal yet. */
+const CREATION_SIGNAL_GRACE_MS = 10_000;
+
 export class Fleet {
   readonly block: number;
+  /** The launch template every launch takes now (`etcd-fleet roll` replaces it, a rollback restores it). */
+  private launchTemplate: LaunchTemplate;
+  /** The creation (`up`) still waits for signals. */
+  private creating = true;
   readonly standIn: AwsStandIn;
   readonly backup: FleetBackup;
   private etcd = new EtcdAdapter({ callTimeoutMs: 1500 });
@@ -62,7 +71,9 @@ export class Fleet {
       desiredCapacity: opts.size,
       minSize: 0,
       maxSize: opts.maxSize,
+      signalTarget: ROLLOUT_SIGNAL,
     });
+    this.launchTemplate = { version: 1, etcdBin: opts.etcdBin, etcdVersion: opts.etcdVersion };
     this.maintenanceOn = opts.maintenance !== false;
     this.logStream = fs.createWriteStream(path.join(opts.dir, 'supervisor.log'), { flags: 'a' });
     const log = this.log.bind(this);
@@ -73,8 +84,8 @@ export class Fleet {
     );
     this.processes = new InstanceProcesses({
       root: opts.root,
-      etcdBin: opts.etcdBin,
       breakBoot: opts.breakBoot ?? 0,
+      stopHandoff: opts.leaderHandoff !== false,
       awsEnv: (id) => awsEnv(this.rendering(), id),
       log,
     });
@@ -84,7 +95,8 @@ export class Fleet {
       standIn: this.standIn,
       processes: this.processes,
       log,
-      agentConfig: (dir, dataDir) => agentConfig(this.rendering(), dir, dataDir),
+      template: () => this.launchTemplate,
+      agentConfig: (dir, dataDir, template) => agentConfig(this.rendering(), dir, dataDir, template),
       deliverTerminate: (id, token) => this.lambda.deliverTerminate(id, token),
     });
   }
@@ -116,10 +128,17 @@ export class Fleet {
       this.etcd = new EtcdAdapter({ callTimeoutMs: 1500, credentials: this.tls.credentials });
     }
     this.group.listen();
+    this.standIn.on('signal-resource', (sig: ResourceSignal) =>
+      this.log('signal', { id: sig.uniqueId, status: sig.status, accepted: sig.accepted }),
+    );
+    // Like CloudFormation's CreationPolicy: the creation takes signals until it is complete (created()).
+    this.standIn.signalBoard!.waiting = true;
     if (this.opts.lifecycleHandler !== false) {
       // The lifecycle Lambda bundle, loaded as Lambda would load it, its SDK calls answered by the stand-in.
-      this.lambda.load(path.join(this.opts.root, 'build', 'lambda', 'index.js'), () =>
-        handlerEnv(this.rendering()),
+      this.lambda.load(
+        path.join(this.opts.root, 'build', 'lambda', 'index.js'),
+        () => handlerEnv(this.rendering()),
+        { leaderHandoff: this.opts.leaderHandoff, credentials: this.tls?.credentials },
       );
     }
     this.timer = setInterval(() => void this.group.tick(), 250);
@@ -138,6 +157,65 @@ export class Fleet {
     }
     this.backup.startSchedule();
     this.log('fleet started', { block: this.block, standIn: this.standIn.endpoint, size: this.opts.size });
+  }
+
+  /**
+   * `up`: converged, then the signals of every instance (at most CREATION_SIGNAL_GRACE_MS more), then the
+   * creation is complete: signals are refused again (ValidationError) until a roll waits for some.
+   */
+  async created(timeoutSeconds: number): Promise<FleetStatus> {
+    const status = await this.waitConverged(timeoutSeconds);
+    if (!this.creating) return status;
+    const board = this.standIn.signalBoard!;
+    const missing = () => {
+      const got = new Set(board.signals.filter((x) => x.accepted).map((x) => x.uniqueId));
+      return this.group
+        .alive()
+        .map((i) => i.id)
+        .filter((id) => !got.has(id));
+    };
+    const until = Date.now() + CREATION_SIGNAL_GRACE_MS;
+    while (missing().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    board.waiting = false;
+    this.creating = false;
+    const signals = Object.fromEntries(
+      board.signals.filter((x) => x.accepted).map((x) => [x.uniqueId, x.status]),
+    );
+    this.log('creation complete: signals refused from now on', {
+      signals,
+      missing: missing(),
+      reason:
+        'converged' +
+        (missing().length > 0 ? `; no signal within ${CREATION_SIGNAL_GRACE_MS} ms from some` : ''),
+    });
+    return status;
+  }
+
+  /** `etcd-fleet roll`: the gated rolling update (fleet/roll.ts). */
+  roll(opts: RollOptions): Promise<RollResult> {
+    if (this.creating) throw new Error('the creation is not complete yet (etcd-fleet up is still waiting)');
+    const current = () => this.launchTemplate;
+    const replace = (t: LaunchTemplate) => {
+      this.launchTemplate = t;
+      this.log('launch template', { ...t, reason: 'every launch from now on takes it' });
+    };
+    return new Roll(
+      {
+        group: this.group,
+        standIn: this.standIn,
+        log: this.log.bind(this),
+        get template() {
+          return current();
+        },
+        set template(t: LaunchTemplate) {
+          replace(t);
+        },
+        agentExited: (i, ms) => this.processes.agentExited(i, ms),
+        status: () => this.status(),
+        waitConverged: (t) => this.waitConverged(t),
+      },
+      opts,
+    ).run();
   }
 
   launch(): Promise<string> {

@@ -33,6 +33,8 @@ export interface FleetOptions {
   readonly tls?: boolean;
   /** etcd's backend quota and the fleet's short maintenance settings for it (`up --quota-mb`); absent: the defaults. */
   readonly quotaMiB?: number;
+  /** The lifecycle Lambda moves leadership away before a planned removal (default true; `up --no-leader-handoff`: false). */
+  readonly leaderHandoff?: boolean;
   /** Seconds between maintenance events to the Lambda (0 = none); default: the reconcile interval. */
   readonly maintenanceIntervalSeconds?: number;
   /** Maintenance events are sent from the start (`up --no-maintenance`: false; `etcd-fleet maintenance on`). */
@@ -46,6 +48,9 @@ export const GROUP_NAME = 'etcd-fleet';
 export const REGION = 'local-1';
 export const IMDS_PORT = 8169;
 export const CLIENT_PORT = 2379;
+/** The fleet's CloudFormation stack and its group's logical id: the agents' SignalResource target (rolloutSignal). */
+export const STACK_NAME = 'etcd-fleet';
+export const GROUP_LOGICAL_ID = 'EtcdFleetGroup';
 export const PEER_PORT = 2380;
 
 /** One structured line of DIR/supervisor.log. */
@@ -54,12 +59,28 @@ export type FleetLog = (message: string, fields?: Record<string, unknown>) => vo
 /** The lifecycle Lambda bundle's handler. */
 export type LifecycleHandler = (event: unknown) => Promise<unknown>;
 
+/**
+ * What an instance is launched from (the group's launch template): the etcd binary it runs and the release
+ * its agent config claims. `etcd-fleet roll` makes a new version; every launch takes the current one.
+ */
+export interface LaunchTemplate {
+  /** 1 at `up`, +1 per roll (a rollback restores the previous one, number and all). */
+  readonly version: number;
+  readonly etcdBin: string;
+  /** The etcd release the agent config names; undefined: what `etcdBin --version` says. */
+  readonly etcdVersion?: string;
+}
+
 /** One simulated instance of the group: its address, directories and processes. */
 export interface Instance {
   readonly id: string;
   readonly ip: string;
   readonly dir: string;
   readonly dataDir: string;
+  /** The launch template it was launched from. */
+  readonly template: LaunchTemplate;
+  /** Why its join agent failed, from the agent's log (a refusal's reason), once it did. */
+  joinFailure?: string;
   etcd?: ChildProcess;
   agent?: ChildProcess;
   /** booting: agent or etcd starting; running: etcd up; dead: etcd gone and not restarted; gone: terminated. */
@@ -83,6 +104,10 @@ export interface InstanceStatus {
   role: 'voter' | 'learner' | 'unstarted' | 'none';
   healthy: boolean;
   leader: boolean;
+  /** The pid of its running etcd process, if any. */
+  etcdPid?: number;
+  /** The launch template version it was launched from. */
+  launchTemplate?: number;
   // The storage fields: in the answer of `etcd-fleet status` (not of the waiting commands, which poll often).
   /** The member's backend size (Maintenance.Status dbSize, bytes); null when it did not answer. */
   dbSize?: number | null;

@@ -15,6 +15,18 @@ export const USAGE = `usage: etcd-fleet <command> [options]
   restore [--dir DIR]                                      the manual restore trigger (restores only after quorum loss)
   maintenance on|off|run [--dir DIR]                       scheduled maintenance events on / off; run: one run now,
                                                            its result as JSON (exit 1 when it is not ok)
+  roll [--etcd PATH] [--etcd-version V] [--signal-timeout S] [--dir DIR]
+                                                           rolling update gated on signals (CloudFormation's
+                                                           MaxBatchSize 1, MinInstancesInService size-1,
+                                                           WaitOnResourceSignals): launches take the new template
+                                                           (--etcd: its etcd binary, --etcd-version: the release
+                                                           its agent config claims); each older instance, oldest
+                                                           first and only while converged, is terminated through
+                                                           the hook and its replacement's SignalResource awaited.
+                                                           SUCCESS: next. FAILURE or none within --signal-timeout
+                                                           (default 60): rollback to the previous template, exit 1
+                                                           with one line naming the instance, status and reason.
+                                                           Prints a JSON summary (replaced, steps, totalSeconds)
 options: --timeout S (waiting commands, default 180), --reconcile-interval S (up, default 5),
          --launch-timeout S / --terminate-timeout S (up: lifecycle hook timeouts, defaults 60 / 30),
          --no-handler (up: no lifecycle Lambda; terminations complete by the hook's default result),
@@ -32,6 +44,12 @@ options: --timeout S (waiting commands, default 180), --reconcile-interval S (up
            construct's defaults, 8 GiB, compaction keeping 1 h, 25 % and 64 MiB, 90 s),
          --maintenance-interval S (up: seconds between the {"kind":"maintenance"} events sent to the Lambda,
            default: the reconcile interval; 0 = none; never two runs at once),
-         --no-maintenance (up: start with the maintenance events off; etcd-fleet maintenance on starts them)
+         --no-maintenance (up: start with the maintenance events off; etcd-fleet maintenance on starts them),
+         --no-leader-handoff (up: the lifecycle Lambda removes a leading member without moving leadership
+           first, and a reboot stops etcd without the agent's handoff; for the bench's comparison),
+         --etcd-version V (up: the release the agent configs claim; default: what the etcd binary says)
+signals: every agent config names the fleet stack's rollout signal target; up takes the agents' SignalResource
+calls until converged (and every instance signalled, at most 10 s more), roll while it runs; at any other time
+the stand-in refuses them with CloudFormation's ValidationError, which the agent only logs
 status shows each member's db size, size in use and active alarms ('-': the member did not answer);
 status --json has them as dbSize, dbSizeInUse (bytes, null: no answer) and alarms (names, null: no alarm list)`;

@@ -1,6 +1,7 @@
 /* The bench's result: the targets met or missed, the printed table, the agent overhead summary. */
 import type { DefragFigure } from './defrag';
 import type { Join } from './fleet';
+import type { RollBench } from './roll';
 import { median, pct } from './util';
 
 interface Figure {
@@ -24,6 +25,7 @@ export interface Results {
   replaceByKeyspace?: Record<string, Figure>;
   synth?: { seconds: number | null; baselineSeconds: number | null; ratio: number | null };
   defrag?: DefragFigure;
+  roll?: RollBench;
   targets?: Target[];
 }
 
@@ -67,6 +69,13 @@ export function targets(res: Results): Target[] {
   if (res.lambda) add('lambda init', res.lambda.initMs, 250, ' ms');
   if (res.replaceByKeyspace?.['100'])
     add('replace @100 MB ratio', res.replaceByKeyspace['100'].ratio, 1.2, 'x');
+  if (res.roll) {
+    add('leader terminated, handoff: longest gap', res.roll.leaderTerminate.withHandoffMs, 300, ' ms');
+    for (const r of [res.roll.roll3, res.roll.roll5]) {
+      add(`roll of ${r.members}: longest gap`, r.longestGapMs, 500, ' ms');
+      add(`roll of ${r.members}: lost writes`, r.lost, 0, '');
+    }
+  }
   return t;
 }
 
@@ -102,6 +111,34 @@ export function table(res: Results): string {
     fig(`${what}, leader in place (s)`, g.inPlace);
     fig(`${what}, leadership moved (s)`, g.moved);
     row('  moved / in place', '-', '-', g.movedVsInPlace);
+  }
+  const rb = res.roll;
+  if (rb) {
+    const lt = rb.leaderTerminate;
+    const name = 'leader terminated, handoff: longest gap';
+    row(
+      'leader terminated: longest write gap, handoff vs none (ms)',
+      lt.withHandoffMs,
+      lt.withoutHandoffMs,
+      lt.ratio,
+      name,
+    );
+    for (const r of [rb.roll3, rb.roll5]) {
+      row(
+        `roll of ${r.members}: longest write gap (ms)`,
+        r.longestGapMs,
+        '-',
+        '-',
+        `roll of ${r.members}: longest gap`,
+      );
+      row(
+        `roll of ${r.members}: total (s), lost / acknowledged`,
+        `${r.totalSeconds}, ${r.lost} / ${r.acked}`,
+        '-',
+        '-',
+        `roll of ${r.members}: lost writes`,
+      );
+    }
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
   const fmt = (r: unknown[]) => '| ' + r.map((v, c) => String(v).padEnd(w[c])).join(' | ') + ' |';

@@ -56,6 +56,7 @@ export class EtcdMaintenance {
               raftIndex: Number(s.raftIndex),
               leader: s.leader,
               ...(s.version && { version: s.version }),
+              ...(s.header?.revision !== undefined && { revision: Number(s.header.revision) }),
             },
           ];
         } catch {

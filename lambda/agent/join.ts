@@ -71,6 +71,30 @@ export async function runJoin(cfg: AgentConfig, deps: AgentDeps): Promise<JoinRe
     { ...restore, latestRestore: () => retrying('restore record (S3)', deps, () => restore.latestRestore()) },
     dataDir,
   );
+  if (gate.role.kind === 'seed-survivor') {
+    // etcd 3.4 with a WAL in the data dir ignores the initial-cluster settings and, with force-new-cluster,
+    // restarts as a standalone node (etcdserver/raft.go restartAsStandaloneNode: uncommitted entries
+    // discarded, every other member removed by conf-change entries written to the WAL before it starts).
+    const source = gate.record!.source;
+    const step: JoinStep = {
+      kind: 'start-existing',
+      memberId: source?.kind === 'survivor' ? source.memberId : '',
+      reason: gate.role.reason,
+    };
+    return {
+      step,
+      steps: 0,
+      settings: {
+        ...settingsFor(
+          cfg,
+          self,
+          renderInitialCluster([{ name: self.name, peerURL: self.peerURL }]),
+          'existing',
+        ),
+        forceNewCluster: true,
+      },
+    };
+  }
   if (gate.role.kind === 'seed') {
     const initialCluster = [{ name: self.name, peerURL: self.peerURL }];
     return {

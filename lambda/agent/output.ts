@@ -14,6 +14,11 @@ export interface EtcdSettings {
   readonly extraListenClientURLs?: readonly string[];
   /** TLS for clients and peers, with client-certificate authentication on both (paths as etcd sees them). */
   readonly tls?: EtcdTlsFiles;
+  /**
+   * Start once as a one-member cluster on the existing data (etcd's --force-new-cluster: every other member
+   * removed, data and cluster id kept): the seed of a restore from a survivor's own data.
+   */
+  readonly forceNewCluster?: boolean;
   /** Backend quota, auto-compaction and corruption checks; absent: etcd's own defaults. */
   readonly backend?: AgentBackendConfig;
 }
@@ -41,6 +46,7 @@ export function settingsToVars(s: EtcdSettings): [string, string][] {
     ['ETCD_ADVERTISE_CLIENT_URLS', s.clientURL],
     ['ETCD_STRICT_RECONFIG_CHECK', 'true'],
   );
+  if (s.forceNewCluster) vars.push(['ETCD_FORCE_NEW_CLUSTER', 'true']);
   const b = s.backend;
   if (b) {
     vars.push(['ETCD_QUOTA_BACKEND_BYTES', String(b.quotaBackendBytes)]);

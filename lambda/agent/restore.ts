@@ -2,6 +2,9 @@
  * The agent's restore gate, run at boot before the normal join (README: Backups and disaster recovery).
  * It reads the newest restore record from S3 and asks the pure core (planRestoreRole) what this instance does:
  *   none           → the normal join path.
+ *   seed-survivor  → the record's source is this instance's own data (FAILURE-SCENARIOS 14): keep it, mark it
+ *                    with the record's generation, and start etcd once with force-new-cluster (join.ts); the
+ *                    marker makes every later start a plain restart of the one-member cluster.
  *   seed           → restore the newest verified snapshot (sha256 checked while downloading; a corrupt one is
  *                    refused with a clear error and the next older one is tried) into a fresh data dir with
  *                    `etcdutl snapshot restore` (`etcdctl snapshot restore` on 3.4), and start a one-member
@@ -58,6 +61,18 @@ export async function restoreGate(
   deps.log('restore gate', { role: role.kind, reason: role.reason, generation: record?.generation ?? 0 });
   const generation = record?.generation ?? 0;
   if (role.kind === 'none' || role.kind === 'join') return { role, generation, record };
+  if (role.kind === 'seed-survivor') {
+    // The marker first, the settings (with force-new-cluster) after: a crash in between never forces a
+    // second time (that would drop the members added since); it leaves the member unforced without a
+    // quorum, which the trigger sees as a lost quorum again and answers with the next generation.
+    dataDir.writeGeneration(generation);
+    deps.log("seeding from this member's own data: etcd starts once with force-new-cluster", {
+      generation,
+      source: record!.source,
+      reason: role.reason,
+    });
+    return { role, generation, record };
+  }
   if (role.kind === 'wipe-and-join') {
     dataDir.wipe();
     dataDir.writeGeneration(generation);

@@ -8,3 +8,4 @@ export * from './promote';
 export * from './termination';
 export * from './reconcile';
 export * from './restore';
+export * from './restore-source';

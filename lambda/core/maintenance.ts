@@ -29,6 +29,8 @@ export interface MemberStatus {
   readonly leader: string;
   /** The etcd server version the member runs (`3.4.23`), when it reported one. */
   readonly version?: string;
+  /** The revision of the member's own keyspace (the response header), when it reported one. */
+  readonly revision?: number;
 }
 
 /** An active etcd alarm (AlarmType names as etcd reports them). */

@@ -8,13 +8,15 @@
  *     snapshotKey(); revision, cluster id, time and sha256 go into the key and the object metadata.
  *  2. Restore trigger (the Lambda: a manual `{"kind":"restore"}` invocation, or the scheduled reconcile under
  *     the `automatic` policy when planRestoreTrigger says so) writes the restore record of generation N+1
- *     with a conditional write (S3 If-None-Match: *) to restoreRecordKey(N+1). The record names the seed and
- *     the candidate snapshots. Two triggers racing compute the same N+1: S3 accepts exactly one write, the
+ *     with a conditional write (S3 If-None-Match: *) to restoreRecordKey(N+1). The record names its source
+ *     (chooseRestoreSource: a survivor's own data or the newest snapshot, whichever has the higher revision),
+ *     the seed and the candidate snapshots. Two triggers racing compute the same N+1: S3 accepts exactly one write, the
  *     other gets 412 and does nothing. So there is never more than one record per generation, hence never
  *     more than one seed per generation, hence two restores can never run at once.
  *  3. The trigger reboots the group's instances. At boot every agent reads the newest record and
- *     planRestoreRole() decides: the seed restores the newest verified snapshot into a fresh data dir and
- *     starts a one-member cluster; every other instance whose data dir is older than the record's generation
+ *     planRestoreRole() decides: a survivor seed starts once with force-new-cluster on its own data; a
+ *     snapshot seed restores the newest verified snapshot into a fresh data dir and starts a one-member
+ *     cluster; every other instance whose data dir is older than the record's generation
  *     wipes it and joins the restored cluster as a learner, as any new instance does.
  */
 import { hasQuorum, isHealthy, quorum, voters } from './quorum';
@@ -106,7 +108,7 @@ export type QuorumVerdict =
   /** No quorum, and the voters that could still come back cannot make one: only a restore helps. */
   | { readonly kind: 'lost'; readonly reason: string };
 
-const LIVE_STATES = /^(Pending|Pending:Wait|Pending:Proceed|InService|Standby|Warmed:.*)$/;
+export const LIVE_STATES = /^(Pending|Pending:Wait|Pending:Proceed|InService|Standby|Warmed:.*)$/;
 
 function ipOf(peerURL: string): string | undefined {
   const m = /^https?:\/\/([^:/]+):\d+$/.exec(peerURL);
@@ -114,11 +116,31 @@ function ipOf(peerURL: string): string | undefined {
 }
 
 /**
- * Whether the cluster lost its quorum for good. A voter is recoverable when it is healthy, or when a live
- * instance of the group still holds its address (it may come back with its data dir, e.g. after a reboot).
- * Voters whose instance left the group are gone with their data (on AWS the root volume goes with it).
- * Lost: healthy voters < quorum AND recoverable voters < quorum. When no endpoint answers at all and the
- * group wants instances, nothing of the cluster is reachable: lost too (a full-cluster loss).
+ * Whether a voter may still come back with its data (FAILURE-SCENARIOS 8, 14). Precisely: it is healthy, or
+ * the very instance that ran it is still a live instance of the group (a reboot or a frozen process keeps the
+ * instance and its volume). The agent names every member it starts after its instance (member name =
+ * instance id), so the match is by identity, not by address: an instance that merely got the lost member's
+ * address is a new instance with a new, empty volume. Never coming back as that member: an instance that left
+ * the group (terminated: its volume went with it), a retained one (`Terminating:Retained`: its termination
+ * was decided and only waits; the reconcile finishes it once its member is gone) or any other `Terminating`
+ * state, and a member whose instance is unknown to the group. A voter without a name (added, never started)
+ * has no data to come back with unless its address is held by a live instance that may still start it.
+ */
+export function mayComeBack(
+  m: Member,
+  health: Readonly<Record<string, boolean>>,
+  instances: readonly GroupInstance[],
+): boolean {
+  if (isHealthy(m, health)) return true;
+  const live = instances.filter((i) => LIVE_STATES.test(i.lifecycleState));
+  if (m.name !== '') return live.some((i) => i.instanceId === m.name);
+  return live.some((i) => i.privateIp !== undefined && m.peerURLs.some((u) => ipOf(u) === i.privateIp));
+}
+
+/**
+ * Whether the cluster lost its quorum for good. Lost: healthy voters < quorum AND voters that may come back
+ * (mayComeBack) < quorum. When no endpoint answers at all and the group wants instances, nothing of the
+ * cluster is reachable: lost too (a full-cluster loss).
  */
 export function classifyQuorum(input: QuorumLossInput): QuorumVerdict {
   if (input.members === null) {
@@ -131,13 +153,8 @@ export function classifyQuorum(input: QuorumLossInput): QuorumVerdict {
   if (hasQuorum(input.members, input.health)) return { kind: 'quorum', reason: 'the cluster has a quorum' };
   const vs = voters(input.members);
   const q = quorum(vs.length);
-  const liveIps = new Set(
-    input.instances.filter((i) => i.privateIp && LIVE_STATES.test(i.lifecycleState)).map((i) => i.privateIp!),
-  );
   const healthy = vs.filter((m) => isHealthy(m, input.health));
-  const recoverable = vs.filter(
-    (m) => isHealthy(m, input.health) || m.peerURLs.some((u) => liveIps.has(ipOf(u) ?? '')),
-  );
+  const recoverable = vs.filter((m) => mayComeBack(m, input.health, input.instances));
   const facts = `${healthy.length} healthy and ${recoverable.length} recoverable of ${vs.length} voters, quorum ${q}`;
   return recoverable.length >= q
     ? { kind: 'degraded', reason: `no quorum, but voters may come back with their data: ${facts}` }
@@ -206,10 +223,28 @@ export function planRestoreTrigger(input: RestoreTriggerInput): RestoreTrigger {
 
 // ---- The restore record (the fence) ----------------------------------------------------------------------
 
+/**
+ * What seeds the cluster of a restore generation: a survivor's own data (its agent starts etcd with
+ * force-new-cluster on it) or a snapshot. The revision is the one the choice compared.
+ */
+export type RestoreSource =
+  | {
+      readonly kind: 'survivor';
+      readonly instanceId: string;
+      readonly memberId: string;
+      readonly revision: number;
+    }
+  | { readonly kind: 'snapshot'; readonly key: string; readonly revision: number };
+
 export interface RestoreRecord {
   readonly generation: number;
   /** The instance that restores; every other instance wipes and joins. */
   readonly seedInstanceId: string;
+  /**
+   * What seeds the cluster. Absent in records written before survivors could seed: the snapshot path (the
+   * first candidate that verifies).
+   */
+  readonly source?: RestoreSource;
   /** Candidates newest first; the seed uses the first whose sha256 verifies. */
   readonly snapshots: readonly SnapshotInfo[];
   /** --initial-cluster-token of the restored cluster (distinct per generation). */
@@ -244,11 +279,13 @@ export function buildRestoreRecord(
   snapshots: readonly SnapshotInfo[],
   now: number,
   reason: string,
+  source?: RestoreSource,
 ): RestoreRecord {
   const generation = latestGeneration + 1;
   return {
     generation,
     seedInstanceId: seed.instanceId,
+    ...(source && { source }),
     snapshots: restoreCandidates(snapshots),
     clusterToken: `cdk-elastic-etcd-restore-${generation}-${now.toString(36)}`,
     createdAt: now,
@@ -272,6 +309,11 @@ export type RestoreRole =
   | { readonly kind: 'none'; readonly reason: string }
   /** Restore the record's snapshot into a fresh data dir and start a one-member cluster. */
   | { readonly kind: 'seed'; readonly reason: string }
+  /**
+   * The record's source is this instance's own data: keep it and start etcd once with force-new-cluster (a
+   * one-member cluster of this member, every other member removed, the data and the cluster id kept).
+   */
+  | { readonly kind: 'seed-survivor'; readonly reason: string }
   /** The local data dir belongs to an older cluster: wipe it, then the normal join path (as a learner). */
   | { readonly kind: 'wipe-and-join'; readonly reason: string }
   /** Empty data dir: mark it as of the record's generation, then the normal join path. */
@@ -288,6 +330,17 @@ export function planRestoreRole(input: RestoreRoleInput): RestoreRole {
     };
   }
   if (record.seedInstanceId === input.instanceId) {
+    if (record.source?.kind === 'survivor') {
+      return input.hasData
+        ? {
+            kind: 'seed-survivor',
+            reason: `this instance is the seed of restore generation ${record.generation} from its own data (revision ${record.source.revision}): force-new-cluster, once`,
+          }
+        : {
+            kind: 'seed',
+            reason: `this instance is the seed of restore generation ${record.generation} from its own data, but its data dir is empty: the newest verified snapshot instead`,
+          };
+    }
     return { kind: 'seed', reason: `this instance is the seed of restore generation ${record.generation}` };
   }
   return input.hasData

@@ -1,14 +1,15 @@
 /*
  * The restore trigger: a manual {"kind":"restore"} invocation, or the scheduled reconcile under the
  * `automatic` policy. Every decision is lambda/core/restore.ts's; this module observes, keeps the time since
- * when the quorum is lost (in S3: etcd has no quorum to keep it), writes the fenced restore record and reboots
- * the group's instances, whose agents then restore (the seed) or wipe and join (the others) at boot.
+ * when the quorum is lost (in S3: etcd has no quorum to keep it), asks every member for its revision
+ * (Maintenance.Status answers without a quorum) to choose the source (a survivor's own data or the newest
+ * snapshot), writes the fenced restore record and reboots the group's instances, whose agents then seed (the
+ * survivor with force-new-cluster, or the snapshot's seed) or wipe and join (the others) at boot.
  */
 import {
   buildRestoreRecord,
-  chooseSeed,
+  chooseRestoreSource,
   classifyQuorum,
-  dataLossBound,
   planRestoreTrigger,
   restoreCandidates,
   RestorePolicy,
@@ -104,30 +105,40 @@ async function startRestore(
   const store = ctx.store!;
   const base = { kind: 'restore' as const, removed: [] };
   const snapshots = restoreCandidates(await store.list());
-  if (snapshots.length === 0) {
-    const reason = `no complete snapshot in s3://${store.bucket}/${store.prefix}snapshots/: cannot restore`;
-    log.error('decision', { decision: 'no-snapshot', reason });
-    return { ...base, ok: false, outcome: 'failed', reason };
+  // Every member's own revision (Maintenance.Status answers without a quorum): the survivors' candidates.
+  const statuses = obs.members ? await ctx.maintenance.statusOf(obs.members) : {};
+  const revisions = Object.fromEntries(Object.entries(statuses).map(([id, st]) => [id, st?.revision]));
+  const choice = chooseRestoreSource({
+    members: obs.members,
+    revisions,
+    instances: obs.group.instances,
+    snapshots,
+  });
+  log.info('decision', {
+    decision: 'restore-source',
+    source: choice.kind === 'chosen' ? choice.source : null,
+    seed: choice.kind === 'chosen' ? choice.seed.instanceId : null,
+    candidates: choice.candidates,
+    reason: choice.reason,
+  });
+  if (choice.kind === 'none') {
+    return { ...base, ok: false, outcome: 'failed', reason: choice.reason };
   }
-  const seed = chooseSeed(obs.group.instances);
-  if (!seed) {
-    const reason = 'no live instance with an address in the group to be the seed: try again when one runs';
-    log.error('decision', { decision: 'no-seed', reason });
-    return { ...base, ok: false, outcome: 'failed', reason };
-  }
-  const record = buildRestoreRecord(latestGeneration, seed, snapshots, ctx.now(), why);
+  const { seed, source } = choice;
+  const record = buildRestoreRecord(latestGeneration, seed, snapshots, ctx.now(), why, source);
   if (!(await store.claimRestore(record))) {
     const reason = `restore generation ${record.generation} was claimed by another trigger first: nothing done here`;
     log.info('decision', { decision: 'fenced', generation: record.generation, reason });
     return { ...base, ok: true, outcome: 'fenced', reason };
   }
-  const bound = dataLossBound(snapshots[0]);
   log.warn('restore started', {
     generation: record.generation,
     seed: seed.instanceId,
-    snapshot: snapshots[0].key,
-    restoredUpToRevision: bound.restoredUpToRevision,
+    source,
+    ...(source.kind === 'snapshot' && { snapshot: source.key }),
+    restoredUpToRevision: source.revision,
     reason: why,
+    sourceReason: choice.reason,
   });
   log.metric(MetricName.RESTORES, 1, ctx.config.groupName, { generation: record.generation });
   try {
@@ -148,8 +159,9 @@ async function startRestore(
     restore: {
       generation: record.generation,
       seedInstanceId: seed.instanceId,
-      snapshotKey: snapshots[0].key,
-      restoredUpToRevision: bound.restoredUpToRevision,
+      source,
+      ...(source.kind === 'snapshot' && { snapshotKey: source.key }),
+      restoredUpToRevision: source.revision,
     },
   };
 }

@@ -1,4 +1,5 @@
 /* What one invocation did; returned by the handler (Lambda ignores it; tests and the local fleet read it). */
+import type { RestoreSource } from '../core/restore';
 export interface HandlerResult {
   /** false when the invocation could not do its job (bad configuration, etcd unreachable, ...). */
   readonly ok: boolean;
@@ -27,11 +28,15 @@ export interface HandlerResult {
   readonly snapshot?: { key: string; revision: number; clusterId: string; sha256: string; size: number };
   /** maintenance: the steps executed, in order (kind and member). */
   readonly maintenance?: { kind: string; memberId?: string }[];
-  /** restore: the record written (generation, seed, candidates) and the data-loss bound of its newest candidate. */
+  /**
+   * restore: the record written (generation, seed), its source (a survivor's own data, or a snapshot: then
+   * also snapshotKey) and the revision the restored cluster starts from.
+   */
   readonly restore?: {
     generation: number;
     seedInstanceId: string;
-    snapshotKey: string;
+    source: RestoreSource;
+    snapshotKey?: string;
     restoredUpToRevision: number;
   };
 }

@@ -28,8 +28,9 @@ export enum JoinStrategy {
 export enum RestorePolicy {
   /**
    * Nothing is restored until an operator invokes the lifecycle function with `{"kind":"restore"}`.
-   * The default: a restore discards every write after the newest snapshot and replaces the cluster
-   * (new cluster id), which a human should decide.
+   * The default: a restore replaces the cluster, from a surviving member's own data when it is at least as
+   * new as the newest snapshot (every other member removed), otherwise from that snapshot (every write after
+   * it discarded, a new cluster id); a human should decide that.
    */
   MANUAL = 'manual',
   /** The scheduled reconcile restores by itself once the quorum was lost for `restoreAfter`. */

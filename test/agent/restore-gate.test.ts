@@ -155,3 +155,26 @@ test('another instance with old data: wiped and marked with the generation', asy
   expect(fs.readdirSync(path.join(dir, 'data'))).toEqual([GENERATION_FILE]);
   expect(localDataDir(path.join(dir, 'data')).generation()).toBe(4);
 });
+
+test('the seed of a survivor record (FAILURE-SCENARIOS 14): its data kept and marked, nothing downloaded; once', async () => {
+  oldData();
+  const record = buildRestoreRecord(
+    0,
+    { instanceId: 'i-seed', privateIp: '10.0.0.1', lifecycleState: 'InService' },
+    [snap(1000, 10)],
+    5,
+    'test',
+    { kind: 'survivor', instanceId: 'i-seed', memberId: 'abc', revision: 77 },
+  );
+  const { d, calls } = deps(record);
+  const g = await restoreGate(cfg(), self, d);
+  expect(g.role.kind).toBe('seed-survivor');
+  expect(calls.downloads).toEqual([]);
+  expect(calls.restores).toEqual([]);
+  expect(fs.readFileSync(path.join(dir, 'data', 'member', 'wal', 'old.wal'), 'utf8')).toBe('old cluster');
+  expect(localDataDir(path.join(dir, 'data')).generation()).toBe(1);
+  expect(calls.logs.some((l) => l.startsWith("seeding from this member's own data"))).toBe(true);
+  // The next start (etcd restarted, or a reboot) is a plain one: never forced a second time.
+  const again = await restoreGate(cfg(), self, deps(record).d);
+  expect(again.role.kind).toBe('none');
+});

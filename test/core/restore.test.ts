@@ -81,6 +81,7 @@ describe('candidates and choice', () => {
   });
 });
 
+// FAILURE-SCENARIOS 14: the verdict counts a voter as able to come back only through its own live instance.
 describe('classifyQuorum', () => {
   const base = { peerPort: PEER_PORT, scheme: 'http' as const, desiredCapacity: 3 };
   const live3 = [inst('10.0.0.1'), inst('10.0.0.2'), inst('10.0.0.3')];
@@ -115,6 +116,46 @@ describe('classifyQuorum', () => {
       [inst('10.0.0.1'), inst('10.0.0.2', 'Terminating:Retained'), inst('10.0.0.3', 'Terminating:Wait')],
       3,
       'lost',
+    ],
+    [
+      '2 of 3 dead, both instances retained, one survivor: retained never come back as those members',
+      cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), D('3', '10.0.0.3')),
+      [
+        inst('10.0.0.1'),
+        inst('10.0.0.2', 'Terminating:Retained'),
+        inst('10.0.0.3', 'Terminating:Retained'),
+        inst('10.0.0.4', 'Pending:Wait'),
+      ],
+      3,
+      'lost',
+    ],
+    [
+      '2 of 3 dead, replacements got their addresses (new instances, empty volumes): lost',
+      cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), D('3', '10.0.0.3')),
+      [inst('10.0.0.1'), inst('10.0.0.2', 'Pending:Wait', 'i-new2'), inst('10.0.0.3', 'InService', 'i-new3')],
+      3,
+      'lost',
+    ],
+    [
+      '2 of 3 dead, one rebooting (same instance), the other retained: 2 may come back = quorum',
+      cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), D('3', '10.0.0.3')),
+      [inst('10.0.0.1'), inst('10.0.0.2', 'InService'), inst('10.0.0.3', 'Terminating:Retained')],
+      3,
+      'degraded',
+    ],
+    [
+      '2 of 3 dead, one of them on a standby instance (kept with its volume)',
+      cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), D('3', '10.0.0.3')),
+      [inst('10.0.0.1'), inst('10.0.0.2', 'Standby'), inst('10.0.0.3', 'Terminated')],
+      3,
+      'degraded',
+    ],
+    [
+      'an unstarted voter (no name): its address on a live instance may still start it',
+      cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), { id: '3', ip: '10.0.0.3', kind: 'u' }),
+      [inst('10.0.0.1'), inst('10.0.0.3', 'Pending:Wait', 'i-whatever')],
+      3,
+      'degraded',
     ],
     [
       '3 of 5 dead, one of them still on a live instance: 3 recoverable = quorum',
@@ -218,9 +259,44 @@ describe('restore record and roles', () => {
     expect(r.clusterToken).toMatch(/^cdk-elastic-etcd-restore-5-/);
   });
   const record = buildRestoreRecord(2, inst('10.0.0.1', 'InService', 'i-seed'), snaps, 1, 'x');
+  const fromSurvivor = buildRestoreRecord(2, inst('10.0.0.1', 'InService', 'i-seed'), snaps, 1, 'x', {
+    kind: 'survivor',
+    instanceId: 'i-seed',
+    memberId: 'abc',
+    revision: 42,
+  });
+  it('the record names its source', () => {
+    expect(fromSurvivor.source).toEqual({
+      kind: 'survivor',
+      instanceId: 'i-seed',
+      memberId: 'abc',
+      revision: 42,
+    });
+    expect(record.source).toBeUndefined();
+  });
   it.each<[string, string, Parameters<typeof planRestoreRole>[0]]>([
     ['no record', 'none', { instanceId: 'i-x', localGeneration: 0, hasData: true }],
     ['the seed', 'seed', { record, instanceId: 'i-seed', localGeneration: 0, hasData: true }],
+    [
+      'the seed of a survivor record, with its data: force-new-cluster',
+      'seed-survivor',
+      { record: fromSurvivor, instanceId: 'i-seed', localGeneration: 0, hasData: true },
+    ],
+    [
+      'the seed of a survivor record after it acted (restart): never forced again',
+      'none',
+      { record: fromSurvivor, instanceId: 'i-seed', localGeneration: 3, hasData: true },
+    ],
+    [
+      'the seed of a survivor record whose data is gone: the snapshot instead',
+      'seed',
+      { record: fromSurvivor, instanceId: 'i-seed', localGeneration: 0, hasData: false },
+    ],
+    [
+      'another instance under a survivor record: wipes its old data',
+      'wipe-and-join',
+      { record: fromSurvivor, instanceId: 'i-x', localGeneration: 0, hasData: true },
+    ],
     [
       'the seed after its restore (reboot)',
       'none',
