@@ -309,6 +309,7 @@ describe('user data', () => {
     ]);
   });
 
+  // FAILURE-SCENARIOS 19: in-place OS updates off; a new OS comes as a new AMI through the gated rollout.
   test("OS updates: Flatcar's update-engine and locksmithd masked; update.conf with no update server and no reboot strategy", () => {
     expect(unit('update-engine.service')).toEqual({ name: 'update-engine.service', mask: true });
     expect(unit('locksmithd.service')).toEqual({ name: 'locksmithd.service', mask: true });

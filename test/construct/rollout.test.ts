@@ -1,5 +1,5 @@
 /*
- * The rollout gate (issue 15): CloudFormation waits for every member's signal at creation and for each
+ * FAILURE-SCENARIOS 18. The rollout gate (issue 15): CloudFormation waits for every member's signal at creation and for each
  * replacement's signal in a rolling update, one member at a time; the instances may signal this stack only;
  * the agent config names exactly the group as CloudFormation knows it. And the prop that bounds the wait.
  */

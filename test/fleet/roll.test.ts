@@ -1,5 +1,5 @@
 /*
- * FAILURE-SCENARIOS 18.
+ * FAILURE-SCENARIOS 18 (and 19: a new OS image arrives the same way, as a roll to a new image).
  * Issue 15, the gated rollout: `etcd-fleet roll` replaces every instance one at a time, as CloudFormation's
  * rolling update with WaitOnResourceSignals does (MaxBatchSize 1, MinInstancesInService size-1), each
  * replacement's agent signalling SUCCESS once it is a healthy voter; a replacement whose agent refuses to join

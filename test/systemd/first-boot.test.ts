@@ -13,7 +13,7 @@
  *     role and 169.254.169.254);
  *   - CloudFormation: the user data's references resolved to the stand-in's secret and bucket, and the
  *     agent's s3:// source pointed at an http:// copy on 127.x with the same verification.hash.
- * Ignition 2.14 knows config spec 3.3 at most: only the version field is lowered (3.4.0 → 3.3.0).
+ * Ignition 2.14 lowers only the version field (3.4.0 → 3.3.0). FAILURE-SCENARIOS 17, 18, 19 (issue 15).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
