@@ -1,6 +1,7 @@
 /* Prop checks of EtcdCluster: every problem is collected, each message names its prop. Token-safe. */
 import { Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { DEFAULTS } from './contract';
 
 /** An acknowledgeable warning: id for `Annotations.addWarningV2`, and the message. */
 export interface PropWarning {
@@ -136,7 +137,17 @@ export function checkProps(p: PropCheckInput): PropCheckResult {
     }
   }
 
-  errors.push(...checkRolloutSignalTimeout(p.rolloutSignalTimeout));
+  const rolloutErrors = checkRolloutSignalTimeout(p.rolloutSignalTimeout);
+  errors.push(...rolloutErrors);
+  if (rolloutErrors.length === 0 && p.rolloutSignalTimeout.toSeconds() < DEFAULTS.deadlineSeconds) {
+    warnings.push({
+      id: 'cdk-elastic-etcd:shortRolloutSignalTimeout',
+      message:
+        `rolloutSignalTimeout (${p.rolloutSignalTimeout.toSeconds()} s) is shorter than the join agent's own ` +
+        `deadline (${DEFAULTS.deadlineSeconds} s): a replacement that is still joining or syncing a large keyspace ` +
+        'when it passes fails the deployment, and CloudFormation rolls the update back.',
+    });
+  }
   errors.push(...checkEtcdRelease(p.etcdVersion, p.etcdImage));
   const images: [string, string | undefined][] = [
     ['etcdImage', p.etcdImage],

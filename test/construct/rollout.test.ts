@@ -4,7 +4,7 @@
  * the agent config names exactly the group as CloudFormation knows it. And the prop that bounds the wait.
  */
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { readAgentConfig } from '../../lib/contract';
@@ -123,6 +123,23 @@ describe('rolloutSignalTimeout', () => {
     const [, group] = groupOf(makeCluster({ rolloutSignalTimeout: timeout }).template);
     expect(group.CreationPolicy.ResourceSignal.Timeout).toBe(iso);
     expect(group.UpdatePolicy.AutoScalingRollingUpdate.PauseTime).toBe(iso);
+  });
+
+  test("a timeout shorter than the join agent's deadline (15 min) warns; the default does not", () => {
+    const short = makeCluster({ rolloutSignalTimeout: Duration.minutes(10) });
+    Annotations.fromStack(short.stack).hasWarning(
+      '/TestStack/Etcd',
+      Match.stringLikeRegexp(
+        'rolloutSignalTimeout .600 s. is shorter.*deadline .900 s.*shortRolloutSignalTimeout',
+      ),
+    );
+    for (const timeout of [undefined, Duration.minutes(15)]) {
+      const ok = makeCluster(timeout ? { rolloutSignalTimeout: timeout } : {});
+      Annotations.fromStack(ok.stack).hasNoWarning(
+        '/TestStack/Etcd',
+        Match.stringLikeRegexp('shortRolloutSignalTimeout'),
+      );
+    }
   });
 
   test('a token is refused with a clear error, not a crash', () => {
