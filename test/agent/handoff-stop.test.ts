@@ -11,16 +11,15 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Etcd3 } from 'etcd3';
 import { AwsStandIn } from '../../fleet/standin';
 import { writeAgentConfig } from '../../lib/contract';
 import { backendSettings } from '../../lib/private/run-time-config';
 import { OutputFormat } from '../../lambda/agent/config';
 import { RestorePolicy } from '../../lambda/core/restore';
 import { JoinStrategy } from '../../lambda/core/types';
-import { client } from '../fleet/harness/client';
 import { etcdctl } from '../fleet/harness/etcdctl';
 import { CLIENT_PORT, EtcdCluster, PEER_PORT } from '../lifecycle/etcd-cluster';
+import { longestGap, steadyWriter } from '../lifecycle/steady-writer';
 import { instance, newStandIn } from '../standin/helpers';
 
 jest.setTimeout(120_000);
@@ -135,35 +134,6 @@ function handoff(i: number): Promise<{ code: number | null; ms: number; lines: R
   });
 }
 
-/** Sequential puts round robin over `endpoints` (deadline 250 ms, no retry: a put dropped during the leader transfer costs at most that); the ack times. Bounded. */
-function steadyWriter(endpoints: string[]) {
-  const clients: Etcd3[] = endpoints.map((e) => client([e], undefined, { deadlineMs: 250, noRetry: true }));
-  const acks: number[] = [];
-  let stopped = false;
-  const done = (async () => {
-    for (let n = 0; !stopped && n < 20_000; n++) {
-      try {
-        await clients[n % clients.length].put(`handoff-stop/${n}`).value(String(n));
-        acks.push(Date.now());
-      } catch {
-        /* the gap grows until the next ack */
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    acks,
-    stop: async () => {
-      stopped = true;
-      await done;
-      for (const c of clients) c.close();
-    },
-  };
-}
-
-const longestGap = (acks: readonly number[]) =>
-  acks.reduce((gap, t, i) => (i === 0 ? 0 : Math.max(gap, t - acks[i - 1])), 0);
-
 test("a follower's instance stopping: no handoff, the leader stays", async () => {
   const endpoints = cluster.clientURLs;
   const before = await leaderIndex(endpoints);
@@ -182,7 +152,11 @@ test("the leader's instance stopping: leadership moves first, then the stop cost
   const endpoints = cluster.clientURLs;
   const from = await leaderIndex(endpoints);
   const others = [0, 1, 2].filter((i) => i !== from);
-  const writer = steadyWriter(others.map((i) => cluster.clientURLs[i]));
+  // Deadline 250 ms: a put dropped during the leader transfer costs at most that.
+  const writer = steadyWriter(
+    others.map((i) => cluster.clientURLs[i]),
+    { prefix: 'handoff-stop/', deadlineMs: 250, maxPuts: 20_000 },
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const t0 = Date.now();
   const r = await handoff(from);

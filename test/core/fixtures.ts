@@ -8,6 +8,8 @@ import {
   PromoteInput,
   ReconcileInput,
   Self,
+  SnapshotInfo,
+  snapshotKey,
   TerminationInput,
 } from '../../lambda/core';
 
@@ -134,3 +136,15 @@ export function reconcileInput(
     ...over,
   };
 }
+
+/** A 64-character hex digest made of one repeated character. */
+export const SHA = (c: string): string => c.repeat(64);
+
+/** A snapshot of cluster 'abc' under prefix 'p/' (no sha256: not a restore candidate). */
+export const snap = (time: number, revision: number, sha256?: string): SnapshotInfo => ({
+  key: snapshotKey('p/', time, revision, 'abc'),
+  time,
+  revision,
+  clusterId: 'abc',
+  sha256,
+});

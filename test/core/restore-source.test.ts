@@ -1,15 +1,6 @@
 /* Table tests of what seeds a restored cluster: a survivor's data or a snapshot (lambda/core/restore-source.ts). */
-import { chooseRestoreSource, SnapshotInfo, snapshotKey } from '../../lambda/core';
-import { cluster, D, inst, V } from './fixtures';
-
-const SHA = (c: string) => c.repeat(64);
-const snap = (time: number, revision: number, sha256?: string): SnapshotInfo => ({
-  key: snapshotKey('p/', time, revision, 'abc'),
-  time,
-  revision,
-  clusterId: 'abc',
-  sha256,
-});
+import { chooseRestoreSource, SnapshotInfo } from '../../lambda/core';
+import { cluster, D, inst, SHA, snap, V } from './fixtures';
 
 describe('chooseRestoreSource (FAILURE-SCENARIOS 14)', () => {
   const c = cluster(V('1', '10.0.0.1'), D('2', '10.0.0.2'), D('3', '10.0.0.3'));

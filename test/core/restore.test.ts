@@ -18,16 +18,7 @@ import {
   SnapshotInfo,
   snapshotKey,
 } from '../../lambda/core';
-import { cluster, D, inst, PEER_PORT, V } from './fixtures';
-
-const SHA = (c: string) => c.repeat(64);
-const snap = (time: number, revision: number, sha256?: string): SnapshotInfo => ({
-  key: snapshotKey('p/', time, revision, 'abc'),
-  time,
-  revision,
-  clusterId: 'abc',
-  sha256,
-});
+import { cluster, D, inst, PEER_PORT, SHA, snap, V } from './fixtures';
 
 describe('snapshot keys', () => {
   it('round-trip time, revision and cluster id, and sort by time', () => {

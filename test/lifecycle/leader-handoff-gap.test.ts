@@ -8,11 +8,10 @@
  * do (the others wait at least an election timeout before electing).
  * HANDOFF_GAP_ROUNDS=N repeats both cases N times (default 1; at most 12).
  */
-import type { Etcd3 } from 'etcd3';
 import { handler } from '../../lambda/lifecycle';
-import { client } from '../fleet/harness/client';
 import { startTermination, useHandlerWorld, w } from './handler-fixture';
 import { currentLeader } from './leader-watch';
+import { longestGap, steadyWriter } from './steady-writer';
 
 const ELECTION_TIMEOUT_MS = 1000;
 useHandlerWorld(1, 25, {
@@ -24,40 +23,6 @@ const ROUNDS = Math.min(12, Math.max(1, Number(process.env.HANDOFF_GAP_ROUNDS ??
 const figures: { handoff: boolean; gapMs: number; steadyGapMs: number; writes: number; handlerMs: number }[] =
   [];
 
-/** Sequential puts round robin over `endpoints`, one attempt each (deadline 1 s); the times of the acks. */
-function steadyWriter(endpoints: string[]) {
-  const clients: Etcd3[] = endpoints.map((e) => client([e], undefined, { deadlineMs: 1000, noRetry: true }));
-  const acks: number[] = [];
-  let stopped = false;
-  const done = (async () => {
-    for (let n = 0; !stopped && n < 100_000; n++) {
-      try {
-        await clients[n % clients.length].put(`gap/${n}`).value(String(n));
-        acks.push(Date.now());
-      } catch {
-        /* a failed write: the gap grows until the next ack */
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    acks,
-    stop: async () => {
-      stopped = true;
-      await done;
-      for (const c of clients) c.close();
-    },
-  };
-}
-
-const longestGap = (acks: readonly number[], from = 0, to = Infinity) => {
-  let gap = 0;
-  for (let i = 1; i < acks.length; i++) {
-    if (acks[i] >= from && acks[i - 1] <= to) gap = Math.max(gap, acks[i] - acks[i - 1]);
-  }
-  return gap;
-};
-
 async function measure(handoff: boolean): Promise<number> {
   await w.cluster.settled();
   const members = await w.cluster.members();
@@ -65,7 +30,10 @@ async function measure(handoff: boolean): Promise<number> {
   const leader = members.find((m) => m.id === leaderId)!;
   const target = w.instances.find((i) => leader.clientURLs[0].includes(`//${i.privateIp}:`))!;
   w.overrides = { leaderHandoff: handoff };
-  const writer = steadyWriter(members.filter((m) => m.id !== leaderId).map((m) => m.clientURLs[0]));
+  const writer = steadyWriter(
+    members.filter((m) => m.id !== leaderId).map((m) => m.clientURLs[0]),
+    { prefix: 'gap/', deadlineMs: 1000, maxPuts: 100_000 },
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const t0 = Date.now();
   const res = await handler(startTermination(target));
