@@ -8,6 +8,7 @@
  */
 import { isStarted, planReconcile, planRetainedTerminations } from '../core';
 import type { RetainedStep } from '../core';
+import type { Backoff } from '../adapters/backoff';
 import type { Member, ReconcileStep } from '../core/types';
 import { removalBackoff, removeOrBackOff, removeUnderLock } from './act';
 import { snapshotBeforeRemoval } from './backup';
@@ -68,13 +69,17 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
     const next = steps.find((s): s is Extract<ReconcileStep, { kind: 'remove' }> => s.kind === 'remove');
     if (!next) {
       // The membership matches the group: now the retained terminations (FAILURE-SCENARIOS 15).
-      const retained = await finishRetained(ctx, log, obs, removed, terminated);
-      if (retained === 'acted') continue;
+      const retained = await finishRetained(ctx, log, obs, { removed, terminated, backoff, round });
+      if (retained === 'acted') {
+        lastError = '';
+        continue;
+      }
+      if (!Array.isArray(retained)) {
+        lastError = `finishing a retained termination failed: ${retained.failed}`;
+        continue;
+      }
       report(ctx, log, obs.members, steps);
-      return result(
-        retained !== 'failed',
-        [...steps.map((s) => s.reason), ...(typeof retained === 'string' ? [] : retained)].join('; '),
-      );
+      return result(true, [...steps.map((s) => s.reason), ...retained].join('; '));
     }
     log.info('decision', { decision: 'remove', round, memberId: next.memberId, reason: next.reason });
     await snapshotBeforeRemoval(ctx, log, obs, next.memberId);
@@ -115,16 +120,24 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
  * without a member is terminated; one whose member can be removed safely now has it removed under the join
  * lock (re-planned there) and is then terminated. One membership change per call. Each finished one is a
  * log line and a RetainedTerminationsFinished metric. Returns 'acted' when it changed something (the caller
- * observes again), 'failed' when an action failed, else the reasons of the instances kept.
+ * observes again), `{ failed }` when an action failed (a transient refusal such as etcd's "unhealthy cluster"
+ * right after a membership change: waited out with the round's back-off, the caller observes again), else
+ * the reasons of the instances kept.
  */
 async function finishRetained(
   ctx: LifecycleContext,
   log: Logger,
   obs: Observation,
-  removed: string[],
-  terminated: Set<string>,
-): Promise<'acted' | 'failed' | string[]> {
+  state: {
+    readonly removed: string[];
+    /** Retained instances terminated by this invocation (the group may list them a while longer). */
+    readonly terminated: Set<string>;
+    readonly backoff: Backoff;
+    readonly round: number;
+  },
+): Promise<'acted' | { readonly failed: string } | string[]> {
   const { config } = ctx;
+  const { removed, terminated } = state;
   const input = (o: Observation) =>
     o.members
       ? {
@@ -194,10 +207,14 @@ async function finishRetained(
     finished(next, next.memberId);
     return 'acted';
   } catch (err) {
-    log.warn('finishing a retained termination failed: the next reconcile tries again', {
+    const delayMs = state.backoff.next();
+    log.warn('finishing a retained termination failed: observing again after a back-off', {
       error: errorMessage(err),
+      round: state.round,
+      delayMs,
     });
-    return 'failed';
+    await ctx.sleep(delayMs);
+    return { failed: errorMessage(err) };
   }
 }
 

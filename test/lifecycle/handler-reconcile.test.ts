@@ -2,7 +2,9 @@
  * The lifecycle handler's scheduled reconcile against a real 3-member etcd cluster and the local AWS
  * stand-in (the world: ./handler-fixture.ts).
  */
+import { EtcdAdapter } from '../../lambda/adapters/etcd';
 import { handler } from '../../lambda/lifecycle';
+import type { EtcdPort } from '../../lambda/lifecycle/context';
 import { UNSTARTED_PREFIX } from '../../lambda/lifecycle/unstarted';
 import { CLIENT_PORT, PEER_PORT } from './etcd-cluster';
 import {
@@ -171,4 +173,36 @@ test('reconcile keeps a retained instance while removing its member is unsafe (a
   expect(decisions()).toContain('keep-retained');
   expect(await memberPeerURLs(b.instanceId)).toEqual([peer(a), peer(b), peer(c)].sort());
   expect(metrics('RetainedTerminationsFinished')).toHaveLength(0);
+});
+
+test('a retained termination whose removal is refused once (etcd: unhealthy cluster) is finished in the same run after a back-off', async () => {
+  await w.cluster.settled();
+  const [a, b, c] = w.instances;
+  const adapter = new EtcdAdapter({ callTimeoutMs: 2000 });
+  let refusals = 0;
+  const port: EtcdPort = {
+    memberList: (e) => adapter.memberList(e),
+    healthOf: (m) => adapter.healthOf(m),
+    withLock: (e, k, t, fn, s) => adapter.withLock(e, k, t, fn, s),
+    isLocked: (e, k) => adapter.isLocked(e, k),
+    remove: async (endpoints, memberId) => {
+      // etcd's own refusal right after a membership change, or before its peers were connected for 5 s.
+      if (refusals++ === 0) throw new Error('etcdserver: unhealthy cluster');
+      return adapter.remove(endpoints, memberId);
+    },
+  };
+  w.overrides = { etcd: port };
+  const terminatedIds: string[][] = [];
+  w.standIn.on('terminate-instances', (e: { instanceIds: string[] }) => terminatedIds.push(e.instanceIds));
+  w.standIn.setLifecycleState(c.instanceId, 'Terminating:Retained');
+  const id = await w.cluster.memberIdOf(c.instanceId);
+
+  const res = await handler({ kind: 'reconcile' });
+  expect(res).toMatchObject({ ok: true, outcome: 'reconciled', removed: [id] });
+  expect(refusals).toBe(2);
+  expect(await memberPeerURLs(a.instanceId)).toEqual([peer(a), peer(b)].sort());
+  expect(terminatedIds).toEqual([[c.instanceId]]);
+  const retry = w.lines.find((l) => /retained termination failed: observing again/.test(String(l.message)));
+  expect(retry).toMatchObject({ error: 'etcdserver: unhealthy cluster', round: 1 });
+  expect(Number(retry?.delayMs)).toBeGreaterThan(0);
 });
