@@ -9,3 +9,4 @@ export * from './termination';
 export * from './reconcile';
 export * from './restore';
 export * from './restore-source';
+export * from './incremental';
