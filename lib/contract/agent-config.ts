@@ -40,6 +40,17 @@ export interface AgentConfig {
   /** The group's restore policy, for the agent's log lines only. */
   readonly restorePolicy?: RestorePolicy;
   /**
+   * The incremental backup log (issue 16): `agent.js ship` sends every revision to the backup bucket in
+   * chunks at most this many seconds old. Absent: no incremental log (full snapshots only).
+   */
+  readonly incrementalBackupSeconds?: number;
+  /**
+   * The etcd binary of the configured image (argv), copied out of it as the restore tool is: a restore
+   * replays the incremental log into a scratch etcd on the restored data before etcd-member starts, and a
+   * restore drill starts one on a scratch copy. Required with `incrementalBackupSeconds`.
+   */
+  readonly etcdCommand?: readonly string[];
+  /**
    * Let this group bootstrap a new, EMPTY cluster when no member is reachable even though the backup bucket
    * holds an earlier cluster (snapshots or restore records). An explicit choice.
    */
@@ -116,6 +127,8 @@ export function writeAgentConfig(c: AgentConfig): Record<string, unknown> {
     backupPrefix: c.backupPrefix,
     restoreCommand: c.restoreCommand && [...c.restoreCommand],
     restorePolicy: c.restorePolicy,
+    incrementalBackupSeconds: c.incrementalBackupSeconds,
+    etcdCommand: c.etcdCommand && [...c.etcdCommand],
     emptyStartBesideBackups: c.emptyStartBesideBackups,
     backend: {
       quotaBackendBytes: c.backend.quotaBackendBytes,
@@ -216,6 +229,29 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     errors.push(
       `restoreCommand: must be a non-empty array of strings${gated ? ' with a backup bucket' : ''} (got ${JSON.stringify(restoreCommand)})`,
     );
+  const incrementalBackupSeconds = field('incrementalBackupSeconds');
+  if (
+    incrementalBackupSeconds !== undefined &&
+    (typeof incrementalBackupSeconds !== 'number' ||
+      !Number.isInteger(incrementalBackupSeconds) ||
+      incrementalBackupSeconds < 1 ||
+      incrementalBackupSeconds > 300)
+  )
+    errors.push(
+      `incrementalBackupSeconds: must be an integer from 1 to 300 (got ${JSON.stringify(incrementalBackupSeconds)})`,
+    );
+  if (incrementalBackupSeconds !== undefined && !gated)
+    errors.push('incrementalBackupSeconds: needs backupBucketFile (the log goes to the backup bucket)');
+  const etcdCommand = field('etcdCommand');
+  if (
+    (etcdCommand !== undefined || incrementalBackupSeconds !== undefined) &&
+    (!Array.isArray(etcdCommand) ||
+      etcdCommand.length === 0 ||
+      etcdCommand.some((a) => typeof a !== 'string' || a === ''))
+  )
+    errors.push(
+      `etcdCommand: must be a non-empty array of strings${incrementalBackupSeconds !== undefined ? ' with incrementalBackupSeconds' : ''} (got ${JSON.stringify(etcdCommand)})`,
+    );
   if (peerPort === clientPort && typeof peerPort === 'number')
     errors.push('peerPort: must differ from clientPort');
   const tls = readTls(field('tls'), scheme, errors);
@@ -242,6 +278,10 @@ export function readAgentConfig(raw: unknown): AgentConfig {
     backupPrefix,
     ...(restoreCommand !== undefined && { restoreCommand: restoreCommand as readonly string[] }),
     restorePolicy,
+    ...(incrementalBackupSeconds !== undefined && {
+      incrementalBackupSeconds: incrementalBackupSeconds as number,
+    }),
+    ...(etcdCommand !== undefined && { etcdCommand: etcdCommand as readonly string[] }),
     emptyStartBesideBackups: emptyStartBesideBackups as boolean,
     ...(tls && { tls }),
     backend,

@@ -24,6 +24,7 @@ export const LIFECYCLE_ENV = {
   restorePolicy: 'RESTORE_POLICY',
   restoreAfterSeconds: 'RESTORE_AFTER_SECONDS',
   snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
+  incrementalBackupSeconds: 'INCREMENTAL_BACKUP_SECONDS',
   quotaBackendBytes: 'QUOTA_BACKEND_BYTES',
   maintenance: 'MAINTENANCE',
   reclaimPercent: 'DEFRAG_RECLAIM_PERCENT',
@@ -90,6 +91,8 @@ export interface BackupConfig {
   readonly restoreAfterSeconds: number;
   /** Take a snapshot before each member removal. */
   readonly snapshotBeforeRemoval: boolean;
+  /** The incremental log's chunk age bound (the members ship it, issue 16); absent: no incremental log. */
+  readonly incrementalBackupSeconds?: number;
 }
 
 /** The environment that carries `s` (strings; numbers in decimal), in a fixed order; unset settings are left out. */
@@ -111,6 +114,8 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
     [E.restorePolicy]: b?.restorePolicy,
     [E.restoreAfterSeconds]: b && String(b.restoreAfterSeconds),
     [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
+    [E.incrementalBackupSeconds]:
+      b?.incrementalBackupSeconds === undefined ? undefined : String(b.incrementalBackupSeconds),
     [E.quotaBackendBytes]: String(s.quotaBackendBytes),
     [E.maintenance]: String(s.maintenance !== undefined),
     [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
@@ -193,6 +198,9 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
       restorePolicy: restorePolicy as RestorePolicy,
       restoreAfterSeconds: int(E.restoreAfterSeconds, DEFAULTS.restoreAfterSeconds, 0, 7 * 24 * 3600),
       snapshotBeforeRemoval: before === 'true',
+      ...(str(E.incrementalBackupSeconds) !== undefined && {
+        incrementalBackupSeconds: int(E.incrementalBackupSeconds, 10, 1, 300),
+      }),
     };
   }
   const quotaBackendBytes = int(
