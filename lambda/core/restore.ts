@@ -236,6 +236,25 @@ export type RestoreSource =
     }
   | { readonly kind: 'snapshot'; readonly key: string; readonly revision: number };
 
+/**
+ * The incremental log's part of a restore record (issue 16): what the snapshot seed replays after the
+ * snapshot. Absent in records written before the log: the snapshot only.
+ */
+export interface RestoreLog {
+  /** The cluster id whose log extends the snapshot candidate. */
+  readonly clusterId: string;
+  /** The revision the snapshot and its continuous log reached when the record was written (planReplay). */
+  readonly targetRevision: number;
+  /** The chunks the plan named then. */
+  readonly chunks: number;
+  /** Why the plan ended there (the log's end, a hole, the requested point). */
+  readonly reason: string;
+  /** Point-in-time restore: replay no revision above this one. */
+  readonly untilRevision?: number;
+  /** Point-in-time restore: replay no revision received after this time (epoch ms). */
+  readonly untilTime?: number;
+}
+
 export interface RestoreRecord {
   readonly generation: number;
   /** The instance that restores; every other instance wipes and joins. */
@@ -247,6 +266,8 @@ export interface RestoreRecord {
   readonly source?: RestoreSource;
   /** Candidates newest first; the seed uses the first whose sha256 verifies. */
   readonly snapshots: readonly SnapshotInfo[];
+  /** What the snapshot seed replays from the incremental log (absent: the snapshot only, as before it). */
+  readonly log?: RestoreLog;
   /** --initial-cluster-token of the restored cluster (distinct per generation). */
   readonly clusterToken: string;
   readonly createdAt: number;
@@ -280,6 +301,7 @@ export function buildRestoreRecord(
   now: number,
   reason: string,
   source?: RestoreSource,
+  log?: RestoreLog,
 ): RestoreRecord {
   const generation = latestGeneration + 1;
   return {
@@ -287,6 +309,7 @@ export function buildRestoreRecord(
     seedInstanceId: seed.instanceId,
     ...(source && { source }),
     snapshots: restoreCandidates(snapshots),
+    ...(log && { log }),
     clusterToken: `cdk-elastic-etcd-restore-${generation}-${now.toString(36)}`,
     createdAt: now,
     reason,
