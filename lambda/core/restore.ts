@@ -234,7 +234,14 @@ export type RestoreSource =
       readonly memberId: string;
       readonly revision: number;
     }
-  | { readonly kind: 'snapshot'; readonly key: string; readonly revision: number };
+  | {
+      readonly kind: 'snapshot';
+      readonly key: string;
+      /** The revision the snapshot and its continuous log reach (the snapshot's own without a log). */
+      readonly revision: number;
+      /** With a log: the snapshot's own revision. */
+      readonly snapshotRevision?: number;
+    };
 
 /**
  * The incremental log's part of a restore record (issue 16): what the snapshot seed replays after the
