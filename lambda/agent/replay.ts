@@ -115,6 +115,16 @@ export async function replayLog(o: {
       plan = planReplay({ snapshotRevision: restored, clusterId: snap.clusterId, chunks, ...limits });
     }
     let reached = restored;
+    if (log.untilRevision !== undefined && restored > log.untilRevision) {
+      return {
+        ...none(
+          `the restored snapshot already holds revision ${restored}, past the requested revision ${log.untilRevision} (its key's revision ${snap.revision} was read just before it was taken): nothing replayed, the cluster starts at revision ${restored}`,
+          plan,
+        ),
+        snapshotRevision: restored,
+        reachedRevision: restored,
+      };
+    }
     let replayedRevisions = 0;
     let limited = false;
     const done = (reason: string, stoppedAt?: ReplayOutcome['stoppedAt']): ReplayOutcome => ({

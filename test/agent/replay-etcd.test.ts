@@ -172,6 +172,7 @@ async function restore(
   store: ChunkStore,
   log: RestoreLog | undefined,
   etcdCommand: string[] | null = ['etcd'],
+  snapshot: SnapshotInfo = snap,
 ) {
   const base = path.join(dir, name);
   fs.mkdirSync(base);
@@ -198,16 +199,16 @@ async function restore(
   const record = buildRestoreRecord(
     0,
     { instanceId: 'i-seed', privateIp: '10.0.0.1', lifecycleState: 'InService' },
-    [snap],
+    [snapshot],
     T0,
     'test',
-    { kind: 'snapshot', key: snap.key, revision: snap.revision },
+    { kind: 'snapshot', key: snapshot.key, revision: snapshot.revision },
     log,
   );
   const lines: string[] = [];
   const g = await restoreGate(cfg, self, {
     latestRestore: async () => record,
-    newestSnapshot: async () => snap.key,
+    newestSnapshot: async () => snapshot.key,
     download: async (_s, file) => fs.copyFileSync(snapshotFile, file),
     runRestore: commandRunner(['etcdctl']),
     log: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
@@ -308,5 +309,48 @@ test('a config without etcdCommand (older): no replay, the line says so; the sna
   const { g, judge, replayLine } = await restore('no-etcd', store, logOf(), null);
   expect(g.replay?.replayedRevisions).toBe(0);
   expect(replayLine).toContain('the config has no etcdCommand (an older config): not replayed');
+  await expectAt(judge, snap.revision);
+});
+
+test("the snapshot holds more than its key's revision (read just before it): the replay starts after what it holds", async () => {
+  const { store } = await ship('key-behind/');
+  // The key says S-2 (the revision read before the snapshot); the data holds S. Chunks from S-1 would
+  // be renumbered if replayed from the key's revision.
+  const early = {
+    ...snap,
+    revision: snap.revision - 2,
+    key: snapshotKey('', T0, snap.revision - 2, snap.clusterId),
+  };
+  await store.put(snap.clusterId, [
+    { revision: snap.revision - 1, time: T0, ops: [{ kind: 'put', key: b('k4'), value: b('v4') }] },
+    { revision: snap.revision, time: T0, ops: [{ kind: 'put', key: b('k5'), value: b('v5') }] },
+  ]);
+  const { g, judge } = await restore('key-behind', store, logOf(), ['etcd'], early);
+  expect(g.replay).toMatchObject({ snapshotRevision: snap.revision, reachedRevision: head });
+  await expectAt(judge, head);
+});
+
+test('a point in time below what the snapshot holds: nothing replayed, and the line says the cluster starts past it', async () => {
+  const { store } = await ship('pit-overshoot/');
+  await store.put(snap.clusterId, [
+    { revision: snap.revision - 1, time: T0, ops: [{ kind: 'put', key: b('k4'), value: b('v4') }] },
+    { revision: snap.revision, time: T0, ops: [{ kind: 'put', key: b('k5'), value: b('v5') }] },
+  ]);
+  const early = {
+    ...snap,
+    revision: snap.revision - 2,
+    key: snapshotKey('', T0, snap.revision - 2, snap.clusterId),
+  };
+  const { g, judge, replayLine } = await restore(
+    'pit-overshoot',
+    store,
+    logOf({ untilRevision: snap.revision - 1 }),
+    ['etcd'],
+    early,
+  );
+  expect(g.replay).toMatchObject({ replayedRevisions: 0, reachedRevision: snap.revision });
+  expect(replayLine).toContain(
+    `the restored snapshot already holds revision ${snap.revision}, past the requested revision ${snap.revision - 1}`,
+  );
   await expectAt(judge, snap.revision);
 });
