@@ -87,7 +87,11 @@ export async function replayLog(o: {
   };
   const chunks = await o.deps.listChunks(snap.clusterId);
   let plan = planReplay({ snapshotRevision: snap.revision, clusterId: snap.clusterId, chunks, ...limits });
-  if (plan.chunks.length === 0) return none(`nothing to replay: ${plan.reason}`, plan);
+  // The key's revision was read just before the snapshot was taken, so the data may hold a few more: a log
+  // that starts after it is no hole. Any chunk past the key's revision is worth a look at the real one.
+  if (!chunks.some((c) => c.clusterId === snap.clusterId && c.last > snap.revision)) {
+    return none(`nothing to replay: ${plan.reason}`, plan);
+  }
   if (!o.etcdCommand || o.etcdCommand.length === 0) {
     return none(
       `${plan.chunks.length} chunk(s) extend the snapshot to revision ${plan.targetRevision}, but the config has no etcdCommand (an older config): not replayed, the snapshot only`,
@@ -111,9 +115,7 @@ export async function replayLog(o: {
   try {
     // The snapshot's revision in its key was read just before it was taken: the data may hold a few more.
     const restored = await scratch.revision();
-    if (restored !== snap.revision) {
-      plan = planReplay({ snapshotRevision: restored, clusterId: snap.clusterId, chunks, ...limits });
-    }
+    plan = planReplay({ snapshotRevision: restored, clusterId: snap.clusterId, chunks, ...limits });
     let reached = restored;
     if (log.untilRevision !== undefined && restored > log.untilRevision) {
       return {
