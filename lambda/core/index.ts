@@ -11,3 +11,4 @@ export * from './restore';
 export * from './restore-source';
 export * from './incremental';
 export * from './incremental-policy';
+export * from './drill';
