@@ -10,3 +10,4 @@ export * from './reconcile';
 export * from './restore';
 export * from './restore-source';
 export * from './incremental';
+export * from './log-compaction';

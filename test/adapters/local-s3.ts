@@ -17,10 +17,16 @@ export interface LocalS3World {
   client: S3Client;
   /** A temp dir of the test file's own (removed after it). */
   dir: string;
+  /** The local S3's endpoint (AWS_ENDPOINT_URL_S3 while the file runs). */
+  endpoint: string;
 }
 
 /** Registers beforeAll/afterAll; the returned object's `client` is usable inside the tests. */
-export function useLocalS3(name: string): LocalS3World {
+export function useLocalS3(
+  name: string,
+  /** More key pairs the local S3 accepts (beside its own, which the client here uses). */
+  credentials: readonly { accessKeyId: string; secretAccessKey: string }[] = [],
+): LocalS3World {
   const world = {} as LocalS3World;
   let s3: LocalS3 | undefined;
   const saved: Record<string, string | undefined> = {};
@@ -31,10 +37,12 @@ export function useLocalS3(name: string): LocalS3World {
       port: 0,
       directory: path.join(world.dir, 's3'),
       buckets: [BUCKET],
+      credentials: [...credentials],
     });
     await s3.start();
     for (const k of ['AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])
       saved[k] = process.env[k];
+    world.endpoint = s3.endpoint;
     process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
     process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_SECRET_KEY;
