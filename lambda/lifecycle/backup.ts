@@ -153,7 +153,7 @@ async function preRemovalDecision(ctx: LifecycleContext, obs: Observation): Prom
     (m) => isHealthyStartedVoter(m, obs.health) && m.clientURLs.length > 0,
   );
   const [list, statuses] = await Promise.all([
-    ctx.etcd.memberList(voters.map((m) => m.clientURLs[0])),
+    obs.clusterId ? { clusterId: obs.clusterId } : ctx.etcd.memberList(voters.map((m) => m.clientURLs[0])),
     ctx.maintenance.statusOf(voters),
   ]);
   const revisions = Object.values(statuses)

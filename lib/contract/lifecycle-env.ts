@@ -25,6 +25,7 @@ export const LIFECYCLE_ENV = {
   restoreAfterSeconds: 'RESTORE_AFTER_SECONDS',
   snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
   incrementalBackupSeconds: 'INCREMENTAL_BACKUP_SECONDS',
+  logCompaction: 'LOG_COMPACTION',
   quotaBackendBytes: 'QUOTA_BACKEND_BYTES',
   maintenance: 'MAINTENANCE',
   reclaimPercent: 'DEFRAG_RECLAIM_PERCENT',
@@ -93,6 +94,19 @@ export interface BackupConfig {
   readonly snapshotBeforeRemoval: boolean;
   /** The incremental log's chunk age bound (the members ship it, issue 16); absent: no incremental log. */
   readonly incrementalBackupSeconds?: number;
+  /**
+   * With the incremental log, the Lambda compacts instead of etcd (never past the shipped revisions): what
+   * to keep. Absent: nothing compacts (`EtcdCompaction.none()`). Written as `periodic:<seconds>` or
+   * `revisions:<count>`.
+   */
+  readonly logCompaction?: LogCompactionSetting;
+}
+
+/** What the Lambda's compaction keeps while the incremental log is on (etcd's auto-compaction terms). */
+export interface LogCompactionSetting {
+  readonly kind: 'periodic' | 'revisions';
+  /** periodic: seconds of revisions; revisions: how many. */
+  readonly keep: number;
 }
 
 /** The environment that carries `s` (strings; numbers in decimal), in a fixed order; unset settings are left out. */
@@ -116,6 +130,7 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
     [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
     [E.incrementalBackupSeconds]:
       b?.incrementalBackupSeconds === undefined ? undefined : String(b.incrementalBackupSeconds),
+    [E.logCompaction]: b?.logCompaction && `${b.logCompaction.kind}:${b.logCompaction.keep}`,
     [E.quotaBackendBytes]: String(s.quotaBackendBytes),
     [E.maintenance]: String(s.maintenance !== undefined),
     [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
@@ -201,6 +216,7 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
       ...(str(E.incrementalBackupSeconds) !== undefined && {
         incrementalBackupSeconds: int(E.incrementalBackupSeconds, 10, 1, 300),
       }),
+      ...readLogCompaction(str(E.logCompaction), errors),
     };
   }
   const quotaBackendBytes = int(
@@ -236,4 +252,19 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
     terminateHookName,
     tlsClientSecretId,
   };
+}
+
+function readLogCompaction(
+  raw: string | undefined,
+  errors: string[],
+): { logCompaction?: LogCompactionSetting } {
+  if (raw === undefined) return {};
+  const m = /^(periodic|revisions):([1-9][0-9]{0,11})$/.exec(raw);
+  if (!m) {
+    errors.push(
+      `${LIFECYCLE_ENV.logCompaction}: must be periodic:<seconds> or revisions:<count> (got ${JSON.stringify(raw)})`,
+    );
+    return {};
+  }
+  return { logCompaction: { kind: m[1] as LogCompactionSetting['kind'], keep: Number(m[2]) } };
 }
