@@ -329,7 +329,9 @@ test('the elected shipper dies with its member: another takes over within TTL + 
   const revisionAtKill = await clusterRevision(rest);
   // The takeover: a chunk with a revision written after the kill appears in the bucket.
   let takeoverMs: number | undefined;
-  const bound = (SHIPPER_LEASE_TTL_SECONDS + N) * 1000 + 3000;
+  // The lease's TTL, counted from etcd's new leader when the killed member led (a new leader renews every
+  // lease: + its election timeout, 1 s), then N s until the first chunk; + slack.
+  const bound = (SHIPPER_LEASE_TTL_SECONDS + 1 + N) * 1000 + 3000;
   while (Date.now() - killedAt < bound + 2000) {
     const listed = await chunks.list();
     if (listed.some((c) => c.last > revisionAtKill)) {
