@@ -16,7 +16,8 @@
  * Every decision is one JSON line on stderr with its reason. The pure decisions are lambda/core/ship.ts.
  */
 import { NoopPolicy } from 'cockatiel';
-import { Etcd3, IOptions, Lease, Watcher } from 'etcd3';
+import { Etcd3, IOptions, Lease } from 'etcd3';
+import { watchFrom, WatchEnd } from './ship-watch';
 import type { ChunkStore } from '../adapters/chunk-store';
 import { memberIdHex } from '../adapters/etcd';
 import { openSnapshot } from '../adapters/etcd-snapshot';
@@ -26,18 +27,13 @@ import type { ChunkRevision } from '../core/incremental';
 import {
   flushDeadline,
   flushReason,
-  groupRevisions,
   planShipStart,
   revisionBytes,
   SHIPPER_ELECTION,
   SHIPPER_ELECTION_KEY,
   SHIPPER_LEASE_TTL_SECONDS,
   SHIPPER_NAMESPACE,
-  WatchedEvent,
 } from '../core/ship';
-
-/** A key read to probe revisions (it need not exist). */
-const PROBE_KEY = 'cdk-elastic-etcd/backup/probe';
 
 export type Log = (message: string, fields?: Record<string, unknown>) => void;
 
@@ -54,11 +50,6 @@ export interface ShipperOptions {
   /** @default SHIPPER_LEASE_TTL_SECONDS */
   readonly leaseTtlSeconds?: number;
 }
-
-type WatchEnd =
-  | { kind: 'over' }
-  | { kind: 'gap'; next: number; reason: string }
-  | { kind: 'interrupted'; next: number; reason: string };
 
 /** One term of office: from the election to its loss (or the stop). */
 class Term {
@@ -82,7 +73,6 @@ class Term {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const isCompacted = (err: unknown) => /compacted/i.test(errorMessage(err));
 
 export class Shipper {
   private stopping = false;
@@ -299,101 +289,18 @@ export class Shipper {
   }
 
   /** Watches every key from `from` on, buffering revisions, until the term ends, a gap, or an interruption. */
-  private async watchRound(client: Etcd3, term: Term, from: number): Promise<WatchEnd> {
-    let watcher: Watcher;
-    try {
-      const created = client.watch().prefix('').startRevision(String(from)).create();
-      const w = await Promise.race([created, term.over.then(() => undefined)]);
-      if (!w) {
-        void created.then((x) => x.cancel()).catch(() => undefined);
-        return { kind: 'over' };
-      }
-      watcher = w;
-    } catch (err) {
-      if (term.done) return { kind: 'over' };
-      return this.classify(client, from, err);
-    }
-    let next = from;
-    const ended = await new Promise<WatchEnd | { kind: 'error'; err: unknown }>((resolve) => {
-      let settled = false;
-      const finish = (e: WatchEnd | { kind: 'error'; err: unknown }) => {
-        if (settled) return;
-        settled = true;
-        watcher.removeAllListeners('data');
-        resolve(e);
-      };
-      watcher.on('data', (res) => {
-        if (settled || term.done) return;
-        const events: WatchedEvent[] = res.events.map((e) => ({
-          revision: Number(e.kv.mod_revision),
-          kind: e.type === 'Put' ? 'put' : 'delete',
-          key: e.kv.key,
-          value: e.kv.value,
-        }));
-        const g = groupRevisions(next, events, Date.now());
-        for (const r of g.revisions) {
+  private watchRound(client: Etcd3, term: Term, from: number): Promise<WatchEnd> {
+    return watchFrom(client, from, {
+      over: term.over,
+      done: () => term.done,
+      onRevisions: (revisions) => {
+        for (const r of revisions) {
           this.buffer.push(r);
           this.bytes += revisionBytes(r);
         }
-        next = g.next;
-        if (g.revisions.length > 0) this.consider(term);
-        if (g.jump) {
-          finish({
-            kind: 'gap',
-            next,
-            reason: `the watch jumped from revision ${g.jump.expected} to ${g.jump.got}: revisions ${g.jump.expected}..${g.jump.got - 1} are missing from the log`,
-          });
-        }
-      });
-      watcher.on('error', (err) => finish({ kind: 'error', err }));
-      // etcd3 re-attaches a disconnected watcher from the watch header's revision, which may be past events
-      // it has not delivered: the shipper restarts the watch itself from what it holds.
-      watcher.on('disconnected', (err: Error) =>
-        finish({ kind: 'interrupted', next, reason: `watch disconnected: ${err.message}` }),
-      );
-      void term.over.then(() => finish({ kind: 'over' }));
+        this.consider(term);
+      },
     });
-    void watcher.cancel().catch(() => undefined);
-    if (ended.kind !== 'error') return ended;
-    if (term.done) return { kind: 'over' };
-    return this.classify(client, next, ended.err);
-  }
-
-  /** A failed or cancelled watch from `next`: a gap when etcd compacted `next` away, else an interruption. */
-  private async classify(client: Etcd3, next: number, err: unknown): Promise<WatchEnd> {
-    let compacted = isCompacted(err);
-    if (!compacted) {
-      try {
-        await client.get(PROBE_KEY).revision(String(next)).exec();
-      } catch (e) {
-        compacted = isCompacted(e);
-      }
-    }
-    if (!compacted) return { kind: 'interrupted', next, reason: errorMessage(err) };
-    const compactRevision = await this.compactRevision(client, next);
-    return {
-      kind: 'gap',
-      next,
-      reason: `revisions ${next}..${compactRevision - 1} were compacted before they were shipped (etcd: ${errorMessage(err)})`,
-    };
-  }
-
-  /** The oldest revision etcd still serves, at or above `from` (binary search over ranged reads). */
-  private async compactRevision(client: Etcd3, from: number): Promise<number> {
-    const current = Number((await client.get(PROBE_KEY).exec()).header.revision);
-    let lo = from; // compacted
-    let hi = current; // readable
-    for (let i = 0; i < 64 && hi - lo > 1; i++) {
-      const mid = Math.floor((lo + hi) / 2);
-      try {
-        await client.get(PROBE_KEY).revision(String(mid)).exec();
-        hi = mid;
-      } catch (err) {
-        if (!isCompacted(err)) throw err;
-        lo = mid;
-      }
-    }
-    return hi;
   }
 
   /** After new revisions: flush now when flushReason says so, else (re)arm the timer of the oldest one. */
