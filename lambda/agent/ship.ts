@@ -147,6 +147,7 @@ export class Shipper {
     const term = new Term(Date.now());
     this.term = term;
     let campaign;
+    let watchdog: NodeJS.Timeout | undefined;
     try {
       campaign = client
         .namespace(SHIPPER_NAMESPACE)
@@ -170,10 +171,18 @@ export class Shipper {
         decision: 'ship',
         reason: `this instance leads the election ${SHIPPER_ELECTION_KEY}: it is the one writer of the log`,
       });
+      // A shipper cut off from etcd stops as soon as its lease may have expired, not at its next upload.
+      watchdog = setInterval(() => {
+        if (!term.done && !this.leaseFresh(term)) {
+          const reason = `no keep-alive of the campaign's lease for ${Date.now() - term.lastKeepAlive} ms`;
+          if (term.finish(reason)) this.lost(term);
+        }
+      }, 250);
       await this.shipWhileElected(client, term);
     } catch (err) {
       if (term.finish(`error: ${errorMessage(err)}`)) this.lost(term);
     } finally {
+      if (watchdog) clearInterval(watchdog);
       this.clearTimer();
       term.finish(this.stopping ? 'stopping' : 'term ended');
       if (campaign) {

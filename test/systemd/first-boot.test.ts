@@ -210,6 +210,7 @@ describe('first boot under a real systemd, from the real Ignition', () => {
     expect(box.read('/etc/etcd-agent/backup-bucket')).toBe(BUCKET);
     // Presets: what Ignition enables; etcd-join.service is started by etcd-member only.
     expect(box.read('/etc/systemd/system-preset/20-ignition.preset').trim().split('\n').sort()).toEqual([
+      'enable etcd-backup-log.service',
       'enable etcd-member.service',
       'enable etcd-promote.service',
       'enable var-lib-etcd.mount',
@@ -258,6 +259,12 @@ describe('first boot under a real systemd, from the real Ignition', () => {
       const tool = await box.exec(['/opt/etcd-restore/etcdctl', 'version']);
       expect(tool.status).toBe(0);
       expect(tool.stdout).toContain(`etcdctl version: ${ETCD_VERSION}`);
+      // etcd itself beside it (the agent's etcdCommand, for the incremental log's replay).
+      const etcd = await box.exec(['/opt/etcd-restore/etcd', '--version']);
+      expect(etcd.stdout).toContain(`etcd Version: ${ETCD_VERSION}`);
+      expect(JSON.parse(box.read('/etc/etcd-agent/config.json')).etcdCommand).toEqual([
+        '/opt/etcd-restore/etcd',
+      ]);
       expect(JSON.parse(box.read('/etc/etcd-agent/config.json')).restoreCommand).toEqual([
         '/opt/etcd-restore/etcdctl',
       ]);
@@ -274,6 +281,39 @@ describe('first boot under a real systemd, from the real Ignition', () => {
       ).stdout;
       expect(users.trim()).toBe('etcd');
     }
+  });
+
+  test('the incremental backup log: etcd-backup-log.service runs on every box, exactly one is elected and stores its base snapshot', async () => {
+    // No Lambda runs here: a snapshot in the bucket is the elected shipper's (an empty bucket: the log's base).
+    const snapshots = () => {
+      const dir = path.join(run, 's3', BUCKET, 'snapshots');
+      return fs.existsSync(dir)
+        ? fs.readdirSync(dir).filter((f) => f.endsWith('.db.sha256._S3rver_object'))
+        : [];
+    };
+    const electedBoxes = async () => {
+      const out: number[] = [];
+      for (const [n, { box }] of boxes.entries()) {
+        if (/"message":"elected"/.test(await box.journal('etcd-backup-log.service'))) out.push(n);
+      }
+      return out;
+    };
+    let elected: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      elected = await electedBoxes();
+      if (elected.length > 0 && snapshots().length > 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    for (const { box } of boxes) {
+      expect((await box.exec(['systemctl', 'is-active', 'etcd-backup-log.service'])).stdout.trim()).toBe(
+        'active',
+      );
+    }
+    expect(elected).toHaveLength(1);
+    expect(snapshots()).toHaveLength(1);
+    expect(await boxes[elected[0]].box.journal('etcd-backup-log.service')).toMatch(
+      /"message":"snapshot stored".*"decision":"chain-base"/,
+    );
   });
 
   test('the rollout gate: each box signalled SUCCESS once, to the stack and group the template names, after it became a voter', async () => {
