@@ -27,11 +27,12 @@ import { backendSettings } from '../../lib/private/run-time-config';
 import { ChunkStore } from '../../lambda/adapters/chunk-store';
 import { createS3Client, SnapshotStore } from '../../lambda/adapters/s3';
 import { OutputFormat } from '../../lambda/agent/config';
-import { ChunkInfo, planReplay } from '../../lambda/core/incremental';
-import { SHIPPER_ELECTION_KEY, SHIPPER_LEASE_TTL_SECONDS } from '../../lambda/core/ship';
+import { planReplay } from '../../lambda/core/incremental';
+import { SHIPPER_LEASE_TTL_SECONDS } from '../../lambda/core/ship';
 import { RestorePolicy } from '../../lambda/core/restore';
 import { JoinStrategy } from '../../lambda/core/types';
 import { etcdctl } from '../fleet/harness/etcdctl';
+import { clusterRevision, electedShipper, ListingWatch, overlaps, SteadyWriter } from './ship-fixture';
 import { logLines } from '../fleet/harness/fleet';
 import { CLIENT_PORT, EtcdCluster, PEER_PORT } from '../lifecycle/etcd-cluster';
 import { instance, newStandIn, REGION } from '../standin/helpers';
@@ -96,90 +97,6 @@ function stopShipper(id: string, signal: NodeJS.Signals): Promise<number | null>
   });
 }
 
-/** Who holds the election, by etcdctl: the value of the campaign key with the lowest create revision. */
-async function electedShipper(endpoints: string[]): Promise<string | undefined> {
-  const out = JSON.parse(
-    await etcdctl(endpoints, ['get', SHIPPER_ELECTION_KEY, '--prefix', '-w', 'json']),
-  ) as { kvs?: { value: string; create_revision: number }[] };
-  const kvs = (out.kvs ?? []).sort((a, b) => a.create_revision - b.create_revision);
-  return kvs[0] && Buffer.from(kvs[0].value, 'base64').toString('utf8');
-}
-
-/** The cluster's current revision, by etcdctl. */
-async function clusterRevision(endpoints: string[]): Promise<number> {
-  const out = JSON.parse(await etcdctl(endpoints, ['endpoint', 'status', '-w', 'json'])) as {
-    Status: { header: { revision: number } };
-  }[];
-  return Math.max(...out.map((s) => s.Status.header.revision));
-}
-
-/** When each chunk key first appeared in the listing (polled every 200 ms until stopped). */
-class ListingWatch {
-  readonly seen = new Map<string, { chunk: ChunkInfo; at: number }>();
-  private stopped = false;
-  private done?: Promise<void>;
-  start(): void {
-    this.done = (async () => {
-      while (!this.stopped) {
-        const at = Date.now();
-        for (const c of await chunks.list())
-          if (!this.seen.has(c.key)) this.seen.set(c.key, { chunk: c, at });
-        await sleep(200);
-      }
-    })();
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-  /** When the first chunk holding `revision` appeared. */
-  shippedAt(revision: number): number | undefined {
-    let best: number | undefined;
-    for (const { chunk, at } of this.seen.values()) {
-      if (chunk.first <= revision && revision <= chunk.last && (best === undefined || at < best)) best = at;
-    }
-    return best;
-  }
-}
-
-interface Ack {
-  key: string;
-  value: string;
-  revision: number;
-  at: number;
-}
-
-/** Sequential puts, each recorded with its revision and acknowledgement time, until stopped. */
-class SteadyWriter {
-  readonly acks: Ack[] = [];
-  private stopped = false;
-  private done?: Promise<void>;
-  constructor(
-    private readonly endpoints: string[],
-    private readonly prefix: string,
-  ) {}
-  start(): void {
-    const client = new Etcd3({ hosts: this.endpoints, dialTimeout: 1000 });
-    this.done = (async () => {
-      for (let n = 0; !this.stopped && n < 20_000; n++) {
-        const key = `${this.prefix}/${String(n).padStart(6, '0')}`;
-        try {
-          const r = await client.put(key).value(String(n)).exec();
-          this.acks.push({ key, value: String(n), revision: Number(r.header.revision), at: Date.now() });
-        } catch {
-          /* a failed write is not acknowledged: not counted */
-        }
-        await sleep(20);
-      }
-      client.close();
-    })();
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
 /** The chain from the newest complete snapshot of the cluster (its key, the plan), from the S3 listing. */
 async function chain() {
   const snaps = (await snapshots.completeSnapshots()).sort((a, b) => b.revision - a.revision);
@@ -190,17 +107,6 @@ async function chain() {
     listed,
     plan: planReplay({ snapshotRevision: base.revision, clusterId: base.clusterId, chunks: listed }),
   };
-}
-
-/** Pairs of chunks that share a revision. */
-function overlaps(list: readonly ChunkInfo[]): string[] {
-  const sorted = [...list].sort((a, b) => a.first - b.first);
-  const out: string[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].first <= sorted[i - 1].last)
-      out.push(`r${sorted[i - 1].first}-r${sorted[i - 1].last} / r${sorted[i].first}-r${sorted[i].last}`);
-  }
-  return out;
 }
 
 beforeAll(async () => {
@@ -271,7 +177,7 @@ afterAll(async () => {
 test('steady writer: every acknowledged write is in a chunk within N s, one writer, continuous from the base snapshot', async () => {
   const t0 = Date.now();
   for (const id of ids) startShipper(id);
-  const listing = new ListingWatch();
+  const listing = new ListingWatch(chunks);
   listing.start();
   // The elected shipper finds an empty bucket: it takes the base snapshot first.
   for (let i = 0; i < 100 && (await snapshots.completeSnapshots()).length === 0; i++) await sleep(100);
