@@ -19,6 +19,12 @@ export interface FleetBackupOptions {
   readonly restoreAfterSeconds?: number;
   /** The agents may bootstrap an empty cluster beside backups (the construct's backup.startEmptyBesideBackups). @default false */
   readonly emptyStartBesideBackups?: boolean;
+  /**
+   * The incremental backup log (the construct's backup.incrementalInterval, in seconds): every instance runs
+   * `agent.js ship` beside its etcd, as etcd-backup-log.service does on a member. 0 or absent: off (the
+   * fleet's default, see README "Local fleet").
+   */
+  readonly incrementalSeconds?: number;
 }
 
 /** What the backups need of the fleet (fleet/supervisor.ts passes it in). */
@@ -82,16 +88,29 @@ export class FleetBackup {
       restorePolicy: this.restorePolicy,
       restoreAfterSeconds: this.opts.restoreAfterSeconds ?? 20,
       snapshotBeforeRemoval: true,
+      ...(this.incrementalSeconds !== undefined && { incrementalBackupSeconds: this.incrementalSeconds }),
     };
   }
 
-  /** The agents' restore gate settings (renderAgentConfig), with etcd 3.4's restore command (etcdutl exists from 3.5 on). */
-  agentSettings(): NonNullable<AgentConfigValues['backup']> {
+  /** The incremental log's bound in seconds, or undefined when it is off. */
+  get incrementalSeconds(): number | undefined {
+    const n = this.opts.incrementalSeconds ?? 0;
+    return n > 0 ? n : undefined;
+  }
+
+  /**
+   * The agents' restore gate settings (renderAgentConfig), with etcd 3.4's restore command (etcdutl exists from
+   * 3.5 on) and the instance's etcd binary as etcdCommand (the construct's: the image's etcd), the
+   * incremental log's bound when it is on.
+   */
+  agentSettings(etcdBin = 'etcd'): NonNullable<AgentConfigValues['backup']> {
     return {
       prefix: '',
       restorePolicy: this.restorePolicy,
       restoreCommand: ['etcdctl'],
       emptyStartBesideBackups: this.opts.emptyStartBesideBackups ?? false,
+      etcdCommand: [etcdBin],
+      ...(this.incrementalSeconds !== undefined && { incrementalBackupSeconds: this.incrementalSeconds }),
     };
   }
 

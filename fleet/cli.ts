@@ -3,7 +3,7 @@
  *   etcd-fleet up [--size N] [--dir DIR] [--strategy S] [--etcd PATH] [--reconcile-interval S] [--tls]
  *   etcd-fleet status [--json] | scale N | terminate ID | kill ID [--wipe] | freeze ID | thaw ID
  *   etcd-fleet reboot ID | wait [--timeout S] | down          (all with [--dir DIR])
- *   etcd-fleet up ... [--restore manual|automatic] [--backup-interval S]
+ *   etcd-fleet up ... [--restore manual|automatic] [--backup-interval S] [--incremental-seconds N]
  *   etcd-fleet backup | restore                               (backups and disaster recovery)
  *   etcd-fleet up ... [--quota-mb N] [--maintenance-interval S] [--no-maintenance]
  *   etcd-fleet maintenance on|off|run                         (defragmentation and NOSPACE recovery)
@@ -50,6 +50,7 @@ const VALUE_FLAGS = [
   'break-boot',
   'restore',
   'backup-interval',
+  'incremental-seconds',
   'restore-after',
   'quota-mb',
   'maintenance-interval',
@@ -206,9 +207,18 @@ function backupOptions(p: Parsed): Record<string, unknown> {
   return {
     restorePolicy: policy,
     backupIntervalSeconds: num(p.flags, 'backup-interval', 0),
+    incrementalSeconds: incrementalSeconds(p),
     restoreAfterSeconds: num(p.flags, 'restore-after', 20),
     emptyStartBesideBackups: p.flags['empty-start-beside-backups'] === true,
   };
+}
+
+/** `--incremental-seconds N`: the incremental backup log's bound, 1-300 (the construct's range); 0 = off. */
+function incrementalSeconds(p: Parsed): number {
+  const n = num(p.flags, 'incremental-seconds', 0);
+  if (!Number.isInteger(n) || n < 0 || n > 300)
+    throw new UsageError('--incremental-seconds must be a whole number of seconds from 1 to 300 (0 = off)');
+  return n;
 }
 
 /** backup / restore: the Lambda's result as one JSON line; exit 1 when it did not do its job. */

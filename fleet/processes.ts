@@ -1,7 +1,8 @@
 /*
  * An instance's processes, as its systemd units would run them: the join agent (build/agent/agent.js)
  * first, then etcd with the settings the agent wrote (Flatcar's etcd-member.service, restarted on
- * failure), then the agent's promote phase, which completes the launch lifecycle action.
+ * failure), then the agent's promote phase, which completes the launch lifecycle action, and with the
+ * incremental backup log the agent's `ship` (etcd-backup-log.service) beside etcd.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -62,6 +63,56 @@ export class InstanceProcesses {
     void this.runAgent(inst, 'promote').then((c) =>
       this.host.log('promote agent exited', { id: inst.id, code: c }),
     );
+    this.startShipper(inst);
+  }
+
+  /**
+   * The incremental backup log's shipper (`agent.js ship`), as etcd-backup-log.service runs it on a member:
+   * after etcd started, when the instance's config has the log; restarted 1 s after it exits while etcd runs
+   * (Restart=always), SIGTERMed before etcd stops, SIGKILLed with the instance. Its log: DIR/.../ship.log.
+   */
+  private startShipper(inst: Instance): void {
+    if (inst.shipper && inst.shipper.exitCode === null && inst.shipper.signalCode === null) return;
+    const config = JSON.parse(fs.readFileSync(path.join(inst.dir, 'config.json'), 'utf8')) as {
+      incrementalBackupSeconds?: number;
+    };
+    if (config.incrementalBackupSeconds === undefined) return;
+    const out = fs.openSync(path.join(inst.dir, 'ship.log'), 'a');
+    const child = spawn(
+      process.execPath,
+      [
+        '--no-warnings',
+        path.join(this.host.root, 'build', 'agent', 'agent.js'),
+        'ship',
+        '--config',
+        path.join(inst.dir, 'config.json'),
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) }, stdio: ['ignore', out, out] },
+    );
+    fs.closeSync(out);
+    inst.shipper = child;
+    this.host.log('shipper started', { id: inst.id, pid: child.pid });
+    child.on('exit', (code, signal) => {
+      if (inst.shipper !== child) return;
+      inst.shipper = undefined;
+      if (inst.stopping || inst.phase !== 'running' || !inst.etcd) return;
+      this.host.log('shipper exited: restarting in 1 s', { id: inst.id, code, signal });
+      setTimeout(() => {
+        if (!inst.stopping && inst.phase === 'running' && inst.etcd) this.startShipper(inst);
+      }, 1000);
+    });
+  }
+
+  /** SIGTERM to the shipper (it flushes and resigns), SIGKILL after 5 s; resolves once it exited. */
+  private async stopShipper(inst: Instance): Promise<void> {
+    const p = inst.shipper;
+    inst.shipper = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
   }
 
   private runAgent(inst: Instance, phase: 'join' | 'promote' | 'handoff'): Promise<number> {
@@ -117,6 +168,8 @@ export class InstanceProcesses {
   ): void {
     if (inst.etcd !== child) return;
     inst.etcd = undefined;
+    // Requires=etcd-member.service: the shipper stops with etcd (and starts again with it).
+    void this.stopShipper(inst);
     if (inst.stopping || inst.phase === 'gone' || inst.phase === 'terminating') return;
     this.host.log('etcd exited', { id: inst.id, code, signal });
     // A retained instance stays retained (outside the group's capacity): not restarted, never counted.
@@ -155,6 +208,8 @@ export class InstanceProcesses {
   async stop(inst: Instance, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     inst.stopping = true;
     inst.agent?.kill('SIGKILL');
+    // etcd-backup-log.service stops before etcd-member.service (After=): the shipper first.
+    await this.stopShipper(inst);
     const p = inst.etcd;
     if (p && p.exitCode === null && p.signalCode === null) {
       if (inst.frozen) p.kill('SIGCONT');
@@ -172,6 +227,8 @@ export class InstanceProcesses {
   /** SIGKILL its processes (the instance's phase is the caller's); `wipe` deletes its data dir. */
   kill(inst: Instance, wipe: boolean): void {
     inst.agent?.kill('SIGKILL');
+    inst.shipper?.kill('SIGKILL');
+    inst.shipper = undefined;
     if (inst.frozen) inst.etcd?.kill('SIGCONT');
     inst.etcd?.kill('SIGKILL');
     if (wipe) fs.rmSync(inst.dataDir, { recursive: true, force: true });
@@ -208,6 +265,7 @@ export class InstanceProcesses {
     const out: number[] = [];
     if (inst.etcd?.pid) out.push(inst.etcd.pid);
     if (inst.agent?.pid) out.push(inst.agent.pid);
+    if (inst.shipper?.pid) out.push(inst.shipper.pid);
     return out;
   }
 }

@@ -67,7 +67,7 @@ export function agentConfig(
       clientPort: CLIENT_PORT,
       peerPort: PEER_PORT,
       caSecretId: r.tls?.caSecretArn,
-      backup: r.backup.agentSettings(),
+      backup: r.backup.agentSettings(template.etcdBin),
       paths: {
         dataDir,
         envFile: path.join(dir, 'etcd.env'),

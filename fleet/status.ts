@@ -4,6 +4,7 @@
  * desired capacity, each alive instance InService with its own member.
  */
 import type { EtcdAdapter } from '../lambda/adapters/etcd';
+import { SHIPPER_ELECTION_KEY } from '../lambda/core/ship';
 import { memberIdHex } from '../lambda/adapters/etcd';
 import type { EtcdMaintenance } from '../lambda/adapters/etcd-maintenance';
 import { isHealthy, isStarted, memberOfInstance, pendingMembers, voters } from '../lambda/core/quorum';
@@ -48,9 +49,10 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
   const clusterIds = new Set(perEndpoint.filter((r) => r).map((r) => r!.clusterId));
   const list = perEndpoint.find((r) => r && r.leaderId) ?? perEndpoint.find((r) => r) ?? null;
   const members: Member[] = list?.members ?? [];
-  const [health, storage] = await Promise.all([
+  const [health, storage, shipper] = await Promise.all([
     src.etcd.healthOf(members),
     src.maintenance && storageOf(src.maintenance, members, endpoints),
+    src.maintenance && electedShipper(src.etcd, endpoints),
   ]);
   const lifecycleState = (i: Instance) =>
     src.lifecycleState(i.id) ?? (i.phase === 'retained' ? 'Terminating:Retained' : 'Terminated');
@@ -95,8 +97,26 @@ export async function fleetStatus(src: StatusSource): Promise<FleetStatus> {
     reason,
     endpoints: alive.map((i) => `${scheme}://${i.ip}:${CLIENT_PORT}`),
     instances,
+    ...(shipper && { shipper }),
     ...(src.tls && { tls: src.tls }),
   };
+}
+
+/**
+ * The instance whose shipper leads the incremental backup log's election (the campaign key with the lowest
+ * create revision holds its instance id), or undefined: no shipper campaigns, or no endpoint answered.
+ */
+async function electedShipper(etcd: EtcdAdapter, endpoints: string[]): Promise<string | undefined> {
+  if (endpoints.length === 0) return undefined;
+  const c = etcd.client(endpoints);
+  try {
+    const r = await c.getAll().prefix(SHIPPER_ELECTION_KEY).sort('Create', 'Ascend').limit(1).exec();
+    return r.kvs[0]?.value.toString();
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
 }
 
 /**

@@ -33,6 +33,7 @@ export function table(s: FleetStatus): string {
     line,
     ...rows.map(fmt),
     line,
+    ...(s.shipper ? [`incremental backup log shipped by ${s.shipper}`] : []),
     ...(s.tls ? [`tls: etcdctl --cacert ${s.tls.ca} --cert ${s.tls.cert} --key ${s.tls.key}`] : []),
   ].join('\n');
 }

@@ -83,6 +83,8 @@ export interface Instance {
   joinFailure?: string;
   etcd?: ChildProcess;
   agent?: ChildProcess;
+  /** The incremental backup log's shipper (`agent.js ship`), when the log is on. */
+  shipper?: ChildProcess;
   /** booting: agent or etcd starting; running: etcd up; dead: etcd gone and not restarted; gone: terminated. */
   phase: 'booting' | 'running' | 'dead' | 'terminating' | 'retained' | 'gone';
   frozen: boolean;
@@ -124,6 +126,8 @@ export interface FleetStatus {
   reason: string;
   endpoints: string[];
   instances: InstanceStatus[];
+  /** The instance whose shipper writes the incremental backup log (`etcd-fleet status`, when one campaigns). */
+  shipper?: string;
   /** Present when the fleet runs with TLS: a client identity signed by the fleet's CA. */
   tls?: FleetTlsFiles;
 }

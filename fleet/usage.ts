@@ -33,6 +33,8 @@ options: --timeout S (waiting commands, default 180), --reconcile-interval S (up
          --break-boot N (up: the first N instances never boot),
          --restore manual|automatic (up: restore policy, default manual),
          --backup-interval S (up: seconds between scheduled backups, default 0 = none),
+         --incremental-seconds N (up: the incremental backup log: every instance runs agent.js ship,
+           chunks at most N s old, 1-300; default 0 = off; status shows the instance that ships),
          --restore-after S (up: automatic policy: seconds of quorum loss before restoring, default 20),
          --empty-start-beside-backups (up: a total loss may bootstrap an EMPTY cluster although the bucket
            holds snapshots; the construct's backup.startEmptyBesideBackups; default off),

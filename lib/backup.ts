@@ -112,6 +112,27 @@ export interface EtcdBackupOptions {
   readonly startEmptyBesideBackups?: boolean;
 
   /**
+   * The incremental backup log: every revision after the newest full snapshot is shipped to the bucket
+   * (`<prefix>incremental/<cluster id>/`) in chunks at most `incrementalInterval` old, so the recovery point is
+   * seconds, not `backupInterval`. The shipper runs on every member (etcd-backup-log.service; one of them,
+   * elected in etcd, writes), so the instance role may write `<prefix>incremental/*` and `<prefix>snapshots/*`
+   * (the snapshot a shipper takes when the log has no base or a gap). Off: full snapshots only, and the
+   * instances can only read the bucket.
+   *
+   * @default true
+   */
+  readonly incremental?: boolean;
+
+  /**
+   * The incremental log's bound: a shipped revision's chunk is in the bucket at most this long after the
+   * revision was written (while the elected shipper runs; a takeover adds its lease's 5 s). Whole seconds, 1
+   * to 300. Only with `incremental` on.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly incrementalInterval?: Duration;
+
+  /**
    * The snapshot age alarm fires when the newest complete snapshot is older than this.
    *
    * @default - twice `backupInterval` plus 10 minutes
@@ -143,6 +164,19 @@ export function checkBackupOptions(o: EtcdBackupOptions): string[] {
     errors.push(
       `backup.restoreAfter: a duration from a token must be given as Duration.seconds(token) (got ${o.restoreAfter.unitLabel()})`,
     );
+  }
+  if (o.incrementalInterval?.isUnresolved()) {
+    errors.push('backup.incrementalInterval: must be known at synth time, not a token');
+  } else if (o.incrementalInterval) {
+    const ms = o.incrementalInterval.toMilliseconds();
+    if (ms % 1000 !== 0 || ms < 1000 || ms > 300_000) {
+      errors.push(
+        `backup.incrementalInterval: must be a whole number of seconds from 1 to 300 (got ${o.incrementalInterval.toHumanString()})`,
+      );
+    }
+  }
+  if (o.incrementalInterval && o.incremental === false) {
+    errors.push('backup.incrementalInterval: only with backup.incremental on (it is false)');
   }
   minutes(o.backupInterval, 'backupInterval', 5, 1440);
   minutes(o.restoreAfter, 'restoreAfter', 1, 1440);
@@ -177,3 +211,12 @@ export function checkBackupOptions(o: EtcdBackupOptions): string[] {
   }
   return errors;
 }
+
+/** The incremental log's bound in seconds (default 10), or undefined when the log is off. */
+export function incrementalBackupSeconds(o: EtcdBackupOptions): number | undefined {
+  if (o.incremental === false) return undefined;
+  return o.incrementalInterval ? o.incrementalInterval.toSeconds() : DEFAULT_INCREMENTAL_SECONDS;
+}
+
+/** The default of `incrementalInterval`. */
+export const DEFAULT_INCREMENTAL_SECONDS = 10;

@@ -19,6 +19,7 @@ import {
   snapshotAgeAlarm,
   snapshotAgeThreshold,
 } from './private/alarms';
+import { incrementalBackupSeconds } from './backup';
 import { prepareBackups } from './private/backup-bucket';
 import { wireBackups } from './private/backup-schedule';
 import { clusterDashboard } from './private/dashboard';
@@ -228,6 +229,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       group: this.autoScalingGroup,
       backupBucket: this.backupBucket,
       backupPrefix: this.backupPrefix,
+      incrementalLog: backup !== undefined && incrementalBackupSeconds(backup.options) !== undefined,
     });
     acknowledgeControlTowerFindings(this.autoScalingGroup);
   }

@@ -22,6 +22,8 @@ import { FLATCAR_UPDATE_CONF, flatcarUpdateConf, MASKED_OS_UNITS } from './priva
 import { tokenAwareJson } from './tokens';
 
 export * from './private/host-paths';
+export * from './private/restore-tool';
+import { RESTORE_TOOL_DIR, restoreToolCopy } from './private/restore-tool';
 
 /** The mount unit name systemd derives from ETCD_DATA_DIR. */
 export const DATA_MOUNT_UNIT = 'var-lib-etcd.mount';
@@ -54,51 +56,6 @@ export interface IgnitionInput {
   readonly backupBucket?: string;
 }
 
-/**
- * Host directory holding the snapshot restore tool copied out of the configured etcd image at boot, mounted
- * read-only at the same path in the agent's container. Not the host's /usr/bin: Flatcar's own etcdutl is a
- * PIE binary that needs glibc's loader (the agent's Alpine image has none) and is always Flatcar's 3.5.x.
- * The etcd images' binaries are static and match the etcd the cluster runs.
- */
-export const RESTORE_TOOL_DIR = '/opt/etcd-restore';
-/** Where the binaries live in the etcd images (quay.io/coreos/etcd, and mirrors of it). */
-export const ETCD_IMAGE_BIN_DIR = '/usr/local/bin';
-
-/**
- * The restore tool in the etcd image: `etcdutl` from 3.5 on, `etcdctl` in 3.4 images (no etcdutl there).
- * From `etcdVersion` (the release the construct resolved) when given; else judged from the image's tag
- * (`:v3.4.x` or `:3.4.x`), any other image (a token too) taken as 3.5+.
- */
-export function restoreToolName(etcdImage: string, etcdVersion?: string): string {
-  if (etcdVersion !== undefined) return /^3\.4\./.test(etcdVersion) ? 'etcdctl' : 'etcdutl';
-  return /:v?3\.4\.[0-9]+[^:/@]*(@sha256:[0-9a-f]+)?$/.test(etcdImage) ? 'etcdctl' : 'etcdutl';
-}
-
-/** The agent's `restoreCommand`: the tool copied out of the etcd image (see {@link restoreToolCopy}). */
-export function restoreCommand(etcdImage: string, etcdVersion?: string): string[] {
-  return [`${RESTORE_TOOL_DIR}/${restoreToolName(etcdImage, etcdVersion)}`];
-}
-
-/**
- * ExecStartPre of etcd-join.service with backups: copies the restore tool out of the etcd image
- * (`docker create` pulls the image if needed, `docker cp` the static binary, `docker rm`), once per
- * instance. A failure fails the join: an image without the tool would break the disaster recovery, and
- * that is found at the first boot instead of during a restore. `$$` is a literal `$` for systemd.
- */
-export function restoreToolCopy(etcdImage: string, etcdVersion?: string): string {
-  const tool = restoreToolName(etcdImage, etcdVersion);
-  const dest = `${RESTORE_TOOL_DIR}/${tool}`;
-  const script = [
-    `test -x ${dest} && exit 0`,
-    `mkdir -p ${RESTORE_TOOL_DIR}`,
-    `c=$$(/usr/bin/docker create --entrypoint ${ETCD_IMAGE_BIN_DIR}/etcd ${etcdImage}) || exit 1`,
-    `/usr/bin/docker cp $$c:${ETCD_IMAGE_BIN_DIR}/${tool} ${dest}.tmp; r=$$?`,
-    `/usr/bin/docker rm $$c >/dev/null`,
-    `test $$r = 0 && chmod 0755 ${dest}.tmp && mv ${dest}.tmp ${dest}`,
-  ].join('; ');
-  return `/bin/sh -c '${script}'`;
-}
-
 /** CDK's string token markers, e.g. `${Token[TOKEN.123]}`. */
 const TOKEN_MARKER = /\$\{Token\[[^\]]+\]\}/g;
 
@@ -118,7 +75,7 @@ export function dataUrl(text: string): string {
 }
 
 /** The agent's commands, each run by its own unit in its own container. */
-export type AgentVerb = 'join' | 'promote' | 'handoff';
+export type AgentVerb = 'join' | 'promote' | 'handoff' | 'ship';
 
 /** Name of the agent's container in `verb`'s unit. */
 export function agentContainerName(verb: AgentVerb): string {
@@ -135,12 +92,17 @@ function agentCommand(input: IgnitionInput, verb: AgentVerb): string {
     '--network host',
     `-v ${AGENT_DIR}:${AGENT_DIR}:ro`,
     `-v ${AGENT_CONFIG_DIR}:${AGENT_CONFIG_DIR}:ro`,
-    `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
-    `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
-    '-v /run/metadata:/run/metadata:ro',
-    // Backups: the restore gate runs the etcd image's own restore tool, copied out at boot.
-    ...(input.backupBucket ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`] : []),
-    ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}`] : []),
+    // The shipper talks to etcd and S3 only: no data dir, no settings, no restore tool, its certificate read-only.
+    ...(verb === 'ship'
+      ? []
+      : [
+          `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
+          `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
+          '-v /run/metadata:/run/metadata:ro',
+          // Backups: the restore gate runs the etcd image's own restore tool, copied out at boot.
+          ...(input.backupBucket ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`] : []),
+        ]),
+    ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}${verb === 'ship' ? ':ro' : ''}`] : []),
     input.nodeImage,
     `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
   ].join(' ');
@@ -260,6 +222,37 @@ export function handoffUnit(input: IgnitionInput): string {
   ].join('\n');
 }
 
+/** Name of the incremental backup log's unit (present when the config has incrementalBackupSeconds). */
+export const BACKUP_LOG_UNIT = 'etcd-backup-log.service';
+
+/**
+ * The incremental backup log's shipper (`agent.js ship`, lambda/agent/ship.ts) on every member: long-running
+ * beside etcd, because a process there survives member churn (every member runs one, they campaign in an
+ * etcd election and the elected one ships; when its member goes, another takes over after the election's
+ * lease), while the Lambda runs only on events and schedules and cannot watch continuously. Requires= and
+ * After=etcd-member.service: it starts once etcd is up and stops (SIGTERM through docker's init: it flushes
+ * and resigns) before etcd stops; Restart=always brings it back after any failure.
+ */
+export function backupLogUnit(input: IgnitionInput): string {
+  return [
+    '[Unit]',
+    'Description=cdk-elastic-etcd: ship every etcd revision to the backup bucket (the incremental backup log)',
+    'Requires=etcd-member.service docker.service',
+    'After=etcd-member.service docker.service network-online.target',
+    '',
+    '[Service]',
+    'Restart=always',
+    'RestartSec=5s',
+    'TimeoutStopSec=30',
+    removeStaleContainer('ship'),
+    `ExecStart=${agentCommand(input, 'ship')}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
 /**
  * Drop-in for Flatcar's own etcd-member.service. That unit runs /usr/lib/flatcar/etcd-wrapper, which
  * starts `${ETCD_IMAGE:-${ETCD_IMAGE_URL}:${ETCD_IMAGE_TAG}}` in docker with --network=host, mounts
@@ -357,6 +350,9 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
         { name: 'etcd-promote.service', enabled: true, contents: promoteUnit(input) },
         // Not enabled: etcd-member.service's drop-in wants it (see handoffUnit).
         { name: 'etcd-handoff.service', contents: handoffUnit(input) },
+        ...(input.agentConfig.incrementalBackupSeconds !== undefined
+          ? [{ name: BACKUP_LOG_UNIT, enabled: true, contents: backupLogUnit(input) }]
+          : []),
         ...MASKED_OS_UNITS.map((name) => ({ name, mask: true })),
       ],
     },

@@ -160,12 +160,20 @@ export class SnapshotStore {
    * the agent's bootstrap guard needs to know (an earlier cluster of this group existed), at boot.
    */
   async newestSnapshotKey(): Promise<string | undefined> {
+    return (await this.completeSnapshots()).sort((a, b) => b.time - a.time || b.revision - a.revision)[0]
+      ?.key;
+  }
+
+  /**
+   * Every complete snapshot (one with its sha256 sidecar) as its key says (time, revision, cluster id), from
+   * listings only: what the incremental log's shipper needs to find the snapshot its chain extends.
+   */
+  async completeSnapshots(): Promise<Pick<SnapshotInfo, 'key' | 'time' | 'revision' | 'clusterId'>[]> {
     const keys = await this.listKeys(`${this.prefix}snapshots/`);
     const set = new Set(keys);
     return keys
       .map((k) => parseSnapshotKey(k))
-      .filter((p): p is NonNullable<typeof p> => p !== undefined && set.has(`${p.key}.sha256`))
-      .sort((a, b) => b.time - a.time || b.revision - a.revision)[0]?.key;
+      .filter((p): p is NonNullable<typeof p> => p !== undefined && set.has(`${p.key}.sha256`));
   }
 
   /**

@@ -1,7 +1,8 @@
 /*
- * Join agent entry: `agent.js join|promote|handoff --config FILE`. Thin: wiring and exit codes only.
+ * Join agent entry: `agent.js join|promote|handoff|ship --config FILE`. Thin: wiring and exit codes only.
  *   exit 0  settings written (join) / promoted and launch action completed (promote) / handoff done or
- *           not needed or impossible (handoff: it never blocks a stop; its line says which)
+ *           not needed or impossible (handoff: it never blocks a stop; its line says which) / the shipper
+ *           stopped on SIGTERM (ship: long-running, see ./ship.ts)
  *   exit 2  missing or malformed config or arguments (the message names the field)
  *   exit 1  anything else, after bounded retries, with one clear line on stderr
  */
@@ -13,6 +14,8 @@ import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { ChunkStore } from '../adapters/chunk-store';
 import { commandRunner } from './restore';
+import { retryWithBackoff } from '../adapters/backoff';
+import { Shipper } from './ship';
 import { AgentDeps } from './deps';
 import { runJoin, writeSettings } from './join';
 import { runPromote } from './promote';
@@ -20,8 +23,8 @@ import { runHandoff } from './handoff';
 import { credentialsOnDisk, EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 import { RolloutSignaller } from '../adapters/cloudformation';
 
-const USAGE = 'usage: agent.js join|promote|handoff --config FILE';
-const COMMANDS = ['join', 'promote', 'handoff'];
+const USAGE = 'usage: agent.js join|promote|handoff|ship --config FILE';
+const COMMANDS = ['join', 'promote', 'handoff', 'ship'];
 /** The handoff runs while the instance stops: it gets this long, whatever the config's deadline. */
 const HANDOFF_DEADLINE_SECONDS = 15;
 
@@ -142,6 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === 'handoff') return handoff(cfg);
+  if (command === 'ship') return ship(cfg);
   // Hard stop: whatever happens inside, the agent never runs past its deadline (plus a grace for cleanup).
   const hardStop = setTimeout(
     () => {
@@ -231,6 +235,53 @@ async function handoff(cfg: AgentConfig): Promise<number> {
   } finally {
     clearTimeout(hardStop);
   }
+  return 0;
+}
+
+/**
+ * `ship`: the incremental backup log's shipper (./ship.ts), until SIGTERM. Exit 2 when the config has no
+ * incremental log; 1 when it cannot start (no identity, no bucket file); 0 after a clean stop.
+ */
+async function ship(cfg: AgentConfig): Promise<number> {
+  if (cfg.incrementalBackupSeconds === undefined || !cfg.backupBucketFile) {
+    log('ship: the config has no incremental backup log (incrementalBackupSeconds and backupBucketFile)');
+    return 2;
+  }
+  let shipper: Shipper;
+  try {
+    const bucket = fs.readFileSync(cfg.backupBucketFile, 'utf8').trim();
+    const metadata = new InstanceMetadata();
+    const id = await retryWithBackoff(() => metadata.identity(), {
+      what: 'instance identity',
+      timing: { firstMs: 500, capMs: 4000 },
+      attempts: 5,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      log,
+    });
+    const s3 = createS3Client(process.env.AWS_REGION || id.region);
+    const prefix = cfg.backupPrefix ?? '';
+    shipper = new Shipper({
+      endpoint: `${cfg.scheme}://${id.privateIp}:${cfg.clientPort}`,
+      instanceId: id.instanceId,
+      intervalSeconds: cfg.incrementalBackupSeconds,
+      credentials: cfg.tls ? credentialsOnDisk(cfg.tls) : undefined,
+      chunks: new ChunkStore(s3, bucket, prefix),
+      snapshots: new SnapshotStore(s3, bucket, prefix),
+      log,
+    });
+  } catch (err) {
+    log(`ship failed to start: ${(err as Error).message}`);
+    return 1;
+  }
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      log('ship: stop requested', { signal: sig });
+      // Bounded: the flush and the resignation get 20 s, then the process ends regardless.
+      setTimeout(() => process.exit(0), 20_000).unref();
+      void shipper.stop();
+    });
+  }
+  await shipper.run();
   return 0;
 }
 

@@ -18,6 +18,8 @@ export interface NagFindingsInput {
   /** The backup bucket and the cluster's key prefix in it (backups on). */
   readonly backupBucket?: s3.IBucket;
   readonly backupPrefix: string;
+  /** The incremental backup log is on: the instance role writes chunks and snapshots. */
+  readonly incrementalLog?: boolean;
 }
 
 /** The cdk-nag (AwsSolutions) findings. */
@@ -49,7 +51,17 @@ export function acknowledgeNagFindings(input: NagFindingsInput): void {
         'time and generation at run time; the grant is limited to that prefix.',
     });
   }
-  Validations.of(input.instanceRole).acknowledge(...iamAcks);
+  // The incremental log's shipper on the members (lib/private/backup-schedule.ts): chunks and snapshots.
+  const shipAcks =
+    input.backupBucket && input.incrementalLog
+      ? ['incremental/*', 'snapshots/*'].map((sub) => ({
+          id: `AwsSolutions-IAM5[Resource::${flattenForNag(stack.resolve(input.backupBucket!.arnForObjects(`${input.backupPrefix}${sub}`)))}]`,
+          reason:
+            'The incremental backup log writes chunks (named by revisions, time and sha256) and the snapshots ' +
+            "that base or close it, named at run time, under these two parts of this cluster's prefix only.",
+        }))
+      : [];
+  Validations.of(input.instanceRole).acknowledge(...iamAcks, ...shipAcks);
   const fn = input.lifecycleFunction;
   Validations.of(fn.role!).acknowledge(...iamAcks, {
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',

@@ -9,6 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { incrementalBackupSeconds } from '../backup';
 import { BackupWiring } from './backup-bucket';
 
 export interface WireBackupsInput {
@@ -46,7 +47,7 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): void {
       conditions: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': input.groupName } },
     }),
   );
-  // Instances: read only (the restore gate reads restore records and downloads snapshots).
+  // Instances: read (the restore gate reads restore records and downloads snapshots; the shipper lists).
   input.instanceRole.addToPrincipalPolicy(
     new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }),
   );
@@ -57,8 +58,30 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): void {
       conditions: listCondition,
     }),
   );
+  // The incremental log (lambda/agent/ship.ts, on every member): the elected shipper writes chunks, and a
+  // snapshot when the log has no base or a gap (multipart for a large one: AbortMultipartUpload on failure).
+  // Nothing else: no delete, no overwrite of anything outside these two prefixes.
+  const shipping = incrementalBackupSeconds(wiring.options) !== undefined;
+  if (shipping) {
+    input.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [
+          bucket.arnForObjects(`${prefix}incremental/*`),
+          bucket.arnForObjects(`${prefix}snapshots/*`),
+        ],
+      }),
+    );
+    input.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects(`${prefix}snapshots/*`)],
+      }),
+    );
+  }
   // SSE-KMS: the key operations S3 makes for the roles, only through S3 in this region. The Lambda writes
-  // (GenerateDataKey; Decrypt to complete multipart uploads and read records), the instances read.
+  // (GenerateDataKey; Decrypt to complete multipart uploads and read records), the instances read (and write
+  // with the incremental log).
   if (bucket.encryptionKey) {
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(scope).region}.amazonaws.com` } };
     fn.addToRolePolicy(
@@ -70,7 +93,7 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): void {
     );
     input.instanceRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
+        actions: shipping ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
         resources: [bucket.encryptionKey.keyArn],
         conditions: viaS3,
       }),

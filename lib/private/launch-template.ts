@@ -6,7 +6,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { AgentConfig, AgentRolloutSignalConfig } from '../contract';
-import { renderIgnition, restoreCommand } from '../ignition';
+import { incrementalBackupSeconds } from '../backup';
+import { etcdCommand, renderIgnition, restoreCommand } from '../ignition';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls } from '../tls';
 import { BackupWiring } from './backup-bucket';
@@ -60,6 +61,9 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
       emptyStartBesideBackups: backup.options.startEmptyBesideBackups,
       // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
       restoreCommand: restoreCommand(input.etcdImage, input.etcdVersion),
+      // The image's etcd, copied beside it (a restore replays the incremental log into a scratch etcd).
+      etcdCommand: etcdCommand(),
+      incrementalBackupSeconds: incrementalBackupSeconds(backup.options),
     },
     backend: input.maintenance.backend,
     etcdVersion: input.etcdVersion,

@@ -44,6 +44,10 @@ export interface AgentConfigValues {
     readonly restoreCommand: readonly string[];
     /** @default DEFAULTS.emptyStartBesideBackups */
     readonly emptyStartBesideBackups?: boolean;
+    /** The incremental log's chunk age bound (`agent.js ship`); absent: no incremental log. */
+    readonly incrementalBackupSeconds?: number;
+    /** The etcd binary of the image (argv), copied out of it beside the restore tool; absent: not written. */
+    readonly etcdCommand?: readonly string[];
   };
   /** Where things are: a member's (host-paths.ts) by default; the fleet's instance directories. */
   readonly paths?: Partial<AgentPaths>;
@@ -118,6 +122,10 @@ export function renderAgentConfig(input: AgentConfigValues): AgentConfig {
       restoreCommand: backup.restoreCommand,
       restorePolicy: backup.restorePolicy ?? DEFAULTS.restorePolicy,
       emptyStartBesideBackups: backup.emptyStartBesideBackups ?? DEFAULTS.emptyStartBesideBackups,
+      ...(backup.incrementalBackupSeconds !== undefined && {
+        incrementalBackupSeconds: backup.incrementalBackupSeconds,
+      }),
+      ...(backup.etcdCommand !== undefined && { etcdCommand: [...backup.etcdCommand] }),
     }),
     backend: backendSettings(input.backend),
     ...(input.etcdVersion !== undefined && { etcdVersion: input.etcdVersion }),
@@ -147,6 +155,8 @@ export interface LifecycleEnvironmentValues {
     readonly restoreAfterSeconds?: number;
     /** @default DEFAULTS.snapshotBeforeRemoval */
     readonly snapshotBeforeRemoval?: boolean;
+    /** The incremental log's chunk age bound (the members ship it); absent: no incremental log. */
+    readonly incrementalBackupSeconds?: number;
   };
   /** @default DEFAULTS.quotaBackendBytes */
   readonly quotaBackendBytes?: number;
@@ -174,6 +184,9 @@ export function renderLifecycleEnvironment(input: LifecycleEnvironmentValues): R
         restorePolicy: backup.restorePolicy ?? DEFAULTS.restorePolicy,
         restoreAfterSeconds: backup.restoreAfterSeconds ?? DEFAULTS.restoreAfterSeconds,
         snapshotBeforeRemoval: backup.snapshotBeforeRemoval ?? DEFAULTS.snapshotBeforeRemoval,
+        ...(backup.incrementalBackupSeconds !== undefined && {
+          incrementalBackupSeconds: backup.incrementalBackupSeconds,
+        }),
       },
     }),
     quotaBackendBytes: input.quotaBackendBytes ?? DEFAULTS.quotaBackendBytes,

@@ -35,6 +35,8 @@ describe('EtcdCluster with defaults: network and IAM', () => {
   };
   const backupBucketArn = expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn$/);
   const backupObjects = expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/\*$/);
+  const backupUnder = (p: string) =>
+    expect.stringMatching(new RegExp(`^GETATT-EtcdBackupBucket[0-9A-F]{8}\\.Arn/${p}/\\*$`));
   const lifecycleStatement = {
     Effect: 'Allow',
     Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
@@ -159,10 +161,26 @@ describe('EtcdCluster with defaults: network and IAM', () => {
       decryptStatement,
       // The rollout gate: SignalResource on this stack only (aws-cdk-lib adds it for the group's signals).
       { Effect: 'Allow', Action: 'cloudformation:SignalResource', Resource: 'REF-AWS::StackId' },
-      // Backups: read-only access to the snapshot bucket (the restore gate), SSE-KMS decrypt through S3.
+      // Backups: read access to the snapshot bucket (the restore gate, the shipper's listing); the incremental
+      // log's shipper writes chunks and (no base, a gap) snapshots, nothing else; SSE-KMS through S3.
       { Effect: 'Allow', Action: 's3:GetObject', Resource: backupObjects },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: backupBucketArn },
-      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: dataKeyArn, Condition: viaS3 },
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: [backupUnder('incremental'), backupUnder('snapshots')],
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:AbortMultipartUpload',
+        Resource: backupUnder('snapshots'),
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: dataKeyArn,
+        Condition: viaS3,
+      },
     ]);
   });
 

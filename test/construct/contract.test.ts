@@ -145,6 +145,9 @@ const NOT_DEFAULTS = [
   'backupBucketFile',
   'etcdVersion', // absent: unknown (no skew check)
   'rolloutSignal', // absent: no rollout signal (no gated rollout)
+  'incrementalBackupSeconds', // absent: no incremental backup log
+  LIFECYCLE_ENV.incrementalBackupSeconds,
+  'etcdCommand', // absent: no etcd binary beside the restore tool
 ];
 
 describe('the readers default to what the construct writes by default', () => {
@@ -198,7 +201,7 @@ describe('the local fleet (fleet/render.ts) with TLS and backups', () => {
       } as unknown as AwsStandIn,
       backup: new FleetBackup(
         { block: 0, dir, log: () => undefined, handler: () => undefined },
-        { restorePolicy: 'automatic', emptyStartBesideBackups: true },
+        { restorePolicy: 'automatic', emptyStartBesideBackups: true, incrementalSeconds: 10 },
       ),
       scheme: 'https',
       tls: { caSecretArn: 'arn:ca', clientSecretArn: 'arn:client' } as FleetTls,

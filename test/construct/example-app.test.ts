@@ -79,6 +79,8 @@ describe('example stack', () => {
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5',
         'AwsSolutions-IAM5', // the backup bucket's objects (lib/backup.ts)
+        'AwsSolutions-IAM5', // the incremental log's chunks (instance role)
+        'AwsSolutions-IAM5', // the incremental log's snapshots (instance role)
         'AwsSolutions-L1',
         'AwsSolutions-S1',
         'AwsSolutions-SMG4',

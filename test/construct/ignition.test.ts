@@ -101,6 +101,8 @@ describe('user data', () => {
       backupPrefix: '',
       restoreCommand: ['/opt/etcd-restore/etcdutl'],
       restorePolicy: 'manual',
+      incrementalBackupSeconds: 10,
+      etcdCommand: ['/opt/etcd-restore/etcd'],
       emptyStartBesideBackups: false,
       backend: {
         quotaBackendBytes: 8 * 1024 ** 3,
@@ -195,12 +197,16 @@ describe('user data', () => {
     expect(c).not.toContain('/usr/bin:/host/usr/bin');
     const pre = directives(c, 'Service', 'ExecStartPre');
     const copy = pre.find((p) => p.includes('docker cp'));
+    // etcd too, beside it: the agent's etcdCommand (a restore replays the incremental log into a scratch etcd).
     expect(copy).toBe(
-      "/bin/sh -c 'test -x /opt/etcd-restore/etcdutl && exit 0; mkdir -p /opt/etcd-restore; " +
+      "/bin/sh -c 'test -x /opt/etcd-restore/etcdutl && test -x /opt/etcd-restore/etcd && exit 0; mkdir -p /opt/etcd-restore; " +
         'c=$$(/usr/bin/docker create --entrypoint /usr/local/bin/etcd quay.io/coreos/etcd:v3.5.26) || exit 1; ' +
-        '/usr/bin/docker cp $$c:/usr/local/bin/etcdutl /opt/etcd-restore/etcdutl.tmp; r=$$?; ' +
+        '/usr/bin/docker cp $$c:/usr/local/bin/etcdutl /opt/etcd-restore/etcdutl.tmp && ' +
+        '/usr/bin/docker cp $$c:/usr/local/bin/etcd /opt/etcd-restore/etcd.tmp; r=$$?; ' +
         '/usr/bin/docker rm $$c >/dev/null; ' +
-        "test $$r = 0 && chmod 0755 /opt/etcd-restore/etcdutl.tmp && mv /opt/etcd-restore/etcdutl.tmp /opt/etcd-restore/etcdutl'",
+        'test $$r = 0 || { rm -f /opt/etcd-restore/etcdutl.tmp /opt/etcd-restore/etcd.tmp; exit 1; }; ' +
+        'chmod 0755 /opt/etcd-restore/etcdutl.tmp /opt/etcd-restore/etcd.tmp && ' +
+        "mv /opt/etcd-restore/etcdutl.tmp /opt/etcd-restore/etcdutl && mv /opt/etcd-restore/etcd.tmp /opt/etcd-restore/etcd'",
     );
     // Before the agent runs, and the agent's restoreCommand names exactly the copied file.
     expect(pre.indexOf(copy!)).toBeLessThan(pre.length - 1);

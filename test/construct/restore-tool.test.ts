@@ -55,25 +55,32 @@ function run(docker: string): { status: number | null; stderr: string } {
 
 const calls = () => fs.readFileSync(path.join(tmp, 'calls'), 'utf8').trim().split('\n');
 
-test('copies etcdutl out of the image, executable, and removes the container', () => {
-  const r = run(stub({ '/usr/local/bin/etcdutl': 'ETCDUTL' }));
+const BOTH = { '/usr/local/bin/etcdutl': 'ETCDUTL', '/usr/local/bin/etcd': 'ETCD' };
+
+test('copies etcdutl and etcd out of the image, executable, and removes the container', () => {
+  const r = run(stub(BOTH));
   expect(r.status).toBe(0);
   const tool = path.join(tmp, 'opt', 'etcdutl');
+  const etcd = path.join(tmp, 'opt', 'etcd');
   expect(fs.readFileSync(tool, 'utf8')).toBe('ETCDUTL');
-  expect(fs.statSync(tool).mode & 0o777).toBe(0o755);
-  expect(fs.existsSync(`${tool}.tmp`)).toBe(false);
+  expect(fs.readFileSync(etcd, 'utf8')).toBe('ETCD');
+  for (const f of [tool, etcd]) {
+    expect(fs.statSync(f).mode & 0o777).toBe(0o755);
+    expect(fs.existsSync(`${f}.tmp`)).toBe(false);
+  }
   expect(calls()).toEqual([
     `create --entrypoint /usr/local/bin/etcd ${IMAGE}`,
     `cp c0ffee:/usr/local/bin/etcdutl ${tool}.tmp`,
+    `cp c0ffee:/usr/local/bin/etcd ${etcd}.tmp`,
     'rm c0ffee',
   ]);
 });
 
 test('once per instance: a second run does nothing', () => {
-  const docker = stub({ '/usr/local/bin/etcdutl': 'ETCDUTL' });
+  const docker = stub(BOTH);
   expect(run(docker).status).toBe(0);
   expect(run(docker).status).toBe(0);
-  expect(calls()).toHaveLength(3);
+  expect(calls()).toHaveLength(4);
 });
 
 test('an image without the tool fails the step (and so the join), leaves no file, removes the container', () => {
@@ -82,4 +89,12 @@ test('an image without the tool fails the step (and so the join), leaves no file
   expect(r.stderr).toContain('no /usr/local/bin/etcdutl');
   expect(fs.readdirSync(path.join(tmp, 'opt'))).toEqual([]);
   expect(calls()[2]).toBe('rm c0ffee');
+});
+
+test('an image without etcd fails the step too, leaves no file, removes the container', () => {
+  const r = run(stub({ '/usr/local/bin/etcdutl': 'ETCDUTL' }));
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('no /usr/local/bin/etcd');
+  expect(fs.readdirSync(path.join(tmp, 'opt'))).toEqual([]);
+  expect(calls()[3]).toBe('rm c0ffee');
 });

@@ -19,6 +19,13 @@ export interface BoxInstance {
 }
 
 /** What the judge reads; filled by the test's beforeAll. */
+/** The first-boot test's timings (s since its start), by step. */
+const t0 = Date.now();
+export const timings: Record<string, number> = {};
+export function mark(name: string): void {
+  timings[name] = Math.round((Date.now() - t0) / 100) / 10;
+}
+
 export interface BoxWorld {
   boxes: BoxInstance[];
   tls?: FleetTls;

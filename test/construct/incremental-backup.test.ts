@@ -1,0 +1,144 @@
+/*
+ * The incremental backup log in the construct (issue 16): backup.incremental (default on) and
+ * backup.incrementalInterval (default 10 s, whole seconds 1-300): the agent config and the Lambda's
+ * environment, the shipper's unit on the members, the etcd binary copied beside the restore tool, the
+ * instance role's write access (chunks and snapshots under the prefix, nothing more), the validation.
+ */
+import { Duration, Token } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { agentConfigOf, ignitionOf, lifecycleFunctionOf, makeCluster, resolveIntrinsics } from './helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const unit = (template: Template, name: string): Json =>
+  ignitionOf(template).systemd.units.find((u: Json) => u.name === name);
+
+/** The instance role's statements, resources resolved to stand-in strings. */
+function instanceStatements(template: Template): Json[] {
+  const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+    id.startsWith('EtcdInstanceRoleDefaultPolicy'),
+  )!;
+  return policy.Properties.PolicyDocument.Statement.map((s: Json) => ({
+    ...s,
+    Resource: Array.isArray(s.Resource) ? s.Resource.map(resolveIntrinsics) : resolveIntrinsics(s.Resource),
+  }));
+}
+
+const actionsOf = (s: Json): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+/** The key operations through S3 (the instance role has a kms:Decrypt through Secrets Manager too, for TLS). */
+const kmsViaS3 = (statements: Json[]) =>
+  statements
+    .filter((s) => JSON.stringify(s.Condition ?? {}).includes('"s3.'))
+    .flatMap(actionsOf)
+    .sort();
+const s3Writes = (statements: Json[]) =>
+  statements.filter((s) => actionsOf(s).some((a) => /^s3:(Put|Delete|Abort)/.test(a)));
+
+describe('defaults: the log is on, every 10 s', () => {
+  const { template } = makeCluster({ backup: { prefix: 'etcd/' } });
+
+  test('agent config and Lambda environment carry the 10 s bound; etcd is copied beside the restore tool', () => {
+    expect(agentConfigOf(template)).toMatchObject({
+      incrementalBackupSeconds: 10,
+      etcdCommand: ['/opt/etcd-restore/etcd'],
+    });
+    expect(lifecycleFunctionOf(template).Environment.Variables.INCREMENTAL_BACKUP_SECONDS).toBe('10');
+    const copy = unit(template, 'etcd-join.service').contents as string;
+    expect(copy).toContain('docker cp $$c:/usr/local/bin/etcd /opt/etcd-restore/etcd.tmp');
+  });
+
+  test('etcd-backup-log.service runs `agent.js ship` after etcd, restarted always, without the data dir', () => {
+    const u = unit(template, 'etcd-backup-log.service');
+    expect(u.enabled).toBe(true);
+    const text = u.contents as string;
+    expect(text).toMatch(/^Requires=etcd-member\.service docker\.service$/m);
+    expect(text).toMatch(/^After=etcd-member\.service /m);
+    expect(text).toMatch(/^Restart=always$/m);
+    expect(text).toMatch(/^ExecStartPre=-\/usr\/bin\/docker rm -f etcd-agent-ship$/m);
+    const exec = /^ExecStart=(.*)$/m.exec(text)![1];
+    expect(exec).toMatch(/--init --name etcd-agent-ship /);
+    expect(exec).toMatch(/node \/opt\/etcd-agent\/agent\.js ship --config \/etc\/etcd-agent\/config\.json$/);
+    expect(exec).not.toContain('/var/lib/etcd');
+    expect(exec).not.toContain('/run/etcd');
+    expect(exec).toContain('-v /etc/etcd-tls:/etc/etcd-tls:ro');
+  });
+
+  test('instance role: s3:PutObject on <prefix>incremental/* and <prefix>snapshots/* only, abort on snapshots/*, no delete', () => {
+    const writes = s3Writes(instanceStatements(template));
+    expect(writes).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: [
+          expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/etcd\/incremental\/\*$/),
+          expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/etcd\/snapshots\/\*$/),
+        ],
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:AbortMultipartUpload',
+        Resource: expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/etcd\/snapshots\/\*$/),
+      },
+    ]);
+    expect(kmsViaS3(instanceStatements(template))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  });
+});
+
+test('incrementalInterval reaches the agent and the Lambda', () => {
+  const { template } = makeCluster({ backup: { incrementalInterval: Duration.seconds(3) } });
+  expect(agentConfigOf(template).incrementalBackupSeconds).toBe(3);
+  expect(lifecycleFunctionOf(template).Environment.Variables.INCREMENTAL_BACKUP_SECONDS).toBe('3');
+});
+
+test('incremental: false: no unit, no bound, no write access for the instances (etcd still copied)', () => {
+  const { template } = makeCluster({ backup: { incremental: false } });
+  const config = agentConfigOf(template);
+  expect(config.incrementalBackupSeconds).toBeUndefined();
+  expect(config.etcdCommand).toEqual(['/opt/etcd-restore/etcd']);
+  expect(Object.keys(lifecycleFunctionOf(template).Environment.Variables)).not.toContain(
+    'INCREMENTAL_BACKUP_SECONDS',
+  );
+  expect(unit(template, 'etcd-backup-log.service')).toBeUndefined();
+  expect(s3Writes(instanceStatements(template))).toEqual([]);
+  expect(kmsViaS3(instanceStatements(template))).toEqual(['kms:Decrypt']);
+});
+
+test('backups off: no unit', () => {
+  const { template } = makeCluster({ backup: { enabled: false } });
+  expect(unit(template, 'etcd-backup-log.service')).toBeUndefined();
+});
+
+describe('validation names the prop', () => {
+  test.each([
+    [
+      Duration.millis(1500),
+      /backup\.incrementalInterval: must be a whole number of seconds from 1 to 300 \(got 1 second 500 millis\)/,
+    ],
+    [Duration.millis(500), /backup\.incrementalInterval: must be a whole number of seconds from 1 to 300/],
+    [
+      Duration.seconds(301),
+      /backup\.incrementalInterval: must be a whole number of seconds from 1 to 300 \(got 5 minutes 1 second\)/,
+    ],
+    [Duration.seconds(0), /backup\.incrementalInterval: must be a whole number of seconds from 1 to 300/],
+  ])('%s', (d, message) => {
+    expect(() => makeCluster({ backup: { incrementalInterval: d } })).toThrow(message);
+  });
+
+  test('a token is refused with a message that names the prop', () => {
+    expect(() =>
+      makeCluster({ backup: { incrementalInterval: Duration.seconds(Token.asNumber({ Ref: 'Interval' })) } }),
+    ).toThrow(/backup\.incrementalInterval: must be known at synth time, not a token/);
+  });
+
+  test('an interval with the log off is refused', () => {
+    expect(() =>
+      makeCluster({ backup: { incremental: false, incrementalInterval: Duration.seconds(5) } }),
+    ).toThrow(/backup\.incrementalInterval: only with backup\.incremental on/);
+  });
+
+  test('the edges are accepted', () => {
+    expect(() => makeCluster({ backup: { incrementalInterval: Duration.seconds(1) } })).not.toThrow();
+    expect(() => makeCluster({ backup: { incrementalInterval: Duration.minutes(5) } })).not.toThrow();
+  });
+});
