@@ -5,7 +5,7 @@
  * record which variables it reads (test/construct/contract.test.ts).
  */
 import { DEFAULTS } from './defaults';
-import { JoinStrategy, RestorePolicy, Scheme } from './enums';
+import { CompactionMode, JoinStrategy, RestorePolicy, Scheme } from './enums';
 import { ConfigError } from './errors';
 
 /** The variable that carries each setting. */
@@ -130,7 +130,12 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
     [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
     [E.incrementalBackupSeconds]:
       b?.incrementalBackupSeconds === undefined ? undefined : String(b.incrementalBackupSeconds),
-    [E.logCompaction]: b?.logCompaction && `${b.logCompaction.kind}:${b.logCompaction.keep}`,
+    [E.logCompaction]:
+      b?.incrementalBackupSeconds === undefined
+        ? undefined
+        : b.logCompaction
+          ? `${b.logCompaction.kind}:${b.logCompaction.keep}`
+          : 'none',
     [E.quotaBackendBytes]: String(s.quotaBackendBytes),
     [E.maintenance]: String(s.maintenance !== undefined),
     [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
@@ -216,7 +221,7 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
       ...(str(E.incrementalBackupSeconds) !== undefined && {
         incrementalBackupSeconds: int(E.incrementalBackupSeconds, 10, 1, 300),
       }),
-      ...readLogCompaction(str(E.logCompaction), errors),
+      ...(str(E.incrementalBackupSeconds) !== undefined && readLogCompaction(str(E.logCompaction), errors)),
     };
   }
   const quotaBackendBytes = int(
@@ -254,15 +259,41 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
   };
 }
 
+/**
+ * The backend's auto-compaction in the Lambda's terms (what LOG_COMPACTION carries): periodic retention in
+ * seconds (etcd's duration syntax as EtcdCompaction writes it: `1h`, `30m`, `90s`, or combined), a revision
+ * count; undefined for NONE.
+ */
+export function logCompactionOf(b: {
+  readonly compactionMode: CompactionMode;
+  readonly compactionRetention: string;
+}): LogCompactionSetting | undefined {
+  if (b.compactionMode === CompactionMode.REVISION)
+    return { kind: 'revisions', keep: Number(b.compactionRetention) };
+  if (b.compactionMode !== CompactionMode.PERIODIC) return undefined;
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(b.compactionRetention);
+  const seconds = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : NaN;
+  if (!(seconds > 0)) throw new Error(`compaction retention ${b.compactionRetention}: not a duration`);
+  return { kind: 'periodic', keep: seconds };
+}
+
+/** LOG_COMPACTION (with the incremental log): absent = etcd's default auto-compaction; `none` = no compaction. */
 function readLogCompaction(
   raw: string | undefined,
   errors: string[],
 ): { logCompaction?: LogCompactionSetting } {
-  if (raw === undefined) return {};
+  if (raw === undefined) {
+    const d = logCompactionOf({
+      compactionMode: DEFAULTS.compactionMode as CompactionMode,
+      compactionRetention: DEFAULTS.compactionRetention,
+    });
+    return d ? { logCompaction: d } : {};
+  }
+  if (raw === 'none') return {};
   const m = /^(periodic|revisions):([1-9][0-9]{0,11})$/.exec(raw);
   if (!m) {
     errors.push(
-      `${LIFECYCLE_ENV.logCompaction}: must be periodic:<seconds> or revisions:<count> (got ${JSON.stringify(raw)})`,
+      `${LIFECYCLE_ENV.logCompaction}: must be periodic:<seconds>, revisions:<count> or none (got ${JSON.stringify(raw)})`,
     );
     return {};
   }
