@@ -12,7 +12,17 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { expectConverged, getPrefix, readAll, StatusJson, TestFleet, until, write, Writer } from './harness';
+import {
+  expectConverged,
+  getPrefix,
+  readAll,
+  recoveryPoint,
+  StatusJson,
+  TestFleet,
+  until,
+  write,
+  Writer,
+} from './harness';
 
 jest.setTimeout(400_000);
 
@@ -79,24 +89,15 @@ describe('scenario 13: total loss beside backups', () => {
       // The steady writer's writes, read back with etcdctl: every one acknowledged more than 15 s before
       // the loss is back with its value. The recovery point: the loss minus the acknowledgement of the newest
       // write before the first one missing.
-      const read = await getPrefix(after.endpoints, 'loss/w/');
-      const before = writer.acked.filter((_, n) => writer.ackTimes[n] < lossAt);
-      const firstMissing = before.findIndex((k, n) => read.get(k)?.toString('utf8') !== String(n));
-      const kept = firstMissing === -1 ? before.length : firstMissing;
-      const recoveryPointS = kept === 0 ? Infinity : (lossAt - writer.ackTimes[kept - 1]) / 1000;
-      const old = before.filter((_, n) => writer.ackTimes[n] < lossAt - 15_000);
-      const oldWrong = old.filter((k, n) => read.get(k)?.toString('utf8') !== String(n));
+      const rp = recoveryPoint(writer, await getPrefix(after.endpoints, 'loss/w/'), lossAt, 15);
       process.stdout.write(
-        `scenario 13 (automatic, incremental log): ${before.length} writes acknowledged before the loss, ` +
-          `${kept} back in order; recovery point ${recoveryPointS.toFixed(1)} s; ` +
+        `scenario 13 (automatic, incremental log): ${rp.acknowledged} writes acknowledged before the loss, ` +
+          `${rp.backInOrder} back in order; recovery point ${rp.recoveryPointS.toFixed(1)} s; ` +
           `loss -> converged restored cluster in ${seconds.toFixed(1)} s\n`,
       );
-      expect(old.length).toBeGreaterThan(100);
-      expect({ checked: old.length, wrong: oldWrong.slice(0, 5) }).toEqual({
-        checked: old.length,
-        wrong: [],
-      });
-      expect(recoveryPointS).toBeLessThanOrEqual(15);
+      expect(rp.older).toBeGreaterThan(100);
+      expect(rp.olderMissing.slice(0, 5)).toEqual([]);
+      expect(rp.recoveryPointS).toBeLessThanOrEqual(15);
       // The cluster came from the restore (one seed), not from a bootstrap of the replacements.
       const out = fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8');
       expect(out).toMatch(/"message":"restore started"/);
