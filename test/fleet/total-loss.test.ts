@@ -53,7 +53,16 @@ describe('scenario 13: total loss beside backups', () => {
     afterAll(() => fleet.down());
 
     it('restores the newest snapshot and replays the incremental log: every write acknowledged more than 15 s before the loss is back', async () => {
-      const s = await fleet.up('--size', '3', '--restore', 'automatic', '--restore-after', '5');
+      const s = await fleet.up(
+        '--size',
+        '3',
+        '--restore',
+        'automatic',
+        '--restore-after',
+        '5',
+        '--incremental-seconds',
+        '10', // the construct's default
+      );
       expectConverged(s, 3);
       const written = await write(s.endpoints, 'loss/a/', 40);
       const backup = JSON.parse(await fleet.ok('backup')) as BackupResult;
