@@ -34,8 +34,9 @@ async function one(mb: number) {
       await until('25 s of acknowledged writes', 120, async () =>
         writer.ackTimes.length > 0 && Date.now() - writer.ackTimes[0] >= 25_000 ? true : undefined,
       );
-      lossAt = Date.now();
+      // The loss is complete when every kill returned (writes acknowledged until then count as before it).
       await Promise.all(s.instances.map((i) => f.ok('kill', i.id, '--wipe')));
+      lossAt = Date.now();
       after = await until('a converged restored cluster', 900, async () => {
         const st = await f.status();
         return st.converged && st.clusterId !== s.clusterId ? st : undefined;
