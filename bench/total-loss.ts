@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /*
- * The recovery point of a total loss by keyspace size on the local fleet (issue 16; run on demand, not in
+ * The recovery point of a total loss by keyspace size on the local fleet (issue 16, FAILURE-SCENARIOS 13; run
+ * on demand, not in
  * CI). Each size: a fresh 3-member fleet with backups, the automatic restore policy and the incremental log
  * at its default interval; `size` MB of incompressible values (64 KiB each); one full snapshot; a steady
  * writer for 25 s; then every instance `kill --wipe` at the same moment. Measured:

@@ -1,5 +1,6 @@
 /*
- * Compaction behind the incremental backup log (issue 16), through the handler's scheduled reconcile,
+ * Compaction behind the incremental backup log (issue 16; FAILURE-SCENARIOS 13: the log a total loss
+ * replays), through the handler's scheduled reconcile,
  * against a real 3-member etcd 3.4 cluster, the AWS stand-in and the local S3 holding the log's chunks.
  * Judged with Debian's etcdctl: a read at a revision below the compaction fails with "required revision has
  * been compacted", a read at the compaction revision still works.
