@@ -9,8 +9,9 @@
  *                    (every acknowledged write read back with etcdctl and compared by value)
  *   lossToConvergedS the loss → a converged cluster of 3 healthy voters (the restored one)
  *   olderMissing     writes acknowledged more than 15 s before the loss that are not back (must be 0)
- * Usage: npm run bench:total-loss -- [--sizes 0,10,100] (after npm run build). Prints one JSON line per
- * size and writes bench/total-loss.json.
+ * The baseline, in the same run: the same loss with snapshots only (no incremental log), at
+ * --baseline-sizes. Usage: npm run bench:total-loss -- [--sizes 0,10,100] [--baseline-sizes 0] (after
+ * npm run build). Prints one JSON line per run and writes bench/total-loss.json.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -20,10 +21,19 @@ import { parseOptions } from './lib/args';
 import { down, downAllSync, newFleet } from './lib/fleet';
 import { onExitCleanup, runMain } from './lib/util';
 
-async function one(mb: number) {
-  const f = newFleet(`loss-${mb}`);
+async function one(mb: number, log: boolean) {
+  const f = newFleet(`loss-${mb}-${log ? 'log' : 'nolog'}`);
   try {
-    const s = await f.up('--size', '3', '--restore', 'automatic', '--restore-after', '5');
+    const s = await f.up(
+      '--size',
+      '3',
+      '--restore',
+      'automatic',
+      '--restore-after',
+      '5',
+      '--incremental-seconds',
+      log ? '10' : '0', // the construct's default interval; 0: snapshots only (the baseline)
+    );
     const { keys } = await fill(s.endpoints, mb, { prefix: 'bench', valueBytes: 64 * 1024, workers: 8 });
     const backup = JSON.parse(await f.okWithin(900_000, 'backup', '--timeout', '600')) as { ok: boolean };
     if (!backup.ok) throw new Error('backup failed');
@@ -49,10 +59,11 @@ async function one(mb: number) {
     const rp = recoveryPoint(writer, await getPrefix(after.endpoints, 'bench-w/'), lossAt, 15);
     const result = {
       keyspaceMB: mb,
+      incrementalLog: log,
       keys,
       acknowledgedBeforeLoss: rp.acknowledged,
       backInOrder: rp.backInOrder,
-      recoveryPointS: rp.recoveryPointS,
+      recoveryPointS: Number.isFinite(rp.recoveryPointS) ? rp.recoveryPointS : 'none back',
       olderMissing: rp.olderMissing.length,
       lossToConvergedS: Math.round(lossToConvergedS * 10) / 10,
     };
@@ -64,11 +75,19 @@ async function one(mb: number) {
 }
 
 async function main(): Promise<void> {
-  const values = parseOptions(process.argv.slice(2), { sizes: { type: 'string', default: '0,10,100' } });
-  const sizes = String(values.sizes).split(',').map(Number);
-  if (sizes.some((n) => !(n >= 0))) throw new Error('--sizes: MB values (0 or more), comma-separated');
+  const values = parseOptions(process.argv.slice(2), {
+    sizes: { type: 'string', default: '0,10,100' },
+    'baseline-sizes': { type: 'string', default: '0' },
+  });
+  const list = (v: unknown, name: string) => {
+    const out = String(v).split(',').filter(Boolean).map(Number);
+    if (out.some((n) => !(n >= 0))) throw new Error(`--${name}: MB values (0 or more), comma-separated`);
+    return out;
+  };
   const results = [];
-  for (const mb of sizes) results.push(await one(mb));
+  // The baseline first: the same loss with snapshots only (no incremental log).
+  for (const mb of list(values['baseline-sizes'], 'baseline-sizes')) results.push(await one(mb, false));
+  for (const mb of list(values.sizes, 'sizes')) results.push(await one(mb, true));
   fs.writeFileSync(
     path.join(__dirname, 'total-loss.json'),
     JSON.stringify({ time: new Date().toISOString(), cpus: os.cpus().length, results }, null, 2) + '\n',
