@@ -27,6 +27,8 @@ export interface ReplayDeps {
   readonly listChunks: (clusterId: string) => Promise<ChunkInfo[]>;
   /** Downloads and verifies one chunk; throws (ChunkIntegrityError) when it does not verify. */
   readonly getChunk: (chunk: ChunkInfo) => Promise<ChunkRevision[]>;
+  /** @default REPLAY_LEASE_TTL_SECONDS */
+  readonly replayLeaseTtlSeconds?: number;
 }
 
 /** What the replay did: the fields of its one log line. */
@@ -49,10 +51,25 @@ export interface ReplayOutcome {
   readonly reason: string;
 }
 
-function ops(r: ChunkRevision): IRequestOp[] {
+/**
+ * The TTL of the replay lease, given to every replayed put that had a lease (an election campaign, a join
+ * lock, a user's leased key): kept alive while the scratch etcd replays, it is restored with the data and
+ * expires this long after the restored cluster's first leader, as a lease of the lost cluster would have.
+ * Without it such keys would stay forever: a campaign key of the lost cluster's shipper would block every
+ * election of the new one, a join lock held at the loss every join.
+ */
+export const REPLAY_LEASE_TTL_SECONDS = 10;
+
+function ops(r: ChunkRevision, lease: string | undefined): IRequestOp[] {
   return r.ops.map((o) =>
     o.kind === 'put'
-      ? { request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } }
+      ? {
+          request_put: {
+            key: Buffer.from(o.key),
+            value: Buffer.from(o.value),
+            ...(o.leased && lease !== undefined && { lease }),
+          },
+        }
       : { request_delete_range: { key: Buffer.from(o.key) } },
   );
 }
@@ -99,6 +116,8 @@ export async function replayLog(o: {
     );
   }
   let scratch: ScratchEtcd;
+  let replayLease: ReturnType<ScratchEtcd['client']['lease']> | undefined;
+  let leaseId: string | undefined;
   try {
     scratch = await ScratchEtcd.start({
       command: o.etcdCommand,
@@ -157,7 +176,12 @@ export async function replayLog(o: {
       }
       const cut = replayUntil(revisions, reached, limits);
       for (const r of cut.revisions) {
-        const res = await scratch.client.kv.txn({ compare: [], success: ops(r), failure: [] });
+        if (!replayLease && r.ops.some((x) => x.kind === 'put' && x.leased)) {
+          // Granted once, when the first leased put comes (a grant adds no revision); kept alive meanwhile.
+          replayLease = scratch.client.lease(o.deps.replayLeaseTtlSeconds ?? REPLAY_LEASE_TTL_SECONDS);
+          leaseId = await replayLease.grant();
+        }
+        const res = await scratch.client.kv.txn({ compare: [], success: ops(r, leaseId), failure: [] });
         const got = Number(res.header.revision);
         if (got !== r.revision) {
           reached = got;
@@ -191,6 +215,8 @@ export async function replayLog(o: {
         : plan.reason,
     );
   } finally {
+    // Keep-alives stop here; the lease is not revoked: it is restored with the data (and expires there).
+    replayLease?.release();
     await scratch.stop();
   }
 }

@@ -62,6 +62,7 @@ export async function watchFrom(client: Etcd3, from: number, t: WatchTerm): Prom
         kind: e.type === 'Put' ? 'put' : 'delete',
         key: e.kv.key,
         value: e.kv.value,
+        leased: e.type === 'Put' && String(e.kv.lease ?? '0') !== '0',
       }));
       const g = groupRevisions(next, events, Date.now());
       next = g.next;

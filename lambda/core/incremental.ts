@@ -8,11 +8,12 @@
  *   <prefix>incremental/<clusterId>/r<first, 20 digits>-r<last, 20 digits>-<time of its newest revision>-<sha256>.jsonl
  * The body is JSON lines: a header line, then one line per revision, in revision order:
  *   {"v":1,"clusterId":"…","first":101,"last":140}
- *   {"r":101,"t":1764547200123,"ops":[{"p":["<key base64>","<value base64>"]},{"d":"<key base64>"}]}
+ *   {"r":101,"t":1764547200123,"ops":[{"p":["<key base64>","<value base64>"],"l":1},{"d":"<key base64>"}]}
  * `t` is when the shipper received the revision (epoch ms); `ops` are the revision's events (a put of a key
  * to a value; a delete of a key), replayed as one transaction, so a replayed revision is atomic as the
- * original was. Leases are not kept: a replayed key has no lease (the leases of a restored cluster are
- * gone anyway once their TTL passed).
+ * original was. `"l":1` marks a put with a lease: lease ids are not kept (they mean nothing after a restore),
+ * a replayed leased key gets a short replay lease instead, so it goes as the original would have (an
+ * election campaign, a lock held at the loss) rather than staying forever.
  *
  * Continuity: the log extends a snapshot of revision R when its chunks cover R+1, R+2, … without a hole.
  * Two chunks may overlap (a second writer for a moment, a retried upload): revisions are one history per
@@ -42,7 +43,17 @@ export interface ChunkHeader {
 
 /** One operation of a revision: a put (key, value) or a delete (key); keys and values are bytes. */
 export type ChunkOp =
-  | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | {
+      readonly kind: 'put';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      /**
+       * The key was put with a lease. The lease itself is not kept (its id means nothing after a restore): a
+       * replayed leased key gets a short replay lease, so it goes as a lease-bound key would (an election
+       * campaign, a lock held at the loss) instead of staying forever.
+       */
+      readonly leased?: boolean;
+    }
   | { readonly kind: 'delete'; readonly key: Uint8Array };
 
 export interface ChunkRevision {
@@ -126,7 +137,9 @@ export function encodeChunk(clusterId: string, revisions: readonly ChunkRevision
       JSON.stringify({
         r: r.revision,
         t: r.time,
-        ops: r.ops.map((o) => (o.kind === 'put' ? { p: [b64(o.key), b64(o.value)] } : { d: b64(o.key) })),
+        ops: r.ops.map((o) =>
+          o.kind === 'put' ? { p: [b64(o.key), b64(o.value)], ...(o.leased && { l: 1 }) } : { d: b64(o.key) },
+        ),
       }),
     );
   }
@@ -176,12 +189,13 @@ export function decodeChunk(
     if (!Array.isArray(o.ops) || o.ops.length === 0)
       throw new ChunkFormatError(`revision ${revision}: no ops`);
     const ops = (o.ops as unknown[]).map((op): ChunkOp => {
-      const x = op as { p?: unknown; d?: unknown };
+      const x = op as { p?: unknown; d?: unknown; l?: unknown };
       if (Array.isArray(x.p) && x.p.length === 2) {
         return {
           kind: 'put',
           key: unb64(x.p[0], `key at ${revision}`),
           value: unb64(x.p[1], `value at ${revision}`),
+          ...(x.l === 1 && { leased: true }),
         };
       }
       if (x.d !== undefined) return { kind: 'delete', key: unb64(x.d, `key at ${revision}`) };

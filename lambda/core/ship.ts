@@ -97,6 +97,8 @@ export interface WatchedEvent {
   readonly kind: 'put' | 'delete';
   readonly key: Uint8Array;
   readonly value?: Uint8Array;
+  /** Put with a lease (etcd's kv.lease is not 0). */
+  readonly leased?: boolean;
 }
 
 /**
@@ -129,7 +131,7 @@ export function groupRevisions(
     }
     ops.push(
       e.kind === 'put'
-        ? { kind: 'put', key: e.key, value: e.value ?? new Uint8Array() }
+        ? { kind: 'put', key: e.key, value: e.value ?? new Uint8Array(), ...(e.leased && { leased: true }) }
         : { kind: 'delete', key: e.key },
     );
   }

@@ -174,6 +174,7 @@ async function restore(
   log: RestoreLog | undefined,
   etcdCommand: string[] | null = ['etcd'],
   snapshot: SnapshotInfo = snap,
+  replayLeaseTtlSeconds?: number,
 ) {
   const base = path.join(dir, name);
   fs.mkdirSync(base);
@@ -213,7 +214,11 @@ async function restore(
     download: async (_s, file) => fs.copyFileSync(snapshotFile, file),
     runRestore: commandRunner(['etcdctl']),
     log: (m, f) => lines.push(`${m} ${JSON.stringify(f ?? {})}`),
-    chunks: { listChunks: (id) => store.list(id), getChunk: (c) => store.get(c) },
+    chunks: {
+      listChunks: (id) => store.list(id),
+      getChunk: (c) => store.get(c),
+      ...(replayLeaseTtlSeconds !== undefined && { replayLeaseTtlSeconds }),
+    },
   });
   expect(g.role.kind).toBe('seed');
   expect(localDataDir(cfg.dataDir).generation()).toBe(1);
@@ -350,4 +355,41 @@ test('a point in time below what the snapshot holds: nothing replayed, and the l
     `the restored snapshot already holds revision ${snap.revision}, past the requested revision ${snap.revision - 1}`,
   );
   await expectAt(judge, snap.revision);
+});
+
+test('a put that had a lease (an election campaign, a lock held at the loss) is replayed with a short lease and goes; a plain put stays', async () => {
+  const store = new ChunkStore(client, BUCKET, 'leased/');
+  const campaign = 'cdk-elastic-etcd/backup/election/shipper/694d7f1a2b3c4d5e';
+  await store.put(snap.clusterId, [
+    {
+      revision: snap.revision + 1,
+      time: T0,
+      ops: [{ kind: 'put', key: b(campaign), value: b('i-old'), leased: true }],
+    },
+    { revision: snap.revision + 2, time: T0, ops: [{ kind: 'put', key: b('user/plain'), value: b('kept') }] },
+  ]);
+  const { g, judge } = await restore(
+    'leased',
+    store,
+    logOf({ targetRevision: snap.revision + 2, chunks: 1 }),
+    ['etcd'],
+    snap,
+    2,
+  );
+  // Both replayed with their own revisions; the campaign key under the replay lease.
+  expect(g.replay).toMatchObject({ replayedRevisions: 2, reachedRevision: snap.revision + 2 });
+  const got = async (k: string) => (await judge.client.get(k).exec()).kvs[0];
+  const leased = await got(campaign);
+  expect(leased?.value.toString()).toBe('i-old');
+  expect(leased?.lease).not.toBe('0');
+  expect((await got('user/plain'))?.lease).toBe('0');
+  // The restored cluster's leader lets the replay lease run out: the campaign key goes, the plain key stays.
+  let gone = false;
+  for (let i = 0; i < 40 && !gone; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    gone = (await got(campaign)) === undefined;
+  }
+  expect(gone).toBe(true);
+  expect((await got('user/plain'))?.value.toString()).toBe('kept');
+  await judge.stop();
 });

@@ -64,7 +64,7 @@ describe('chunk keys', () => {
 
 describe('chunk bodies', () => {
   const revs: ChunkRevision[] = [
-    { revision: 7, time: T0, ops: [{ kind: 'put', key: enc('a'), value: enc('1') }] },
+    { revision: 7, time: T0, ops: [{ kind: 'put', key: enc('a'), value: enc('1'), leased: true }] },
     {
       revision: 8,
       time: T0 + 5,
@@ -85,10 +85,15 @@ describe('chunk bodies', () => {
       [8, T0 + 5, 2],
     ]);
     const [put] = revisions[0].ops;
-    expect(put.kind === 'put' && [dec(put.key), dec(put.value)]).toEqual(['a', '1']);
+    expect(put.kind === 'put' && [dec(put.key), dec(put.value), put.leased]).toEqual(['a', '1', true]);
+    expect(body.split('\n')[1]).toContain('"l":1');
     const [del, bin] = revisions[1].ops;
     expect(del).toEqual({ kind: 'delete', key: enc('a') });
-    expect(bin.kind === 'put' && [Array.from(bin.key), bin.value.length]).toEqual([[0, 255, 10], 0]);
+    expect(bin.kind === 'put' && [Array.from(bin.key), bin.value.length, bin.leased]).toEqual([
+      [0, 255, 10],
+      0,
+      undefined,
+    ]);
   });
 
   test.each([

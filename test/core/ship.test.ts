@@ -103,6 +103,14 @@ describe('groupRevisions', () => {
     ]);
   });
 
+  test('a put with a lease stays marked as one (the replay gives it a short lease), a plain put does not', () => {
+    const g = groupRevisions(10, [{ ...put(10, 'lock'), leased: true }, put(11, 'b')], T0);
+    expect(g.revisions.map((r) => r.ops.map((o) => o.kind === 'put' && o.leased === true))).toEqual([
+      [true],
+      [false],
+    ]);
+  });
+
   test('no events: nothing, same next', () => {
     expect(groupRevisions(7, [], T0)).toEqual({ revisions: [], next: 7 });
   });
