@@ -140,6 +140,7 @@ export function handlerEnv(r: RenderInput): Record<string, string> {
       clientSecretId: r.tls?.clientSecretArn,
       backup: r.backup.lambdaSettings(),
       ...(quota && { quotaBackendBytes: quota.quotaBackendBytes, maintenance: quota.maintenance }),
+      backend: quota?.backend,
     }),
   };
 }

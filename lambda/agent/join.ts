@@ -11,6 +11,7 @@ import { isTooManyLearners, isUnhealthyCluster } from '../adapters/etcd';
 import { planJoin, renderInitialCluster } from '../core';
 import { BackupView, DataDirState, JoinInput, JoinStep, Self } from '../core/types';
 import { AgentConfig } from './config';
+import { CompactionMode } from './config';
 import { DataDir, localDataDir } from './data-dir';
 import {
   AgentDeps,
@@ -341,10 +342,18 @@ function settingsFor(
   };
 }
 
-/** Writes the settings etcd starts with (the env file etcd-member.service reads), atomically. */
+/**
+ * Writes the settings etcd starts with (the env file etcd-member.service reads), atomically. With the
+ * incremental backup log etcd does not auto-compact: the lifecycle Lambda compacts behind the log with the
+ * same retention (lambda/lifecycle/log-compaction.ts), so no revision is discarded before it is shipped.
+ */
 export function writeSettings(cfg: AgentConfig, settings: EtcdSettings): void {
   fs.mkdirSync(path.dirname(cfg.envFile), { recursive: true });
   const tmp = `${cfg.envFile}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, renderSettings({ ...settings, backend: cfg.backend }, cfg.output), { mode: 0o644 });
+  const backend =
+    cfg.incrementalBackupSeconds !== undefined
+      ? { ...cfg.backend, compactionMode: CompactionMode.NONE }
+      : cfg.backend;
+  fs.writeFileSync(tmp, renderSettings({ ...settings, backend }, cfg.output), { mode: 0o644 });
   fs.renameSync(tmp, cfg.envFile);
 }

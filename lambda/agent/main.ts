@@ -12,8 +12,8 @@ import { EtcdAdapter, JOIN_LOCK_KEY } from '../adapters/etcd';
 import { EtcdMaintenance } from '../adapters/etcd-maintenance';
 import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
-import { commandRunner } from './restore';
 import { ChunkStore } from '../adapters/chunk-store';
+import { commandRunner } from './restore';
 import { retryWithBackoff } from '../adapters/backoff';
 import { Shipper } from './ship';
 import { AgentDeps } from './deps';
@@ -86,13 +86,17 @@ function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMe
   const bucket = cfg.backupBucketFile && fs.readFileSync(cfg.backupBucketFile, 'utf8').trim();
   if (!bucket) return deps;
   let store: SnapshotStore | undefined;
+  let chunks: ChunkStore | undefined;
+  let client: ReturnType<typeof createS3Client> | undefined;
+  const clientOf = async () =>
+    (client ??= createS3Client(process.env.AWS_REGION || (await metadata.identity()).region));
   const storeOf = async () => {
-    store ??= new SnapshotStore(
-      createS3Client(process.env.AWS_REGION || (await metadata.identity()).region),
-      bucket,
-      cfg.backupPrefix ?? '',
-    );
+    store ??= new SnapshotStore(await clientOf(), bucket, cfg.backupPrefix ?? '');
     return store;
+  };
+  const chunksOf = async () => {
+    chunks ??= new ChunkStore(await clientOf(), bucket, cfg.backupPrefix ?? '');
+    return chunks;
   };
   return {
     ...deps,
@@ -102,6 +106,10 @@ function withRestoreDeps(cfg: AgentConfig, deps: AgentDeps, metadata: InstanceMe
       download: async (snapshot, file) => (await storeOf()).download(snapshot, file),
       runRestore: commandRunner(cfg.restoreCommand ?? ['etcdutl']),
       log,
+      chunks: {
+        listChunks: async (clusterId) => (await chunksOf()).list(clusterId),
+        getChunk: async (chunk) => (await chunksOf()).get(chunk),
+      },
     },
   };
 }

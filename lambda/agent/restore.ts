@@ -22,6 +22,7 @@ import { chooseSnapshot, planRestoreRole, RestoreRecord, RestoreRole, SnapshotIn
 import type { Self } from '../core/types';
 import { AgentConfig } from './config';
 import { DataDir, localDataDir } from './data-dir';
+import { ReplayDeps, replayLog, ReplayOutcome } from './replay';
 
 export interface RestoreDeps {
   readonly latestRestore: () => Promise<RestoreRecord | undefined>;
@@ -32,6 +33,8 @@ export interface RestoreDeps {
   /** Runs `<restoreCommand> snapshot restore ...`; resolves when it exited 0. */
   readonly runRestore: (args: readonly string[]) => Promise<void>;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  /** The incremental log in the bucket (issue 16): absent, the seed restores the snapshot only. */
+  readonly chunks?: ReplayDeps;
 }
 
 const WORK_DIR = '.restore-work';
@@ -43,6 +46,8 @@ export interface GateResult {
   readonly record?: RestoreRecord;
   /** Seed only: the snapshot restored. */
   readonly restored?: SnapshotInfo;
+  /** Seed only: what the replay of the incremental log did. */
+  readonly replay?: ReplayOutcome;
 }
 
 export async function restoreGate(
@@ -78,16 +83,17 @@ export async function restoreGate(
     dataDir.writeGeneration(generation);
     return { role, generation, record };
   }
-  const restored = await restoreAsSeed(dataDir, self, record!, deps);
-  return { role, generation, record, restored };
+  const { snap: restored, replay } = await restoreAsSeed(cfg, dataDir, self, record!, deps);
+  return { role, generation, record, restored, replay };
 }
 
 async function restoreAsSeed(
+  cfg: AgentConfig,
   dataDir: DataDir,
   self: Self,
   record: RestoreRecord,
   deps: RestoreDeps,
-): Promise<SnapshotInfo> {
+): Promise<{ snap: SnapshotInfo; replay: ReplayOutcome }> {
   // Inside the data dir (the data volume): the restored member dir is moved into place by a rename.
   const work = path.join(dataDir.path, WORK_DIR);
   fs.rmSync(work, { recursive: true, force: true });
@@ -125,6 +131,32 @@ async function restoreAsSeed(
         '--data-dir',
         target,
       ]);
+      // The incremental log on top, in a scratch etcd on the restored data, before it is adopted.
+      const replay = await replayLog({
+        record,
+        snapshot: snap,
+        dataDir: target,
+        name: self.name,
+        etcdCommand: cfg.etcdCommand,
+        deps: deps.chunks,
+        log: deps.log,
+      });
+      deps.log(replay.stoppedAt ? 'incremental log replayed up to a bad chunk' : 'incremental log replay', {
+        generation: record.generation,
+        snapshot: snap.key,
+        snapshotRevision: replay.snapshotRevision,
+        chunks: replay.chunks,
+        replayedRevisions: replay.replayedRevisions,
+        targetRevision: replay.targetRevision,
+        reachedRevision: replay.reachedRevision,
+        ...(replay.stoppedAt && { stoppedAt: replay.stoppedAt }),
+        ...(replay.gap && { gap: replay.gap }),
+        ...(record.log?.untilRevision !== undefined && { untilRevision: record.log.untilRevision }),
+        ...(record.log?.untilTime !== undefined && {
+          untilTime: new Date(record.log.untilTime).toISOString(),
+        }),
+        reason: replay.reason,
+      });
       // Swap in the restored member dir only now: a failure above leaves the old data dir as it was.
       dataDir.wipe(WORK_DIR);
       dataDir.adoptMember(target);
@@ -132,11 +164,12 @@ async function restoreAsSeed(
       deps.log('snapshot restored: starting a one-member cluster', {
         generation: record.generation,
         key: snap.key,
-        revision: snap.revision,
+        revision: replay.reachedRevision,
+        snapshotRevision: snap.revision,
         sha256: snap.sha256,
         token: record.clusterToken,
       });
-      return snap;
+      return { snap, replay };
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -10,3 +10,6 @@ export * from './reconcile';
 export * from './restore';
 export * from './restore-source';
 export * from './incremental';
+export * from './log-compaction';
+export * from './incremental-policy';
+export * from './drill';

@@ -4,8 +4,46 @@
  * imports. The rest of the restore flow (snapshots, the verdict, the record and each agent's role) is in
  * ./restore.ts.
  */
-import { chooseSeed, LIVE_STATES, RestoreSource, restoreCandidates, SnapshotInfo } from './restore';
+import { ChunkInfo, planReplay } from './incremental';
+import {
+  chooseSeed,
+  LIVE_STATES,
+  RestoreLog,
+  RestoreSource,
+  restoreCandidates,
+  SnapshotInfo,
+} from './restore';
 import type { GroupInstance, Member } from './types';
+
+/** A point-in-time restore (issue 16): the state at a revision, or as of a time (epoch ms). */
+export interface PointInTime {
+  readonly untilRevision?: number;
+  readonly untilTime?: number;
+}
+
+/**
+ * The snapshots a point-in-time restore may start from: those taken at or before the point (revision read
+ * before it at or below untilRevision; started at or before untilTime). Without a point: all of them.
+ */
+export function pointInTimeSnapshots(
+  snapshots: readonly SnapshotInfo[],
+  pit: PointInTime | undefined,
+): SnapshotInfo[] {
+  return snapshots.filter(
+    (s) =>
+      (pit?.untilRevision === undefined || s.revision <= pit.untilRevision) &&
+      (pit?.untilTime === undefined || s.time <= pit.untilTime),
+  );
+}
+
+function describePoint(pit: PointInTime): string {
+  return [
+    pit.untilRevision !== undefined ? `revision ${pit.untilRevision}` : '',
+    pit.untilTime !== undefined ? `time ${new Date(pit.untilTime).toISOString()}` : '',
+  ]
+    .filter((x) => x)
+    .join(' and ');
+}
 
 export interface RestoreSourceInput {
   /** The member list (from any endpoint), or null when none answered. */
@@ -18,13 +56,27 @@ export interface RestoreSourceInput {
   readonly instances: readonly GroupInstance[];
   /** The bucket's snapshots; the newest complete one (restoreCandidates) is the snapshot candidate. */
   readonly snapshots: readonly SnapshotInfo[];
+  /**
+   * The incremental log's chunks (issue 16; any cluster): the snapshot candidate counts with the revision
+   * its continuous log reaches (planReplay). Absent: the snapshot's own revision, and no `log` in the choice.
+   */
+  readonly chunks?: readonly ChunkInfo[];
+  /**
+   * A point-in-time restore: no survivor is eligible (its data is the newest, not the requested point); the
+   * newest snapshot at or before the point and its log up to it.
+   */
+  readonly pointInTime?: PointInTime;
 }
 
 /** One candidate as the decision line lists it. */
 export interface SourceCandidate {
   /** `member <id> on <instance id>` or the snapshot key. */
   readonly source: string;
+  /** A snapshot's: the revision its continuous log reaches (with chunks). */
   readonly revision?: number;
+  /** A snapshot with a log: its own revision, and the chunks that extend it. */
+  readonly snapshotRevision?: number;
+  readonly logChunks?: number;
   /** Why it cannot seed (absent: it can). */
   readonly excluded?: string;
 }
@@ -37,6 +89,11 @@ export type RestoreSourceChoice =
       readonly seed: GroupInstance;
       readonly reason: string;
       readonly candidates: readonly SourceCandidate[];
+      /**
+       * What a snapshot seed replays from the log (the record's `log`); also with a survivor source (its seed
+       * falls back to the snapshot when its data dir turns out empty). Absent without `chunks`.
+       */
+      readonly log?: RestoreLog;
     }
   | { readonly kind: 'none'; readonly reason: string; readonly candidates: readonly SourceCandidate[] };
 
@@ -48,8 +105,14 @@ export type RestoreSourceChoice =
  * trigger reboots it and its agent acts on the record). The highest revision wins; a tie prefers the
  * survivor (nothing to download, and its data is at least the snapshot's); among survivors with the same
  * revision the lowest instance id (deterministic).
+ *
+ * With the incremental log (issue 16, `chunks`) the snapshot candidate is the snapshot and its continuous log:
+ * its revision is the one planReplay reaches, so a survivor seeds only when it holds at least that. A
+ * point-in-time restore (`pointInTime`) never takes a survivor: the newest snapshot at or before the point,
+ * and its log up to it.
  */
 export function chooseRestoreSource(input: RestoreSourceInput): RestoreSourceChoice {
+  const pit = input.pointInTime;
   const live = input.instances.filter((i) => i.privateIp && LIVE_STATES.test(i.lifecycleState));
   const candidates: SourceCandidate[] = [];
   const survivors: { member: Member; instance: GroupInstance; revision: number }[] = [];
@@ -58,8 +121,9 @@ export function chooseRestoreSource(input: RestoreSourceInput): RestoreSourceCho
     if (revision === undefined) continue;
     const source = `member ${m.id} on ${m.name || '(unstarted)'}`;
     const instance = live.find((i) => m.name !== '' && i.instanceId === m.name);
-    const excluded =
-      m.name === ''
+    const excluded = pit
+      ? `a point-in-time restore (to ${describePoint(pit)}) starts from a snapshot and its log`
+      : m.name === ''
         ? 'never started'
         : m.isLearner
           ? 'a learner (force-new-cluster needs a voter)'
@@ -78,10 +142,45 @@ export function chooseRestoreSource(input: RestoreSourceInput): RestoreSourceCho
           ? 1
           : 0),
   );
-  const snap = restoreCandidates(input.snapshots)[0];
-  if (snap) candidates.push({ source: snap.key, revision: snap.revision });
+  const snap = restoreCandidates(pointInTimeSnapshots(input.snapshots, pit))[0];
+  // The snapshot candidate's revision: the snapshot and its continuous log (the seed replays it).
+  const plan =
+    snap && input.chunks
+      ? planReplay({
+          snapshotRevision: snap.revision,
+          clusterId: snap.clusterId,
+          chunks: input.chunks,
+          ...(pit?.untilRevision !== undefined && { untilRevision: pit.untilRevision }),
+          ...(pit?.untilTime !== undefined && { untilTime: pit.untilTime }),
+        })
+      : undefined;
+  const log: RestoreLog | undefined =
+    snap && plan
+      ? {
+          clusterId: snap.clusterId,
+          targetRevision: plan.targetRevision,
+          chunks: plan.chunks.length,
+          reason: plan.reason,
+          ...(pit?.untilRevision !== undefined && { untilRevision: pit.untilRevision }),
+          ...(pit?.untilTime !== undefined && { untilTime: pit.untilTime }),
+        }
+      : undefined;
+  const snapRevision = plan ? plan.targetRevision : snap?.revision;
+  const withLog = plan && plan.chunks.length > 0;
+  const snapName = snap
+    ? withLog
+      ? `the newest snapshot (revision ${snap.revision}) and its log (${plan.chunks.length} chunk(s), to revision ${plan.targetRevision}: ${plan.reason})`
+      : `the newest snapshot (revision ${snap.revision})`
+    : '';
+  if (snap) {
+    candidates.push({
+      source: snap.key,
+      revision: snapRevision,
+      ...(withLog && { snapshotRevision: snap.revision, logChunks: plan.chunks.length }),
+    });
+  }
   const best = survivors[0];
-  if (best && (!snap || best.revision >= snap.revision)) {
+  if (best && (!snap || best.revision >= snapRevision!)) {
     return {
       kind: 'chosen',
       source: {
@@ -92,17 +191,20 @@ export function chooseRestoreSource(input: RestoreSourceInput): RestoreSourceCho
       },
       seed: best.instance,
       reason: snap
-        ? best.revision === snap.revision
-          ? `the survivor ${best.instance.instanceId} is at revision ${best.revision}, the same as the newest snapshot: the survivor (no download)`
-          : `the survivor ${best.instance.instanceId} is at revision ${best.revision}, newer than the newest snapshot (revision ${snap.revision})`
+        ? best.revision === snapRevision
+          ? `the survivor ${best.instance.instanceId} is at revision ${best.revision}, the same as ${snapName}: the survivor (no download)`
+          : `the survivor ${best.instance.instanceId} is at revision ${best.revision}, newer than ${snapName}`
         : `the survivor ${best.instance.instanceId} is at revision ${best.revision}; no complete snapshot`,
       candidates,
+      ...(log && { log }),
     };
   }
   if (!snap) {
     return {
       kind: 'none',
-      reason: 'no member that can seed answered and no complete snapshot: nothing to restore from',
+      reason: pit
+        ? `a point-in-time restore (to ${describePoint(pit)}) needs a complete snapshot taken at or before it: there is none`
+        : 'no member that can seed answered and no complete snapshot: nothing to restore from',
       candidates,
     };
   }
@@ -116,11 +218,19 @@ export function chooseRestoreSource(input: RestoreSourceInput): RestoreSourceCho
   }
   return {
     kind: 'chosen',
-    source: { kind: 'snapshot', key: snap.key, revision: snap.revision },
+    source: {
+      kind: 'snapshot',
+      key: snap.key,
+      revision: snapRevision!,
+      ...(withLog && { snapshotRevision: snap.revision }),
+    },
     seed,
-    reason: best
-      ? `the newest snapshot (revision ${snap.revision}) is newer than the best survivor ${best.instance.instanceId} (revision ${best.revision})`
-      : `no member that can seed answered: the newest snapshot (revision ${snap.revision})`,
+    reason: pit
+      ? `point-in-time restore to ${describePoint(pit)}: ${snapName}`
+      : best
+        ? `${snapName} is newer than the best survivor ${best.instance.instanceId} (revision ${best.revision})`
+        : `no member that can seed answered: ${snapName}`,
     candidates,
+    ...(log && { log }),
   };
 }

@@ -9,7 +9,13 @@
  * member, bounded by Lambda's 15 min and /tmp-free streaming (nothing is buffered beyond one 8 MB part).
  */
 import type { StoredSnapshot } from '../adapters/s3';
-import { isHealthyStartedVoter, newestSnapshotAgeSeconds } from '../core';
+import {
+  isHealthyStartedVoter,
+  newestSnapshotAgeSeconds,
+  planChunkRetention,
+  planPreRemovalSnapshot,
+  PreRemovalDecision,
+} from '../core';
 import type { LifecycleContext } from './context';
 import { errorMessage, Logger, MetricName } from './log';
 import { observe, Observation } from './observe';
@@ -96,6 +102,7 @@ export async function onBackup(ctx: LifecycleContext, eventId?: string): Promise
   try {
     const s = await takeSnapshot(ctx, log, 'scheduled or requested backup');
     log.metric(MetricName.NEWEST_SNAPSHOT_AGE, 0, ctx.config.groupName, { key: s.key }, 'Seconds');
+    await expireChunks(ctx, log);
     return {
       ...base,
       ok: true,
@@ -113,9 +120,65 @@ export async function onBackup(ctx: LifecycleContext, eventId?: string): Promise
 }
 
 /**
- * Before a member removal (SNAPSHOT_BEFORE_REMOVAL): the state just before it is restorable. A failed
- * snapshot is logged and counted (BackupFailures) but does not block the removal: the instance is leaving
- * either way, and refusing would only retain it.
+ * Retention of the incremental log (issue 16), after each stored snapshot: the chunks no retained snapshot
+ * can use (planChunkRetention) are deleted. Snapshots expire by the created bucket's lifecycle rule
+ * (`backup.retention`); the chunks follow them here, so a bucket brought by the user (no rule) keeps its
+ * chunks exactly as long as its snapshots. Never throws: a failed clean-up is logged and tried next time.
+ */
+export async function expireChunks(ctx: LifecycleContext, log: Logger): Promise<void> {
+  if (!ctx.store || !ctx.chunks) return;
+  try {
+    const [snapshots, chunks] = await Promise.all([ctx.store.list(), ctx.chunks.list()]);
+    const plan = planChunkRetention(chunks, snapshots);
+    if (plan.delete.length === 0) return;
+    await ctx.chunks.delete(plan.delete.map((c) => c.key));
+    log.info('decision', {
+      decision: 'expire-chunks',
+      deleted: plan.delete.length,
+      kept: chunks.length - plan.delete.length,
+      reason: Object.values(plan.reasons).join('; '),
+    });
+  } catch (err) {
+    log.warn('could not expire chunks of the incremental log', { error: errorMessage(err) });
+  }
+}
+
+/** Whether the incremental log makes the pre-removal snapshot unnecessary (planPreRemovalSnapshot). */
+async function preRemovalDecision(ctx: LifecycleContext, obs: Observation): Promise<PreRemovalDecision> {
+  const bound = ctx.config.backup?.incrementalBackupSeconds;
+  if (bound === undefined || !ctx.chunks || !ctx.store) {
+    return planPreRemovalSnapshot({ snapshots: [], chunks: [], now: ctx.now() });
+  }
+  const voters = (obs.members ?? []).filter(
+    (m) => isHealthyStartedVoter(m, obs.health) && m.clientURLs.length > 0,
+  );
+  const [list, statuses] = await Promise.all([
+    obs.clusterId ? { clusterId: obs.clusterId } : ctx.etcd.memberList(voters.map((m) => m.clientURLs[0])),
+    ctx.maintenance.statusOf(voters),
+  ]);
+  const revisions = Object.values(statuses)
+    .map((s) => s?.revision)
+    .filter((r): r is number => r !== undefined);
+  const clusterId = list?.clusterId;
+  const [snapshots, chunks] = await Promise.all([
+    ctx.store.list(),
+    clusterId ? ctx.chunks.list(clusterId) : Promise.resolve([]),
+  ]);
+  return planPreRemovalSnapshot({
+    incrementalBackupSeconds: bound,
+    clusterId,
+    clusterRevision: revisions.length > 0 ? Math.max(...revisions) : undefined,
+    snapshots,
+    chunks,
+    now: ctx.now(),
+  });
+}
+
+/**
+ * Before a member removal (SNAPSHOT_BEFORE_REMOVAL): the state just before it is restorable. Skipped when
+ * the incremental log is current (issue 16: the newest snapshot and its log already hold that state, within
+ * the log's bound), with a line saying why. A failed snapshot is logged and counted (BackupFailures) but does
+ * not block the removal: the instance is leaving either way, and refusing would only retain it.
  */
 export async function snapshotBeforeRemoval(
   ctx: LifecycleContext,
@@ -124,6 +187,21 @@ export async function snapshotBeforeRemoval(
   memberId: string,
 ): Promise<void> {
   if (!ctx.store || !ctx.config.backup?.snapshotBeforeRemoval) return;
+  if (ctx.config.backup.incrementalBackupSeconds !== undefined) {
+    let d: PreRemovalDecision;
+    try {
+      d = await preRemovalDecision(ctx, obs);
+    } catch (err) {
+      d = { kind: 'take', reason: `the log's state could not be read: ${errorMessage(err)}` };
+    }
+    log.info('decision', {
+      decision: d.kind === 'skip' ? 'skip-pre-removal-snapshot' : 'pre-removal-snapshot',
+      memberId,
+      ...(d.lagSeconds !== undefined && { logLagSeconds: d.lagSeconds }),
+      reason: d.reason,
+    });
+    if (d.kind === 'skip') return;
+  }
   try {
     await takeSnapshot(ctx, log, `before removal of member ${memberId}`, obs);
   } catch (err) {

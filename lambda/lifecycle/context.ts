@@ -6,6 +6,7 @@ import { AwsClients, createAwsClients, FleetAdapter } from '../adapters/aws';
 import { EtcdAdapter } from '../adapters/etcd';
 import { EtcdMaintenance } from '../adapters/etcd-maintenance';
 import { openSnapshot, SnapshotStream } from '../adapters/etcd-snapshot';
+import { ChunkStore } from '../adapters/chunk-store';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { LifecycleConfig, readConfig } from './config';
 import { Logger } from './log';
@@ -68,6 +69,8 @@ export interface LifecycleContext {
   readonly leaderHandoff?: boolean;
   /** Snapshots and restore records in S3; undefined when backups are not configured (no BACKUP_BUCKET). */
   readonly store?: SnapshotStore;
+  /** The incremental backup log's chunks (the same bucket and prefix), when backups are configured. */
+  readonly chunks?: ChunkStore;
   /** A snapshot stream of the member at this client URL. */
   readonly openSnapshot: (endpoint: string) => Promise<SnapshotStream>;
 }
@@ -90,6 +93,7 @@ export function createContext(
   const config = readConfig(env);
   const { awsClients, etcdCredentials, ...rest } = overrides;
   const etcdAdapter = new EtcdAdapter({ callTimeoutMs: 2000, credentials: etcdCredentials });
+  const s3 = config.backup ? createS3Client(config.region) : undefined;
   return {
     config,
     fleet: new FleetAdapter(awsClients ?? createAwsClients(config.region)),
@@ -106,9 +110,8 @@ export function createContext(
     maxRounds: 8,
     retryDelayMs: 250,
     leaderHandoff: true,
-    store: config.backup
-      ? new SnapshotStore(createS3Client(config.region), config.backup.bucket, config.backup.prefix)
-      : undefined,
+    store: s3 && new SnapshotStore(s3, config.backup!.bucket, config.backup!.prefix),
+    chunks: s3 && new ChunkStore(s3, config.backup!.bucket, config.backup!.prefix),
     openSnapshot: (endpoint) => openSnapshot(endpoint, { credentials: etcdCredentials }),
     ...rest,
   };

@@ -37,10 +37,47 @@ export type ParsedEvent =
   | { readonly kind: 'backup'; readonly eventId?: string }
   /** {"kind":"maintenance"}: defragmentation and NOSPACE recovery (the maintenance schedule's constant input). */
   | { readonly kind: 'maintenance'; readonly eventId?: string }
-  /** {"kind":"restore"}: the manual restore trigger (README: Backups and disaster recovery). */
-  | { readonly kind: 'restore'; readonly eventId?: string }
-  /** Not an event this function handles: logged, no action, no throw. */
-  | { readonly kind: 'invalid'; readonly reason: string };
+  /**
+   * {"kind":"restore"}: the manual restore trigger (README: Backups and disaster recovery); with
+   * "untilRevision": N or "untilTime": "<ISO 8601>" a point-in-time restore (issue 16).
+   */
+  | {
+      readonly kind: 'restore';
+      readonly eventId?: string;
+      readonly untilRevision?: number;
+      /** Epoch ms. */
+      readonly untilTime?: number;
+    }
+  /**
+   * Not an event this function handles: logged, no action, no throw. `refused`: a manual request this
+   * function does handle, with a bad argument (the invocation fails, saying which).
+   */
+  | { readonly kind: 'invalid'; readonly reason: string; readonly refused?: boolean };
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The manual restore trigger's point-in-time arguments, validated. */
+function parseRestore(event: Record<string, unknown>): ParsedEvent {
+  const errors: string[] = [];
+  const { untilRevision: rev, untilTime: time } = event;
+  if (rev !== undefined && (typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 1))
+    errors.push(`untilRevision must be a positive integer (an etcd revision), got ${JSON.stringify(rev)}`);
+  let ms: number | undefined;
+  if (time !== undefined) {
+    ms = typeof time === 'string' && ISO_TIME.test(time) ? Date.parse(time) : NaN;
+    if (!Number.isFinite(ms))
+      errors.push(
+        `untilTime must be an ISO 8601 time with its zone, e.g. "2026-12-01T01:02:03Z", got ${JSON.stringify(time)}`,
+      );
+  }
+  if (errors.length > 0)
+    return { kind: 'invalid', reason: `restore refused: ${errors.join('; ')}`, refused: true };
+  return {
+    kind: 'restore',
+    ...(rev !== undefined && { untilRevision: rev as number }),
+    ...(ms !== undefined && { untilTime: ms }),
+  };
+}
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
@@ -56,7 +93,7 @@ export function parseEvent(event: unknown): ParsedEvent {
   if (!isRecord(event)) return { kind: 'invalid', reason: 'event is not a JSON object' };
   if (event.kind === 'reconcile') return { kind: 'reconcile' };
   if (event.kind === 'backup') return { kind: 'backup' };
-  if (event.kind === 'restore') return { kind: 'restore' };
+  if (event.kind === 'restore') return parseRestore(event);
   if (event.kind === 'maintenance') return { kind: 'maintenance' };
   const detailType = event['detail-type'];
   const eventId = optString(event.id);

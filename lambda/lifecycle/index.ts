@@ -59,13 +59,31 @@ export async function handler(event: unknown): Promise<HandlerResult> {
     ctx.log.warn('event ignored: no action taken', { reason, ...fields });
     return { ok: true, kind: 'invalid', outcome: 'ignored', reason, removed: [] };
   };
-  if (parsed.kind === 'invalid') return ignore(parsed.reason, { event: summarize(event) });
+  if (parsed.kind === 'invalid') {
+    if (parsed.refused) {
+      ctx.log.error('request refused: no action taken', { reason: parsed.reason, event: summarize(event) });
+      return { ok: false, kind: 'invalid', outcome: 'ignored', reason: parsed.reason, removed: [] };
+    }
+    return ignore(parsed.reason, { event: summarize(event) });
+  }
 
   try {
     if (parsed.kind === 'reconcile') return await onReconcile(ctx, parsed.eventId);
     if (parsed.kind === 'backup') return await onBackup(ctx, parsed.eventId);
     if (parsed.kind === 'maintenance') return await onMaintenance(ctx, parsed.eventId);
-    if (parsed.kind === 'restore') return await onRestore(ctx, true, parsed.eventId);
+    if (parsed.kind === 'restore') {
+      const pit = {
+        ...(parsed.untilRevision !== undefined && { untilRevision: parsed.untilRevision }),
+        ...(parsed.untilTime !== undefined && { untilTime: parsed.untilTime }),
+      };
+      return await onRestore(
+        ctx,
+        true,
+        parsed.eventId,
+        undefined,
+        Object.keys(pit).length > 0 ? pit : undefined,
+      );
+    }
     const { config } = ctx;
     if (parsed.groupName !== config.groupName) {
       return ignore(`lifecycle action of group ${parsed.groupName}, not ${config.groupName}`, {

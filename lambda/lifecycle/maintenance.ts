@@ -11,8 +11,9 @@
  * alarm is disarmed, so no membership change starts meanwhile.
  *
  * Compaction: etcd's auto-compaction does the routine work (the agent's ETCD_AUTO_COMPACTION_*); the run
- * compacts only to recover from NOSPACE, up to the current revision, or up to `compactionFloor` when one is
- * given: the seam for an incremental backup, which must ship every revision before it is compacted.
+ * compacts only to recover from NOSPACE, up to the current revision, or with the incremental backup log up to
+ * its newest shipped revision (log-compaction.ts shippedFloor; the routine compaction is then the reconcile's,
+ * compactBehindLog).
  */
 import {
   ActiveAlarm,
@@ -25,6 +26,7 @@ import type { Member } from '../core/types';
 import { JOIN_LOCK_KEY } from '../adapters/etcd';
 import type { EtcdPort, LifecycleContext, MaintenancePort } from './context';
 import { errorMessage, Logger, MetricName } from './log';
+import { shippedFloor } from './log-compaction';
 import { actionEndpoints, observe } from './observe';
 import type { HandlerResult } from './result';
 
@@ -80,6 +82,7 @@ export async function onMaintenance(ctx: LifecycleContext, eventId?: string): Pr
     budgetMs: settings.budgetSeconds * 1000,
     lockTimeoutMs: Math.min(ctx.lockTimeoutMs, 10_000),
     sleep: ctx.sleep,
+    compactionFloor: shippedFloor(ctx, log, obs),
   });
   const final = run.final;
   if (!final) return result(true, 'maintained', 'time budget spent: the next run goes on', run.executed);

@@ -13,6 +13,8 @@ export interface Observation {
   readonly probeEndpoints: string[];
   /** The endpoint that answered the member list. */
   readonly answeredBy?: string;
+  /** The cluster id (hex) in that answer's header. */
+  readonly clusterId?: string;
 }
 
 /** `scheme://ip:clientPort` of every group instance that has an IP and is not terminated yet. */
@@ -34,7 +36,14 @@ export async function observe(ctx: LifecycleContext, extraIps: readonly string[]
   const list = probeEndpoints.length > 0 ? await ctx.etcd.memberList(probeEndpoints) : null;
   if (!list) return { group, members: null, health: {}, probeEndpoints };
   const health = await ctx.etcd.healthOf(list.members);
-  return { group, members: list.members, health, probeEndpoints, answeredBy: list.endpoint };
+  return {
+    group,
+    members: list.members,
+    health,
+    probeEndpoints,
+    answeredBy: list.endpoint,
+    clusterId: list.clusterId,
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import { snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
 import { publishGauges } from './gauges';
+import { compactBehindLog } from './log-compaction';
 import { errorMessage, Logger, MetricName } from './log';
 import { actionEndpoints, observe, Observation } from './observe';
 import type { HandlerResult } from './result';
@@ -44,6 +45,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
         log.warn('gauges failed', { error: errorMessage(err) }),
       );
     if (round === 1 && ctx.store) await restoreCheck(ctx, log, obs);
+    if (round === 1) await compactBehindLog(ctx, log, obs);
     if (!obs.members) {
       const reason =
         obs.probeEndpoints.length === 0

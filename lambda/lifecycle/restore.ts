@@ -11,6 +11,8 @@ import {
   chooseRestoreSource,
   classifyQuorum,
   planRestoreTrigger,
+  PointInTime,
+  pointInTimeSnapshots,
   restoreCandidates,
   RestorePolicy,
 } from '../core';
@@ -30,8 +32,15 @@ export async function onRestore(
   manual: boolean,
   eventId?: string,
   observed?: Observation,
+  /** A manual point-in-time restore (issue 16): `{"kind":"restore","untilRevision":N}` or `"untilTime"`. */
+  pointInTime?: PointInTime,
 ): Promise<HandlerResult> {
-  const log = ctx.log.child({ event: manual ? 'restore' : 'restore-check', ...(eventId ? { eventId } : {}) });
+  const log = ctx.log.child({
+    event: manual ? 'restore' : 'restore-check',
+    ...(eventId ? { eventId } : {}),
+    ...(pointInTime?.untilRevision !== undefined && { untilRevision: pointInTime.untilRevision }),
+    ...(pointInTime?.untilTime !== undefined && { untilTime: new Date(pointInTime.untilTime).toISOString() }),
+  });
   const base = { kind: 'restore' as const, removed: [] };
   const { store } = ctx;
   const backup = ctx.config.backup;
@@ -92,7 +101,7 @@ export async function onRestore(
   if (trigger.kind === 'none') {
     return { ...base, ok: !manual, outcome: 'no-restore', reason: trigger.reason };
   }
-  return startRestore(ctx, log, obs, latest?.generation ?? 0, trigger.reason);
+  return startRestore(ctx, log, obs, latest?.generation ?? 0, trigger.reason, pointInTime);
 }
 
 async function startRestore(
@@ -101,10 +110,14 @@ async function startRestore(
   obs: Observation,
   latestGeneration: number,
   why: string,
+  pointInTime?: PointInTime,
 ): Promise<HandlerResult> {
   const store = ctx.store!;
   const base = { kind: 'restore' as const, removed: [] };
-  const snapshots = restoreCandidates(await store.list());
+  // A point-in-time restore starts from a snapshot taken at or before the point (the record's candidates).
+  const snapshots = restoreCandidates(pointInTimeSnapshots(await store.list(), pointInTime));
+  // The incremental log (issue 16): the snapshot candidate counts with the revision its log reaches.
+  const chunks = ctx.chunks ? await ctx.chunks.list() : pointInTime ? [] : undefined;
   // Every member's own revision (Maintenance.Status answers without a quorum): the survivors' candidates.
   const statuses = obs.members ? await ctx.maintenance.statusOf(obs.members) : {};
   const revisions = Object.fromEntries(Object.entries(statuses).map(([id, st]) => [id, st?.revision]));
@@ -113,19 +126,22 @@ async function startRestore(
     revisions,
     instances: obs.group.instances,
     snapshots,
+    ...(chunks && { chunks }),
+    ...(pointInTime && { pointInTime }),
   });
   log.info('decision', {
     decision: 'restore-source',
     source: choice.kind === 'chosen' ? choice.source : null,
     seed: choice.kind === 'chosen' ? choice.seed.instanceId : null,
     candidates: choice.candidates,
+    ...(choice.kind === 'chosen' && choice.log && { log: choice.log }),
     reason: choice.reason,
   });
   if (choice.kind === 'none') {
     return { ...base, ok: false, outcome: 'failed', reason: choice.reason };
   }
   const { seed, source } = choice;
-  const record = buildRestoreRecord(latestGeneration, seed, snapshots, ctx.now(), why, source);
+  const record = buildRestoreRecord(latestGeneration, seed, snapshots, ctx.now(), why, source, choice.log);
   if (!(await store.claimRestore(record))) {
     const reason = `restore generation ${record.generation} was claimed by another trigger first: nothing done here`;
     log.info('decision', { decision: 'fenced', generation: record.generation, reason });

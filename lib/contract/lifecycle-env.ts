@@ -5,7 +5,7 @@
  * record which variables it reads (test/construct/contract.test.ts).
  */
 import { DEFAULTS } from './defaults';
-import { JoinStrategy, RestorePolicy, Scheme } from './enums';
+import { CompactionMode, JoinStrategy, RestorePolicy, Scheme } from './enums';
 import { ConfigError } from './errors';
 
 /** The variable that carries each setting. */
@@ -25,6 +25,7 @@ export const LIFECYCLE_ENV = {
   restoreAfterSeconds: 'RESTORE_AFTER_SECONDS',
   snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
   incrementalBackupSeconds: 'INCREMENTAL_BACKUP_SECONDS',
+  logCompaction: 'LOG_COMPACTION',
   quotaBackendBytes: 'QUOTA_BACKEND_BYTES',
   maintenance: 'MAINTENANCE',
   reclaimPercent: 'DEFRAG_RECLAIM_PERCENT',
@@ -93,6 +94,19 @@ export interface BackupConfig {
   readonly snapshotBeforeRemoval: boolean;
   /** The incremental log's chunk age bound (the members ship it, issue 16); absent: no incremental log. */
   readonly incrementalBackupSeconds?: number;
+  /**
+   * With the incremental log, the Lambda compacts instead of etcd (never past the shipped revisions): what
+   * to keep. Absent: nothing compacts (`EtcdCompaction.none()`). Written as `periodic:<seconds>` or
+   * `revisions:<count>`.
+   */
+  readonly logCompaction?: LogCompactionSetting;
+}
+
+/** What the Lambda's compaction keeps while the incremental log is on (etcd's auto-compaction terms). */
+export interface LogCompactionSetting {
+  readonly kind: 'periodic' | 'revisions';
+  /** periodic: seconds of revisions; revisions: how many. */
+  readonly keep: number;
 }
 
 /** The environment that carries `s` (strings; numbers in decimal), in a fixed order; unset settings are left out. */
@@ -116,6 +130,12 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
     [E.snapshotBeforeRemoval]: b && String(b.snapshotBeforeRemoval),
     [E.incrementalBackupSeconds]:
       b?.incrementalBackupSeconds === undefined ? undefined : String(b.incrementalBackupSeconds),
+    [E.logCompaction]:
+      b?.incrementalBackupSeconds === undefined
+        ? undefined
+        : b.logCompaction
+          ? `${b.logCompaction.kind}:${b.logCompaction.keep}`
+          : 'none',
     [E.quotaBackendBytes]: String(s.quotaBackendBytes),
     [E.maintenance]: String(s.maintenance !== undefined),
     [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
@@ -201,6 +221,7 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
       ...(str(E.incrementalBackupSeconds) !== undefined && {
         incrementalBackupSeconds: int(E.incrementalBackupSeconds, 10, 1, 300),
       }),
+      ...(str(E.incrementalBackupSeconds) !== undefined && readLogCompaction(str(E.logCompaction), errors)),
     };
   }
   const quotaBackendBytes = int(
@@ -236,4 +257,45 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
     terminateHookName,
     tlsClientSecretId,
   };
+}
+
+/**
+ * The backend's auto-compaction in the Lambda's terms (what LOG_COMPACTION carries): periodic retention in
+ * seconds (etcd's duration syntax as EtcdCompaction writes it: `1h`, `30m`, `90s`, or combined), a revision
+ * count; undefined for NONE.
+ */
+export function logCompactionOf(b: {
+  readonly compactionMode: CompactionMode;
+  readonly compactionRetention: string;
+}): LogCompactionSetting | undefined {
+  if (b.compactionMode === CompactionMode.REVISION)
+    return { kind: 'revisions', keep: Number(b.compactionRetention) };
+  if (b.compactionMode !== CompactionMode.PERIODIC) return undefined;
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(b.compactionRetention);
+  const seconds = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : NaN;
+  if (!(seconds > 0)) throw new Error(`compaction retention ${b.compactionRetention}: not a duration`);
+  return { kind: 'periodic', keep: seconds };
+}
+
+/** LOG_COMPACTION (with the incremental log): absent = etcd's default auto-compaction; `none` = no compaction. */
+function readLogCompaction(
+  raw: string | undefined,
+  errors: string[],
+): { logCompaction?: LogCompactionSetting } {
+  if (raw === undefined) {
+    const d = logCompactionOf({
+      compactionMode: DEFAULTS.compactionMode as CompactionMode,
+      compactionRetention: DEFAULTS.compactionRetention,
+    });
+    return d ? { logCompaction: d } : {};
+  }
+  if (raw === 'none') return {};
+  const m = /^(periodic|revisions):([1-9][0-9]{0,11})$/.exec(raw);
+  if (!m) {
+    errors.push(
+      `${LIFECYCLE_ENV.logCompaction}: must be periodic:<seconds>, revisions:<count> or none (got ${JSON.stringify(raw)})`,
+    );
+    return {};
+  }
+  return { logCompaction: { kind: m[1] as LogCompactionSetting['kind'], keep: Number(m[2]) } };
 }

@@ -56,6 +56,7 @@ export function lifecycleEnvironment(input: LifecycleEnvironmentInput): Record<s
     },
     quotaBackendBytes: input.maintenance.backend.quotaBackendBytes,
     maintenance: maintenanceSettings(input),
+    backend: input.maintenance.backend,
   });
 }
 

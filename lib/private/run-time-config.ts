@@ -14,6 +14,7 @@ import {
   MaintenanceConfig,
   JoinStrategy,
   LAUNCH_HOOK_NAME,
+  logCompactionOf,
   OutputFormat,
   RestorePolicy,
   TERMINATE_HOOK_NAME,
@@ -76,6 +77,11 @@ export function backendSettings(b: Partial<AgentBackendConfig> = {}): AgentBacke
   };
 }
 
+/**
+ * With the incremental backup log etcd's own auto-compaction is off (the agent writes none) and the Lambda
+ * compacts behind the log (lambda/lifecycle/log-compaction.ts) with the backend's retention, as
+ * LOG_COMPACTION.
+ */
 /** The files and directories the agent config names. */
 export interface AgentPaths {
   readonly dataDir: string;
@@ -162,6 +168,8 @@ export interface LifecycleEnvironmentValues {
   readonly quotaBackendBytes?: number;
   /** Defragmentation and NOSPACE recovery: false = off; each absent setting: its DEFAULTS value. */
   readonly maintenance?: Partial<MaintenanceConfig> | false;
+  /** etcd's backend settings, as the agents get them: with the incremental log, the Lambda's compaction. */
+  readonly backend?: Partial<AgentBackendConfig>;
 }
 
 /** The lifecycle Lambda's environment variables (the contract's writer). */
@@ -186,6 +194,7 @@ export function renderLifecycleEnvironment(input: LifecycleEnvironmentValues): R
         snapshotBeforeRemoval: backup.snapshotBeforeRemoval ?? DEFAULTS.snapshotBeforeRemoval,
         ...(backup.incrementalBackupSeconds !== undefined && {
           incrementalBackupSeconds: backup.incrementalBackupSeconds,
+          logCompaction: logCompactionOf(backendSettings(input.backend)),
         }),
       },
     }),

@@ -3,42 +3,15 @@
  * client: put, list by cluster, a verified get, the refusal of a corrupt or malformed chunk, deletion.
  */
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChunkIntegrityError, ChunkStore } from '../../lambda/adapters/chunk-store';
-import { createS3Client } from '../../lambda/adapters/s3';
 import { ChunkRevision, planReplay } from '../../lambda/core/incremental';
-import { LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, LocalS3 } from '../../fleet/s3';
+import { BUCKET, useLocalS3 } from './local-s3';
 
-const BUCKET = 'etcd-backups';
-let dir: string;
-let s3: LocalS3;
-let client: S3Client;
+const s3 = useLocalS3('chunk-store');
 let store: ChunkStore;
-const saved: Record<string, string | undefined> = {};
-
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chunk-store-'));
-  s3 = new LocalS3({ host: '127.0.0.1', port: 0, directory: path.join(dir, 's3'), buckets: [BUCKET] });
-  await s3.start();
-  for (const k of ['AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])
-    saved[k] = process.env[k];
-  process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
-  process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_ACCESS_KEY;
-  process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_SECRET_KEY;
-  client = createS3Client('local-1');
-  store = new ChunkStore(client, BUCKET, 'c1/');
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await s3?.stop();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = new ChunkStore(s3.client, BUCKET, 'c1/');
 });
 
 const T0 = Date.parse('2026-12-01T01:00:00.000Z');
@@ -77,7 +50,7 @@ test('put, list by cluster (in revision order), get back the same revisions, del
 
 test('a chunk whose bytes changed is refused naming both digests; one with a body that is not its key is refused as malformed', async () => {
   const c = await store.put('cc', revs(1, 3));
-  await client.send(
+  await s3.client.send(
     new PutObjectCommand({
       Bucket: BUCKET,
       Key: c.key,
@@ -92,10 +65,10 @@ test('a chunk whose bytes changed is refused naming both digests; one with a bod
   // Bytes that match their key's sha256 but another cluster's header: a mislabelled upload.
   const other = await store.put('dd', revs(1, 3));
   const body = await (
-    await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: other.key }))
+    await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: other.key }))
   ).Body!.transformToString();
   const forged = { ...other, clusterId: 'cc', key: other.key.replace('/dd/', '/cc/') };
-  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: forged.key, Body: body }));
+  await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: forged.key, Body: body }));
   await expect(store.get(forged)).rejects.toThrow(
     /is malformed: header clusterId dd does not match the key's cc/,
   );

@@ -5,42 +5,17 @@
  */
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, SnapshotIntegrityError, SnapshotStore } from '../../lambda/adapters/s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SnapshotIntegrityError, SnapshotStore } from '../../lambda/adapters/s3';
 import { buildRestoreRecord, chooseSnapshot } from '../../lambda/core/restore';
-import { LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, LocalS3 } from '../../fleet/s3';
+import { BUCKET, useLocalS3 } from './local-s3';
 
-const BUCKET = 'etcd-backups';
-let dir: string;
-let s3: LocalS3;
-let client: S3Client;
+const s3 = useLocalS3('s3-store');
 let store: SnapshotStore;
-const saved: Record<string, string | undefined> = {};
-
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3-store-'));
-  s3 = new LocalS3({ host: '127.0.0.1', port: 0, directory: path.join(dir, 's3'), buckets: [BUCKET] });
-  await s3.start();
-  for (const k of ['AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])
-    saved[k] = process.env[k];
-  process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
-  process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_ACCESS_KEY;
-  process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_SECRET_KEY;
-  client = createS3Client('local-1');
-  store = new SnapshotStore(client, BUCKET, 'c1/');
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await s3?.stop();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = new SnapshotStore(s3.client, BUCKET, 'c1/');
 });
 
 function chunks(data: Buffer, size: number): Readable {
@@ -63,7 +38,7 @@ test('a streamed snapshot larger than one part is stored with its sha256 and dow
   expect(listed).toEqual([
     expect.objectContaining({ key: stored.key, revision: 42, clusterId: 'abc123', sha256: stored.sha256 }),
   ]);
-  const file = path.join(dir, 'down.db');
+  const file = path.join(s3.dir, 'down.db');
   await store.download(listed[0], file);
   expect(fs.readFileSync(file).equals(data)).toBe(true);
 });
@@ -80,14 +55,14 @@ test('a corrupt snapshot is refused with a clear error, and the previous one is 
     clusterId: 'abc123',
   });
   // Flip bytes of the stored object (same key; its sha256 sidecar keeps the original digest).
-  await client.send(
+  await s3.client.send(
     new PutObjectCommand({ Bucket: BUCKET, Key: bad.key, Body: Buffer.from('newest snapshoT') }),
   );
   const candidates = await store.list();
   const refused: Record<string, string> = {};
   const first = chooseSnapshot(candidates, refused)!;
   expect(first.key).toBe(bad.key);
-  const file = path.join(dir, 'bad.db');
+  const file = path.join(s3.dir, 'bad.db');
   const err = await store.download(first, file).catch((e: Error) => e);
   expect(err).toBeInstanceOf(SnapshotIntegrityError);
   expect((err as Error).message).toMatch(
@@ -105,7 +80,7 @@ test('a corrupt snapshot is refused with a clear error, and the previous one is 
 
 test('an interrupted backup (no sha256 sidecar) is never a candidate', async () => {
   const key = 'c1/snapshots/20270101T000000000Z-r00000000000000000099-abc123.db';
-  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from('partial') }));
+  await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from('partial') }));
   const listed = await store.list();
   expect(listed.find((s) => s.key === key)?.sha256).toBeUndefined();
   expect(chooseSnapshot(listed, {})!.key).not.toBe(key);

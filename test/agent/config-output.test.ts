@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CompactionMode, ConfigError, OutputFormat, parseConfig } from '../../lambda/agent/config';
+import { writeSettings } from '../../lambda/agent/join';
 import { EtcdSettings, parseEnvFile, renderSettings } from '../../lambda/agent/output';
 import { VALID_AGENT_CONFIG } from './fixtures';
 
@@ -125,6 +126,31 @@ describe('settings output (golden files)', () => {
     expect(backendVars).toEqual(expected);
     const flags = renderSettings({ ...settings, backend: b }, OutputFormat.FLAGS);
     expect(flags).toContain(`--quota-backend-bytes=50331648`);
+  });
+
+  it('with the incremental backup log, writeSettings gives etcd no auto-compaction (the Lambda compacts behind the log)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settings-log-'));
+    try {
+      const read = (cfg: Record<string, unknown>) => {
+        const c = parseConfig(JSON.stringify({ ...cfg, envFile: path.join(dir, 'etcd.env') }));
+        writeSettings(c, settings);
+        const vars = parseEnvFile(fs.readFileSync(c.envFile, 'utf8'));
+        return Object.keys(vars).filter((k) => /COMPACTION/.test(k));
+      };
+      const base = { ...valid, backend };
+      expect(read(base)).toEqual(['ETCD_AUTO_COMPACTION_MODE', 'ETCD_AUTO_COMPACTION_RETENTION']);
+      expect(
+        read({
+          ...base,
+          backupBucketFile: '/etc/etcd-agent/backup-bucket',
+          restoreCommand: ['etcdctl'],
+          incrementalBackupSeconds: 10,
+          etcdCommand: ['etcd'],
+        }),
+      ).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

@@ -7,6 +7,8 @@ import {
   decodeChunk,
   encodeChunk,
   logLagSeconds,
+  LogRetention,
+  planLogCompaction,
   parseChunkKey,
   planReplay,
   replayUntil,
@@ -266,5 +268,117 @@ describe('logLagSeconds', () => {
     ['behind: seconds since its newest revision', [ch(1, 10), ch(11, 20)], 25, T0 + 32_000, 12],
   ])('%s', (_, chunks, rev, now, want) => {
     expect(logLagSeconds(chunks, CID, rev, now)).toBe(want);
+  });
+});
+
+describe('planLogCompaction', () => {
+  // Chunks of CID: 1-10 received at T0+10 s, 11-20 at T0+20 s, 21-30 at T0+30 s (ch's times).
+  const log = [ch(1, 10), ch(11, 20), ch(21, 30)];
+  const at = (s: number) => T0 + s * 1000;
+  const P = (seconds: number): LogRetention => ({ kind: 'periodic', seconds });
+  const R = (count: number): LogRetention => ({ kind: 'revisions', count });
+  test.each<[string, LogRetention, ChunkInfo[], number, number, unknown, RegExp]>([
+    [
+      'periodic: the newest chunk at least the retention old',
+      P(15),
+      log,
+      30,
+      at(36),
+      { kind: 'compact', revision: 20, pastLog: false },
+      /keep 15 s of revisions: compact to 20/,
+    ],
+    [
+      'periodic: nothing old enough',
+      P(60),
+      log,
+      30,
+      at(36),
+      { kind: 'none' },
+      /no shipped revision is older than the retention \(60 s\)/,
+    ],
+    [
+      'periodic: never past the log, even when the cluster is far ahead',
+      P(5),
+      log,
+      500,
+      at(36),
+      { kind: 'compact', revision: 30, pastLog: false },
+      /compact to 30/,
+    ],
+    [
+      'periodic: a broken log holds compaction at its end and says so',
+      P(5),
+      log,
+      500,
+      at(400),
+      { kind: 'compact', revision: 30, pastLog: false },
+      /370 s behind \(more than 60 s, at revision 30\)/,
+    ],
+    [
+      "periodic: another cluster's chunks do not count",
+      P(5),
+      [ch(1, 100, 'ff')],
+      100,
+      at(400),
+      { kind: 'none' },
+      /has shipped nothing for this cluster/,
+    ],
+    [
+      'revisions: capped at the newest shipped',
+      R(5),
+      log,
+      40,
+      at(31),
+      { kind: 'compact', revision: 30, pastLog: false },
+      /not past the log's newest shipped revision 30/,
+    ],
+    [
+      'revisions: the retention below the log',
+      R(15),
+      log,
+      30,
+      at(31),
+      { kind: 'compact', revision: 15, pastLog: false },
+      /keep the last 15 revisions \(the log has shipped up to 30\)/,
+    ],
+    ['revisions: a young cluster', R(100), log, 30, at(31), { kind: 'none' }, /fewer than 100 revisions/],
+    [
+      'revisions: nothing shipped yet, not broken',
+      R(5),
+      [],
+      40,
+      at(31),
+      { kind: 'compact', revision: 35, pastLog: true },
+      /shipped nothing for this cluster: compaction does not wait/,
+    ],
+    [
+      'revisions: a log broken for longer than allowed no longer holds it back',
+      R(5),
+      log,
+      400,
+      at(200),
+      { kind: 'compact', revision: 395, pastLog: true },
+      /170 s behind \(more than 60 s, at revision 30\)/,
+    ],
+    [
+      'revisions: a log behind but within the allowed lag still holds it',
+      R(5),
+      log,
+      400,
+      at(80),
+      { kind: 'compact', revision: 30, pastLog: false },
+      /not past the log's newest shipped revision 30/,
+    ],
+  ])('%s', (_, retention, chunks, current, now, want, reason) => {
+    const p = planLogCompaction({
+      retention,
+      chunks,
+      clusterId: CID,
+      currentRevision: current,
+      now,
+      maxLagSeconds: 60,
+    });
+    expect(p).toMatchObject(want as object);
+    expect(p.reason).toMatch(reason);
   });
 });

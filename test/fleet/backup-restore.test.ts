@@ -12,10 +12,19 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { blockFor, s3Address } from '../../fleet/addresses';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { client, expectConverged, readAll, StatusJson, TestFleet, until, write } from './harness';
+import {
+  client,
+  expectConverged,
+  keysUnder,
+  readAll,
+  s3For,
+  StatusJson,
+  TestFleet,
+  until,
+  write,
+} from './harness';
 
 jest.setTimeout(400_000);
 
@@ -25,22 +34,6 @@ interface BackupResult {
   reason: string;
   snapshot?: { key: string; revision: number; sha256: string };
   restore?: { generation: number; seedInstanceId: string; snapshotKey: string; restoredUpToRevision: number };
-}
-
-function s3For(fleet: TestFleet): S3Client {
-  return new S3Client({
-    region: 'local-1',
-    endpoint: `http://${s3Address(blockFor(fleet.dir))}:9000`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'fleet', secretAccessKey: 'fleet' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
-async function keysUnder(s3: S3Client, prefix: string): Promise<string[]> {
-  const r = await s3.send(new ListObjectsV2Command({ Bucket: BACKUP_BUCKET, Prefix: prefix }));
-  return (r.Contents ?? []).map((o) => o.Key!).sort();
 }
 
 /**

@@ -4,7 +4,7 @@
  * when every key holds the value written, and fail on a missing key and on a key that holds another value.
  */
 import { CLIENT_PORT, EtcdCluster } from '../lifecycle/etcd-cluster';
-import { client, expectValues, readBack } from './harness';
+import { client, expectValues, readBack, recoveryPoint } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -66,5 +66,32 @@ test('readBack: counts a key with another value as lost, like a missing one', as
     missingCount: 1,
     wrongValues: 1,
     wrong: ['chaos/00000004: "not 4" instead of "4"'],
+  });
+});
+
+describe('recoveryPoint (no etcd: a read-back map)', () => {
+  const T = 1_000_000;
+  // Writes 0..9 acknowledged one second apart; the loss at T + 10 s.
+  const writer = {
+    acked: Array.from({ length: 10 }, (_, n) => `w/${n}`),
+    ackTimes: Array.from({ length: 10 }, (_, n) => T + n * 1000),
+  };
+  const read = (ns: number[], wrong: number[] = []) =>
+    new Map(ns.map((n) => [`w/${n}`, Buffer.from(wrong.includes(n) ? 'x' : String(n))]));
+  test.each([
+    ['everything back', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [], 10, 0, []],
+    ['the last 3 lost', [0, 1, 2, 3, 4, 5, 6], [], 7, 4, []],
+    ['a hole at 2 (a later write back does not count)', [0, 1, 3, 4, 5, 6, 7, 8, 9], [], 2, 9, ['w/2']],
+    ['another value counts as lost', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1], 1, 10, ['w/1']],
+    ['nothing back', [], [], 0, Infinity, ['w/0', 'w/1', 'w/2', 'w/3', 'w/4']],
+  ])('%s', (_, back, wrong, inOrder, rpo, olderMissing) => {
+    const r = recoveryPoint(writer, read(back as number[], wrong as number[]), T + 10_000, 5);
+    expect(r).toEqual({
+      acknowledged: 10,
+      backInOrder: inOrder,
+      recoveryPointS: rpo,
+      older: 5,
+      olderMissing,
+    });
   });
 });

@@ -15,3 +15,4 @@ export * from './harness/writer';
 export * from './harness/decisions';
 export * from './harness/etcdctl';
 export * from './harness/overwrite';
+export * from './harness/s3';

@@ -12,28 +12,21 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { blockFor, s3Address } from '../../fleet/addresses';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { compareValues, expectConverged, getPrefix, StatusJson, TestFleet, until, Writer } from './harness';
+import {
+  compareValues,
+  expectConverged,
+  getPrefix,
+  keysUnder,
+  s3For,
+  StatusJson,
+  TestFleet,
+  until,
+  Writer,
+} from './harness';
 
 jest.setTimeout(240_000);
-
-function s3For(fleet: TestFleet): S3Client {
-  return new S3Client({
-    region: 'local-1',
-    endpoint: `http://${s3Address(blockFor(fleet.dir))}:9000`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'fleet', secretAccessKey: 'fleet' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
-async function keysUnder(s3: S3Client, prefix: string): Promise<string[]> {
-  const r = await s3.send(new ListObjectsV2Command({ Bucket: BACKUP_BUCKET, Prefix: prefix }));
-  return (r.Contents ?? []).map((o) => o.Key!).sort();
-}
 
 interface Record_ {
   generation: number;

@@ -2,16 +2,27 @@
  * FAILURE-SCENARIOS 13 on real etcd through the etcd-fleet CLI: a total loss, every member gone with its
  * data, while the backup bucket holds the cluster's snapshots. The replacements must never bootstrap a new,
  * EMPTY cluster beside those backups:
- *   - automatic policy: every instance `kill --wipe`; the reconcile restores the newest snapshot by itself;
- *     every write acknowledged before that backup is back with its value. The time from the loss to a
- *     converged, restored cluster is printed.
+ *   - automatic policy, under a steady writer: every instance `kill --wipe`; the reconcile restores the newest
+ *     snapshot by itself and the seed replays the incremental log (issue 16); every write acknowledged before
+ *     that backup, and every one acknowledged more than 15 s before the loss, is back with its value. The
+ *     recovery point and the time from the loss to a converged, restored cluster are printed.
  *   - manual policy, the group scaled to 0 and back with its volumes gone: the replacements wait, the
  *     Lambda says so (log line and metric) and no cluster forms; `etcd-fleet restore` then works in that
  *     state and every write before the backup is back.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { expectConverged, readAll, StatusJson, TestFleet, until, write } from './harness';
+import {
+  expectConverged,
+  getPrefix,
+  readAll,
+  recoveryPoint,
+  StatusJson,
+  TestFleet,
+  until,
+  write,
+  Writer,
+} from './harness';
 
 jest.setTimeout(400_000);
 
@@ -41,8 +52,17 @@ describe('scenario 13: total loss beside backups', () => {
     const fleet = new TestFleet('loss-auto');
     afterAll(() => fleet.down());
 
-    it('restores the newest snapshot instead of bootstrapping an empty cluster', async () => {
-      const s = await fleet.up('--size', '3', '--restore', 'automatic', '--restore-after', '5');
+    it('restores the newest snapshot and replays the incremental log: every write acknowledged more than 15 s before the loss is back', async () => {
+      const s = await fleet.up(
+        '--size',
+        '3',
+        '--restore',
+        'automatic',
+        '--restore-after',
+        '5',
+        '--incremental-seconds',
+        '10', // the construct's default
+      );
       expectConverged(s, 3);
       const written = await write(s.endpoints, 'loss/a/', 40);
       const backup = JSON.parse(await fleet.ok('backup')) as BackupResult;
@@ -50,22 +70,43 @@ describe('scenario 13: total loss beside backups', () => {
       const maxRev = Math.max(...[...written.values()].map(([, r]) => r));
       expect(backup.snapshot!.revision).toBeGreaterThanOrEqual(maxRev);
 
-      const lossAt = Date.now();
-      for (const i of s.instances) await fleet.ok('kill', i.id, '--wipe');
-      const after = await until('a converged cluster after the total loss', 240, async () => {
-        const st = JSON.parse(await fleet.ok('status', '--json')) as StatusJson;
-        return st.converged && st.clusterId !== s.clusterId ? st : undefined;
-      });
+      // A steady writer for 25 s after the snapshot: only the incremental log holds these writes.
+      const writer = new Writer(fleet, 'loss/w');
+      writer.start();
+      let after: StatusJson;
+      let lossAt: number;
+      try {
+        await until('25 s of acknowledged writes after the snapshot', 60, async () =>
+          writer.ackTimes.length > 0 && Date.now() - writer.ackTimes[0] >= 25_000 ? true : undefined,
+        );
+        lossAt = Date.now();
+        await Promise.all(s.instances.map((i) => fleet.ok('kill', i.id, '--wipe')));
+        after = await until('a converged cluster after the total loss', 240, async () => {
+          const st = JSON.parse(await fleet.ok('status', '--json')) as StatusJson;
+          return st.converged && st.clusterId !== s.clusterId ? st : undefined;
+        });
+      } finally {
+        await writer.stop();
+      }
       const seconds = (Date.now() - lossAt) / 1000;
-      process.stdout.write(
-        `scenario 13 (automatic): loss -> converged restored cluster in ${seconds.toFixed(1)} s\n`,
-      );
       expectConverged(after, 3);
       expect(after.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.id)).not.toEqual(
         expect.arrayContaining(s.instances.map((i) => i.id)),
       );
-      // Every write acknowledged before the backup is back, with its value.
-      expectValues(await readAll(after.endpoints, undefined, 'loss/'), written);
+      // Every write acknowledged before the snapshot is back, with its value.
+      expectValues(await readAll(after.endpoints, undefined, 'loss/a/'), written);
+      // The steady writer's writes, read back with etcdctl: every one acknowledged more than 15 s before
+      // the loss is back with its value. The recovery point: the loss minus the acknowledgement of the newest
+      // write before the first one missing.
+      const rp = recoveryPoint(writer, await getPrefix(after.endpoints, 'loss/w/'), lossAt, 15);
+      process.stdout.write(
+        `scenario 13 (automatic, incremental log): ${rp.acknowledged} writes acknowledged before the loss, ` +
+          `${rp.backInOrder} back in order; recovery point ${rp.recoveryPointS.toFixed(1)} s; ` +
+          `loss -> converged restored cluster in ${seconds.toFixed(1)} s\n`,
+      );
+      expect(rp.older).toBeGreaterThan(100);
+      expect(rp.olderMissing.slice(0, 5)).toEqual([]);
+      expect(rp.recoveryPointS).toBeLessThanOrEqual(15);
       // The cluster came from the restore (one seed), not from a bootstrap of the replacements.
       const out = fs.readFileSync(path.join(fleet.dir, 'supervisor.out'), 'utf8');
       expect(out).toMatch(/"message":"restore started"/);

@@ -126,3 +126,44 @@ export async function readAll(
     c.close();
   }
 }
+
+/** What came back of a steady writer's writes after a loss at `lossAt` (issue 16's recovery point). */
+export interface RecoveryPoint {
+  /** Writes acknowledged before the loss. */
+  readonly acknowledged: number;
+  /** Of those, how many are back in order (with their values) up to the first one missing. */
+  readonly backInOrder: number;
+  /**
+   * Seconds from the acknowledgement of the newest write before the first missing one to the loss (0 when
+   * every write came back; Infinity when none did).
+   */
+  readonly recoveryPointS: number;
+  /** Writes acknowledged more than `olderThanS` before the loss, and those of them not back with their value. */
+  readonly older: number;
+  readonly olderMissing: readonly string[];
+}
+
+/**
+ * The recovery point of a steady writer's writes (keys `acked[n]`, value String(n), acknowledged at
+ * `ackTimes[n]`) against what was read back after a loss at `lossAt`.
+ */
+export function recoveryPoint(
+  writer: { readonly acked: readonly string[]; readonly ackTimes: readonly number[] },
+  read: ReadonlyMap<string, Buffer>,
+  lossAt: number,
+  olderThanS: number,
+): RecoveryPoint {
+  const back = (k: string, n: number) => read.get(k)?.toString('utf8') === String(n);
+  const before = writer.acked.filter((_, n) => writer.ackTimes[n] < lossAt);
+  const firstMissing = before.findIndex((k, n) => !back(k, n));
+  const kept = firstMissing === -1 ? before.length : firstMissing;
+  const older = before.filter((_, n) => writer.ackTimes[n] < lossAt - olderThanS * 1000);
+  return {
+    acknowledged: before.length,
+    backInOrder: kept,
+    recoveryPointS:
+      firstMissing === -1 ? 0 : kept === 0 ? Infinity : (lossAt - writer.ackTimes[kept - 1]) / 1000,
+    older: older.length,
+    olderMissing: older.filter((k, n) => !back(k, n)),
+  };
+}
