@@ -84,6 +84,12 @@ export class Shipper {
   private timer?: NodeJS.Timeout;
   private flushChain: Promise<void> = Promise.resolve();
   private clusterId = '';
+  /**
+   * The cluster's revision when this term's watch started from an older one: revisions up to it were written
+   * before this shipper was elected (a takeover's backlog), so they are flushed as soon as they arrived
+   * instead of N s after their receipt.
+   */
+  private backlogEnd = 0;
   private readonly ttl: number;
 
   constructor(private readonly o: ShipperOptions) {
@@ -195,6 +201,7 @@ export class Shipper {
       this.buffer = [];
       this.bytes = 0;
       this.clusterId = '';
+      this.backlogEnd = 0;
     }
   }
 
@@ -237,6 +244,8 @@ export class Shipper {
       ...(start.kind === 'snapshot' && start.gap ? { gap: start.gap } : {}),
     });
     let from = start.kind === 'resume' ? start.revision : await this.snapshot(term, start.reason, start.gap);
+    const current = Number(list.header.revision);
+    if (current > from) this.backlogEnd = current;
     const interruptions = new Backoff({ firstMs: 200, capMs: 5000 });
     while (!term.done) {
       const end = await this.watchRound(client, term, from + 1);
@@ -314,7 +323,12 @@ export class Shipper {
 
   /** After new revisions: flush now when flushReason says so, else (re)arm the timer of the oldest one. */
   private consider(term: Term): void {
-    const reason = flushReason(
+    let reason: string | undefined;
+    if (this.backlogEnd > 0 && (this.buffer.at(-1)?.revision ?? 0) >= this.backlogEnd) {
+      reason = `caught up with the backlog up to revision ${this.backlogEnd} (written before this term)`;
+      this.backlogEnd = 0;
+    }
+    reason ??= flushReason(
       { oldestTime: this.buffer[0]?.time, revisions: this.buffer.length, bytes: this.bytes },
       Date.now(),
       this.o.intervalSeconds,

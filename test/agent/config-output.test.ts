@@ -185,6 +185,14 @@ describe('the built agent bundle', () => {
     expect(r.stderr).toMatch(/usage: agent.js join\|promote\|handoff\|ship --config FILE/);
   });
 
+  it('ship: exits 2 when the config has no incremental backup log', () => {
+    const cfg = path.join(dir, 'no-log.json');
+    fs.writeFileSync(cfg, JSON.stringify(valid));
+    const r = run(['ship', '--config', cfg]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/ship: the config has no incremental backup log/);
+  });
+
   it('exits 2 naming the field when the config is missing or malformed', () => {
     expect(run(['join']).stderr).toMatch(/config: --config FILE is required/);
     const missing = run(['join', '--config', path.join(dir, 'nope.json')]);
