@@ -5,12 +5,10 @@
  * ships (status and bucket agree), and the chain from the newest snapshot reaches the cluster's revision
  * without a hole. Judged from the local S3's listing and etcdctl.
  */
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { blockFor, s3Address } from '../../fleet/addresses';
-import { BACKUP_BUCKET } from '../../fleet/backup';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { parseChunkKey, planReplay } from '../../lambda/core/incremental';
 import { parseSnapshotKey } from '../../lambda/core/restore';
-import { client, etcdctl, expectConverged, StatusJson, TestFleet, until } from './harness';
+import { client, etcdctl, expectConverged, keysUnder, s3For, StatusJson, TestFleet, until } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -18,26 +16,8 @@ const N = 2;
 const fleet = new TestFleet('ship');
 afterAll(() => fleet.down());
 
-function s3For(): S3Client {
-  return new S3Client({
-    region: 'local-1',
-    endpoint: `http://${s3Address(blockFor(fleet.dir))}:9000`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'fleet', secretAccessKey: 'fleet' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
 async function listing(s3: S3Client) {
-  const keys: string[] = [];
-  let token: string | undefined;
-  for (let i = 0; i < 100; i++) {
-    const r = await s3.send(new ListObjectsV2Command({ Bucket: BACKUP_BUCKET, ContinuationToken: token }));
-    keys.push(...(r.Contents ?? []).map((o) => o.Key!));
-    if (!r.IsTruncated) break;
-    token = r.NextContinuationToken;
-  }
+  const keys = await keysUnder(s3, '');
   const set = new Set(keys);
   const chunks = keys.map(parseChunkKey).filter((c) => c !== undefined);
   const snapshots = keys
@@ -58,7 +38,7 @@ test('up --incremental-seconds: one instance ships, status names it; killed, ano
   const t0 = Date.now();
   const up = await fleet.up('--size', '3', '--incremental-seconds', String(N));
   expectConverged(up, 3);
-  const s3 = s3For();
+  const s3 = s3For(fleet);
   try {
     const first = await until('status names the shipping instance', 30, async () => {
       const s = (await fleet.status()) as StatusJson & { shipper?: string };
