@@ -23,15 +23,32 @@ export interface ScratchEtcdOptions {
 }
 
 /** A port on 127.0.0.1 that was free when asked (the OS's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
+}
+
+/**
+ * `n` distinct free ports on 127.0.0.1: every listener is held until all are chosen (one after the other,
+ * a port just released could be handed out again).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port));
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  }
 }
 
 export class ScratchEtcd {
@@ -55,7 +72,7 @@ export class ScratchEtcd {
 
   /** Starts it and waits until it answers as the leader of its one-member cluster. */
   static async start(o: ScratchEtcdOptions): Promise<ScratchEtcd> {
-    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const [clientPort, peerPort] = await freePorts(2);
     const clientURL = `http://127.0.0.1:${clientPort}`;
     const peerURL = `http://127.0.0.1:${peerPort}`;
     const proc = spawn(

@@ -122,8 +122,9 @@ describe('issue 14: status, no defragmentation while a member is down, NOSPACE r
         (l) => l.message === 'maintenance: defragment' || l.message === 'maintenance: move-leader',
       ),
     ).toEqual([]);
-    // The maintenance did run meanwhile (every second), and waited each time.
-    expect(waits.length).toBeGreaterThanOrEqual(3);
+    // The maintenance did run meanwhile (scheduled every second; a run under load takes longer, and never two
+    // at once), more than once, and waited each time. (3 were required until a CI run saw 2 in a ~5 s window.)
+    expect(waits.length).toBeGreaterThanOrEqual(2);
     expect(load.wrongValues(await getPrefix(others, 'down/'))).toEqual([]);
   });
 
