@@ -7,11 +7,16 @@
  * with the handoff the gap stays under one election timeout, which a removal of the leader as it is cannot
  * do (the others wait at least an election timeout before electing).
  * HANDOFF_GAP_ROUNDS=N repeats both cases N times (default 1; at most 12).
+ * A failed case is run again, at most twice, on a fresh cluster (jest.retryTimes), every attempt's figures
+ * printed: a CI run once saw 1074 ms with the handoff on a loaded machine (its baseline that run: 1017 ms).
+ * A broken handoff cannot pass: a removal as it is never gets under an election timeout, in any attempt.
  */
 import { handler } from '../../lambda/lifecycle';
 import { startTermination, useHandlerWorld, w } from './handler-fixture';
 import { currentLeader } from './leader-watch';
 import { longestGap, steadyWriter } from './steady-writer';
+
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
 const ELECTION_TIMEOUT_MS = 1000;
 useHandlerWorld(1, 25, {
