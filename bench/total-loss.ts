@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fill, getPrefix, recoveryPoint, StatusJson, until, Writer } from '../test/fleet/harness';
+import { fill, getPrefix, recoveryPoint, totalLossUnderWriter, Writer } from '../test/fleet/harness';
 import { parseOptions } from './lib/args';
 import { down, downAllSync, newFleet } from './lib/fleet';
 import { onExitCleanup, runMain } from './lib/util';
@@ -38,23 +38,11 @@ async function one(mb: number, log: boolean) {
     const backup = JSON.parse(await f.okWithin(900_000, 'backup', '--timeout', '600')) as { ok: boolean };
     if (!backup.ok) throw new Error('backup failed');
     const writer = new Writer(f, 'bench-w');
-    writer.start();
-    let after: StatusJson;
-    let lossAt = 0;
-    try {
-      await until('25 s of acknowledged writes', 120, async () =>
-        writer.ackTimes.length > 0 && Date.now() - writer.ackTimes[0] >= 25_000 ? true : undefined,
-      );
-      // The loss is complete when every kill returned (writes acknowledged until then count as before it).
-      await Promise.all(s.instances.map((i) => f.ok('kill', i.id, '--wipe')));
-      lossAt = Date.now();
-      after = await until('a converged restored cluster', 900, async () => {
-        const st = await f.status();
-        return st.converged && st.clusterId !== s.clusterId ? st : undefined;
-      });
-    } finally {
-      await writer.stop();
-    }
+    const { after, lossAt } = await totalLossUnderWriter(f, s, writer, {
+      writeSeconds: 25,
+      writeTimeoutSeconds: 120,
+      convergeSeconds: 900,
+    });
     const lossToConvergedS = (Date.now() - lossAt) / 1000;
     const rp = recoveryPoint(writer, await getPrefix(after.endpoints, 'bench-w/'), lossAt, 15);
     const result = {

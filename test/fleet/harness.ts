@@ -16,3 +16,4 @@ export * from './harness/decisions';
 export * from './harness/etcdctl';
 export * from './harness/overwrite';
 export * from './harness/s3';
+export * from './harness/total-loss';

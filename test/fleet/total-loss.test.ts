@@ -19,6 +19,7 @@ import {
   recoveryPoint,
   StatusJson,
   TestFleet,
+  totalLossUnderWriter,
   until,
   write,
   Writer,
@@ -72,24 +73,11 @@ describe('scenario 13: total loss beside backups', () => {
 
       // A steady writer for 25 s after the snapshot: only the incremental log holds these writes.
       const writer = new Writer(fleet, 'loss/w');
-      writer.start();
-      let after: StatusJson;
-      let lossAt: number;
-      try {
-        await until('25 s of acknowledged writes after the snapshot', 60, async () =>
-          writer.ackTimes.length > 0 && Date.now() - writer.ackTimes[0] >= 25_000 ? true : undefined,
-        );
-        // The loss is complete when the last instance is gone: the time every kill returned (writes acknowledged
-        // until then count as before the loss, which can only make the measured recovery point larger).
-        await Promise.all(s.instances.map((i) => fleet.ok('kill', i.id, '--wipe')));
-        lossAt = Date.now();
-        after = await until('a converged cluster after the total loss', 240, async () => {
-          const st = JSON.parse(await fleet.ok('status', '--json')) as StatusJson;
-          return st.converged && st.clusterId !== s.clusterId ? st : undefined;
-        });
-      } finally {
-        await writer.stop();
-      }
+      const { after, lossAt } = await totalLossUnderWriter(fleet, s, writer, {
+        writeSeconds: 25,
+        writeTimeoutSeconds: 60,
+        convergeSeconds: 240,
+      });
       const seconds = (Date.now() - lossAt) / 1000;
       expectConverged(after, 3);
       expect(after.instances.filter((i) => i.lifecycleState === 'InService').map((i) => i.id)).not.toEqual(
