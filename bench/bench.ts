@@ -18,7 +18,9 @@
  * Writes bench/results.json (or --out FILE) and prints a table. Options: --quick (fewer repetitions, no
  * 100 MB), --only a,b (sections: lambda, synth, bootstrap, bootstrap3, bootstrap5, replace, keyspace,
  * defrag, roll),
- * --reps N (bootstrap repetitions). Definitions and the latest results: bench/README.md.
+ * --reps N (bootstrap repetitions), --keyspace-mb a,b (the keyspace sizes of `keyspace`), --replace-log S
+ * (the replace fleets' incremental backup log, `up --incremental-seconds S`; default 10 as the construct's;
+ * 0: off, and every removal takes its pre-removal snapshot). Definitions and the latest results: bench/README.md.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -53,6 +55,8 @@ function options(argv: string[]) {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     reps: { type: 'string' },
+    'keyspace-mb': { type: 'string' },
+    'replace-log': { type: 'string', default: '10' },
     out: { type: 'string', default: path.join(__dirname, 'results.json') },
   });
   const only = values.only ? new Set(String(values.only).split(',')) : null;
@@ -66,7 +70,16 @@ function options(argv: string[]) {
     quick: Boolean(values.quick),
     out: path.resolve(String(values.out)),
     reps,
-    keyspaceMB: values.quick ? [0, 10] : [0, 10, 100],
+    keyspaceMB: values['keyspace-mb']
+      ? String(values['keyspace-mb'])
+          .split(',')
+          .map((v) => intOption(v, 'keyspace-mb', 0))
+      : values.quick
+        ? [0, 10]
+        : [0, 10, 100],
+    // The replace fleets' incremental backup log (seconds; 0 = off): the construct's default, 10 s, is on,
+    // and with it the pre-removal snapshot is skipped while the log is current.
+    replaceLogSeconds: intOption(String(values['replace-log']), 'replace-log', 0),
     want: (s: string) => !only || only.has(s),
   };
 }
@@ -109,6 +122,7 @@ async function main(): Promise<void> {
     for (const mb of o.want('keyspace') ? o.keyspaceMB : [0]) {
       log(`replace with ${mb} MB`);
       const r = await benchReplace(
+        o.replaceLogSeconds,
         mb,
         mb === 0 ? o.reps.replace : o.reps.keyspace,
         mb === 0 ? extraJoins : 0,
@@ -117,11 +131,11 @@ async function main(): Promise<void> {
       if (mb === 0) res.replace = r;
     }
     // Replacements of the keyspace runs added joins too; top up if still short.
-    if (joins.size < o.reps.joins) {
+    if (joins.size < o.reps.joins && byKeyspace['0']) {
       log(`agent joins: ${joins.size} < ${o.reps.joins}, topping up`);
       await joinsFleet(o.reps.joins);
     }
-    res.agentOverheadMs = agentOverhead([...joins.values()]);
+    if (byKeyspace['0']) res.agentOverheadMs = agentOverhead([...joins.values()]);
   }
   if (o.want('defrag')) {
     log('defrag');

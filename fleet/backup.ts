@@ -88,6 +88,8 @@ export class FleetBackup {
       restorePolicy: this.restorePolicy,
       restoreAfterSeconds: this.opts.restoreAfterSeconds ?? 20,
       snapshotBeforeRemoval: true,
+      // Restore drills run on the instances (`etcd-fleet drill`); the reconcile publishes their age.
+      restoreDrills: true,
       ...(this.incrementalSeconds !== undefined && { incrementalBackupSeconds: this.incrementalSeconds }),
     };
   }

@@ -7,6 +7,7 @@
  *   etcd-fleet backup | restore                               (backups and disaster recovery)
  *   etcd-fleet up ... [--quota-mb N] [--maintenance-interval S] [--no-maintenance]
  *   etcd-fleet maintenance on|off|run                         (defragmentation and NOSPACE recovery)
+ *   etcd-fleet drill [ID]                                     (one restore drill run on an instance)
  *   etcd-fleet roll [--etcd PATH] [--etcd-version V] [--signal-timeout S]   (gated rolling update)
  */
 import { spawn, spawnSync } from 'child_process';
@@ -17,7 +18,8 @@ import { rollCmd } from './cli-roll';
 import { call, socketPath } from './control';
 import { table } from './table';
 import type { FleetStatus } from './types';
-import { USAGE } from './usage';
+import { USAGE, UsageError } from './usage';
+import { drillCmd, lambdaCmd, maintenanceCmd } from './cli-lambda';
 
 export { table } from './table';
 
@@ -87,8 +89,6 @@ export function parseArgs(argv: string[]): Parsed {
   }
   return { cmd: positional.shift() ?? '', positional, flags };
 }
-
-class UsageError extends Error {}
 
 function num(flags: Parsed['flags'], name: string, def: number): number {
   const v = flags[name];
@@ -221,27 +221,6 @@ function incrementalSeconds(p: Parsed): number {
   return n;
 }
 
-/** backup / restore: the Lambda's result as one JSON line; exit 1 when it did not do its job. */
-async function lambdaCmd(dir: string, cmd: 'backup' | 'restore', timeout: number): Promise<number> {
-  const r = await call(dir, { cmd }, (timeout + 30) * 1000);
-  if (!r.ok) throw new Error(r.error);
-  const data = r.data as { ok?: boolean; reason?: string };
-  console.log(JSON.stringify(data));
-  if (!data.ok) console.error(`etcd-fleet ${cmd}: ${data.reason ?? 'failed'}`);
-  return data.ok ? 0 : 1;
-}
-
-/** maintenance on|off: the schedule; run: one run now, its result as one JSON line. */
-async function maintenanceCmd(dir: string, action: string | undefined, timeout: number): Promise<number> {
-  if (action !== 'on' && action !== 'off' && action !== 'run')
-    throw new UsageError('maintenance needs on, off or run');
-  const r = await call(dir, { cmd: 'maintenance', args: { action } }, (timeout + 30) * 1000);
-  if (!r.ok) throw new Error(r.error);
-  console.log(JSON.stringify(r.data));
-  const result = (r.data as { result?: { ok?: boolean } }).result;
-  return result && typeof result === 'object' && result.ok === false ? 1 : 0;
-}
-
 async function waitCmd(
   dir: string,
   cmd: string,
@@ -362,6 +341,8 @@ export async function main(argv: string[]): Promise<number> {
         return await lambdaCmd(dir, p.cmd, timeout);
       case 'maintenance':
         return await maintenanceCmd(dir, p.positional[0], timeout);
+      case 'drill':
+        return await drillCmd(dir, p.positional[0], timeout);
       case 'roll':
         return await rollCmd(dir, {
           ...(p.flags.etcd !== undefined && { etcdBin: findEtcd(p.flags.etcd) }),

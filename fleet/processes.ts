@@ -141,6 +141,38 @@ export class InstanceProcesses {
     });
   }
 
+  /**
+   * One restore drill run (`agent.js drill`, as etcd-backup-drill.timer starts it on a member): its exit code
+   * and the JSON lines it wrote (also appended to DIR/.../drill.log).
+   */
+  async drill(inst: Instance): Promise<{ code: number; lines: unknown[] }> {
+    const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
+    const args = ['--no-warnings', agent, 'drill', '--config', path.join(inst.dir, 'config.json')];
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const code = await new Promise<number>((resolve) => {
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+      child.on('error', () => resolve(127));
+    });
+    fs.appendFileSync(path.join(inst.dir, 'drill.log'), output);
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => {
+        try {
+          return JSON.parse(l) as unknown;
+        } catch {
+          return l;
+        }
+      });
+    return { code, lines };
+  }
+
   private startEtcd(inst: Instance): void {
     const vars = parseEnvFile(fs.readFileSync(path.join(inst.dir, 'etcd.env'), 'utf8'));
     const out = fs.openSync(path.join(inst.dir, 'etcd.log'), 'a');

@@ -58,6 +58,8 @@ async function dispatch(fleet: Fleet, req: Request, shutdown: () => Promise<void
       return fleet.backup.invoke('backup');
     case 'restore':
       return fleet.backup.invoke('restore');
+    case 'drill':
+      return fleet.drill(a.id === undefined ? undefined : String(a.id));
     case 'pids':
       return { supervisor: process.pid, children: fleet.pids() };
     case 'down':

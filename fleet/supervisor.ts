@@ -264,6 +264,15 @@ export class Fleet {
     this.log(`maintenance ${on ? 'on' : 'off'}`);
   }
 
+  /** One restore drill run on instance `id` (default: the first running one with etcd). */
+  async drill(id?: string): Promise<{ instance: string; code: number; lines: unknown[] }> {
+    const inst = id
+      ? this.group.all().find((i) => i.id === id)
+      : this.group.all().find((i) => i.phase === 'running' && i.etcd);
+    if (!inst) throw new Error(id ? `no instance ${id}` : 'no running instance to drill on');
+    return { instance: inst.id, ...(await this.processes.drill(inst)) };
+  }
+
   /** One maintenance run now, whether the schedule is on or off ('busy' when one is running). */
   maintenance(): Promise<unknown> {
     return this.lambda.maintenance();

@@ -15,6 +15,9 @@ export const USAGE = `usage: etcd-fleet <command> [options]
   restore [--dir DIR]                                      the manual restore trigger (restores only after quorum loss)
   maintenance on|off|run [--dir DIR]                       scheduled maintenance events on / off; run: one run now,
                                                            its result as JSON (exit 1 when it is not ok)
+  drill [ID] [--dir DIR]                                   one restore drill run on instance ID (default: the first
+                                                           running one), as etcd-backup-drill.timer runs it: its lines
+                                                           as JSON (exit 1 when the drill failed or could not run)
   roll [--etcd PATH] [--etcd-version V] [--signal-timeout S] [--dir DIR]
                                                            rolling update gated on signals (CloudFormation's
                                                            MaxBatchSize 1, MinInstancesInService size-1,
@@ -55,3 +58,6 @@ calls until converged (and every instance signalled, at most 10 s more), roll wh
 the stand-in refuses them with CloudFormation's ValidationError, which the agent only logs
 status shows each member's db size, size in use and active alarms ('-': the member did not answer);
 status --json has them as dbSize, dbSizeInUse (bytes, null: no answer) and alarms (names, null: no alarm list)`;
+
+/** A misused command line: printed with the usage, exit 2. */
+export class UsageError extends Error {}

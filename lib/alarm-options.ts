@@ -65,6 +65,14 @@ export interface EtcdAlarmOptions {
    * @default true
    */
   readonly restoreAwaited?: boolean;
+
+  /**
+   * `restoreDrillAlarm` (with backups and `backup.restoreDrills`): no restore drill passed for longer than
+   * `backup.restoreDrillAlarmThreshold`.
+   *
+   * @default true
+   */
+  readonly restoreDrill?: boolean;
 }
 
 /** The alarm switches with their defaults applied. */
@@ -81,5 +89,6 @@ export function resolveAlarms(o: EtcdAlarmOptions): ResolvedAlarms {
     certificateExpiry: o.certificateExpiry ?? true,
     snapshotAge: o.snapshotAge ?? true,
     restoreAwaited: o.restoreAwaited ?? true,
+    restoreDrill: o.restoreDrill ?? true,
   };
 }

@@ -1,9 +1,10 @@
 /*
  * Backups and disaster recovery of an EtcdCluster (synth time only): the options and their validation. The
  * construct's parts are in lib/private: the bucket (backup-bucket.ts), the grants and the backup schedule
- * (backup-schedule.ts), the snapshot age and restore alarms (alarms.ts), the Lambda's settings
- * (lifecycle-function.ts, lifecycleEnvironment) and the agent's (launch-template.ts, agentConfig). The run-time
- * side is lambda/lifecycle/backup.ts, restore.ts and lambda/agent/restore.ts.
+ * (backup-schedule.ts), the snapshot age, restore and restore drill alarms (alarms.ts), the Lambda's settings
+ * (lifecycle-function.ts, lifecycleEnvironment) and the agent's (launch-template.ts, agentConfig), the restore
+ * drills' units (drill-units.ts). The run-time side is lambda/lifecycle/backup.ts, restore.ts,
+ * lambda/agent/restore.ts and drill.ts.
  */
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -138,6 +139,38 @@ export interface EtcdBackupOptions {
    * @default - twice `backupInterval` plus 10 minutes
    */
   readonly snapshotAgeAlarmThreshold?: Duration;
+
+  /**
+   * Restore drills: the members prove the backups restorable. Every `drillInterval` one member (an etcd lock
+   * keeps it to one at a time) restores the newest snapshot that was never drilled (else, hourly, the newest
+   * snapshot with its incremental log) into a scratch etcd beside the serving one, started from the etcd binary
+   * of the configured image (copied out of it at boot, so the versions match), compares its revision and keyspace
+   * digest with what was recorded, and writes the result to `<prefix>drills/`; a snapshot that failed its drill
+   * is never chosen for a restore. The drills run on the members (etcd-backup-drill.timer, `agent.js drill`)
+   * because the image's etcd is there and the Lambda has none; their work dir is on the data volume
+   * (`/var/lib/etcd/.drill-work`), so the volume needs room for one more copy of the keyspace during a drill.
+   * The Lambda publishes `LastVerifiedRestoreAgeSeconds` (see `restoreDrillAlarm`); the instance role may write
+   * `<prefix>drills/*`.
+   *
+   * @default true
+   */
+  readonly restoreDrills?: boolean;
+
+  /**
+   * How often each member's drill timer fires (plus up to a minute of random delay; a run that finds nothing
+   * to drill ends at once). A whole number of minutes, 1 to 1440. Only with `restoreDrills` on.
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly drillInterval?: Duration;
+
+  /**
+   * The restore drill alarm fires when the newest passed drill (or, before any, the oldest complete
+   * snapshot) is older than this. A whole number of minutes, 5 to 10080. Only with `restoreDrills` on.
+   *
+   * @default - twice `backupInterval` plus `drillInterval` plus 10 minutes
+   */
+  readonly restoreDrillAlarmThreshold?: Duration;
 }
 
 /** Validates the backup options; every message names its prop. Token-safe. */
@@ -175,6 +208,20 @@ export function checkBackupOptions(o: EtcdBackupOptions): string[] {
       );
     }
   }
+  for (const [name, d] of [
+    ['drillInterval', o.drillInterval],
+    ['restoreDrillAlarmThreshold', o.restoreDrillAlarmThreshold],
+  ] as [string, Duration | undefined][]) {
+    // The interval goes into the timer unit's text, both into the alarm's threshold and description.
+    if (d?.isUnresolved()) errors.push(`backup.${name}: must be known at synth time, not a token`);
+    if (d && o.restoreDrills === false)
+      errors.push(`backup.${name}: only with backup.restoreDrills on (it is false)`);
+  }
+  if (o.restoreDrills === true && o.enabled === false) {
+    errors.push('backup.restoreDrills: only with backups enabled (backup.enabled is false)');
+  }
+  minutes(o.drillInterval, 'drillInterval', 1, 1440);
+  minutes(o.restoreDrillAlarmThreshold, 'restoreDrillAlarmThreshold', 5, 7 * 1440);
   if (o.incrementalInterval && o.incremental === false) {
     errors.push('backup.incrementalInterval: only with backup.incremental on (it is false)');
   }
@@ -220,3 +267,12 @@ export function incrementalBackupSeconds(o: EtcdBackupOptions): number | undefin
 
 /** The default of `incrementalInterval`. */
 export const DEFAULT_INCREMENTAL_SECONDS = 10;
+
+/** The restore drills' timer interval in seconds (default 10 minutes), or undefined when drills are off. */
+export function drillIntervalSeconds(o: EtcdBackupOptions): number | undefined {
+  if (o.enabled === false || o.restoreDrills === false) return undefined;
+  return o.drillInterval ? o.drillInterval.toSeconds() : DEFAULT_DRILL_INTERVAL_SECONDS;
+}
+
+/** The default of `drillInterval`. */
+export const DEFAULT_DRILL_INTERVAL_SECONDS = 600;

@@ -12,14 +12,8 @@ import { METRIC_DIMENSION, METRIC_NAMESPACE, MetricName } from './contract/names
 import { EtcdClusterProps } from './etcd-cluster-props';
 import { JoinStrategy } from './join-strategy';
 import { acknowledgeControlTowerFindings, acknowledgeNagFindings } from './private/acknowledgements';
-import {
-  applyAlarmActions,
-  certificateExpiryAlarm,
-  restoreAwaitedAlarm,
-  snapshotAgeAlarm,
-  snapshotAgeThreshold,
-} from './private/alarms';
-import { incrementalBackupSeconds } from './backup';
+import { applyAlarmActions, backupAlarms, certificateExpiryAlarm } from './private/alarms';
+import { drillIntervalSeconds, incrementalBackupSeconds } from './backup';
 import { prepareBackups } from './private/backup-bucket';
 import { wireBackups } from './private/backup-schedule';
 import { clusterDashboard } from './private/dashboard';
@@ -87,6 +81,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
    * under `RestorePolicy.MANUAL` (undefined when backups are disabled).
    */
   public readonly restoreAwaitedAlarm?: cloudwatch.Alarm;
+  /**
+   * Alarm when no restore drill passed within `backup.restoreDrillAlarmThreshold` (undefined when backups or
+   * `backup.restoreDrills` are off).
+   */
+  public readonly restoreDrillAlarm?: cloudwatch.Alarm;
   /** Whether peers and clients use TLS with client-certificate authentication. */
   public readonly tlsEnabled: boolean;
   /** The cluster CA secret (`{caCert, caKey}`); undefined without TLS. */
@@ -200,10 +199,10 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       this.backupBucket = backup.bucket;
       this.backupPrefix = backup.prefix;
       wireBackups(this, { wiring: backup, fn, instanceRole: role, groupName: group.name });
-      if (on.snapshotAge)
-        this.snapshotAgeAlarm = snapshotAgeAlarm(this, backup, this.metricNewestSnapshotAge(), group.name);
-      if (on.restoreAwaited)
-        this.restoreAwaitedAlarm = restoreAwaitedAlarm(this, this.metricAwaitingRestoreTrigger(), group.name);
+      const a = backupAlarms(this, backup, { ...p, groupName: group.name });
+      this.snapshotAgeAlarm = a.snapshotAge;
+      this.restoreAwaitedAlarm = a.restoreAwaited;
+      this.restoreDrillAlarm = a.restoreDrill;
     }
     const health = healthAlarms(this, group.name, p);
     this.healthyVotersAlarm = health.healthyVoters;
@@ -215,7 +214,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       this.dashboard = clusterDashboard(this, {
         groupName: group.name,
         quotaBackendBytes: this.quotaBackendBytes,
-        snapshotAgeThresholdSeconds: backup && snapshotAgeThreshold(backup).toSeconds(),
+        backup,
         tls: tls !== undefined,
       });
     }
@@ -230,6 +229,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       backupBucket: this.backupBucket,
       backupPrefix: this.backupPrefix,
       incrementalLog: backup !== undefined && incrementalBackupSeconds(backup.options) !== undefined,
+      restoreDrills: backup !== undefined && drillIntervalSeconds(backup.options) !== undefined,
     });
     acknowledgeControlTowerFindings(this.autoScalingGroup);
   }
@@ -277,6 +277,14 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   /** Seconds since the newest complete snapshot was taken, reported by every backup run. Minimum. */
   public metricNewestSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return clusterMetric(this.autoScalingGroupName, MetricName.NEWEST_SNAPSHOT_AGE, props);
+  }
+
+  /**
+   * Restore drills: seconds since the newest passed drill (or, with none, since the oldest complete snapshot),
+   * reported by every reconcile while `backup.restoreDrills` is on; nothing before the first snapshot. Minimum.
+   */
+  public metricLastVerifiedRestoreAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return clusterMetric(this.autoScalingGroupName, MetricName.LAST_VERIFIED_RESTORE_AGE, props);
   }
 
   /** TLS: whole days until the first cluster certificate (CA, client identity, member) expires. Minimum, 1 h. */

@@ -24,6 +24,8 @@ import { tokenAwareJson } from './tokens';
 export * from './private/host-paths';
 export * from './private/restore-tool';
 import { RESTORE_TOOL_DIR, restoreToolCopy } from './private/restore-tool';
+import { DRILL_SERVICE, DRILL_TIMER, drillServiceUnit, drillTimerUnit } from './private/drill-units';
+export { DRILL_SERVICE, DRILL_TIMER } from './private/drill-units';
 
 /** The mount unit name systemd derives from ETCD_DATA_DIR. */
 export const DATA_MOUNT_UNIT = 'var-lib-etcd.mount';
@@ -54,6 +56,8 @@ export interface IgnitionInput {
    * config is percent-encoded into a data URL, which would break a token's markers.
    */
   readonly backupBucket?: string;
+  /** Restore drills: the timer's interval in seconds (lib/private/drill-units.ts); absent: no drills. */
+  readonly drillIntervalSeconds?: number;
 }
 
 /** CDK's string token markers, e.g. `${Token[TOKEN.123]}`. */
@@ -75,7 +79,7 @@ export function dataUrl(text: string): string {
 }
 
 /** The agent's commands, each run by its own unit in its own container. */
-export type AgentVerb = 'join' | 'promote' | 'handoff' | 'ship';
+export type AgentVerb = 'join' | 'promote' | 'handoff' | 'ship' | 'drill';
 
 /** Name of the agent's container in `verb`'s unit. */
 export function agentContainerName(verb: AgentVerb): string {
@@ -93,16 +97,21 @@ function agentCommand(input: IgnitionInput, verb: AgentVerb): string {
     `-v ${AGENT_DIR}:${AGENT_DIR}:ro`,
     `-v ${AGENT_CONFIG_DIR}:${AGENT_CONFIG_DIR}:ro`,
     // The shipper talks to etcd and S3 only: no data dir, no settings, no restore tool, its certificate read-only.
+    // The drill restores into a work dir on the data volume with the image's tools, its certificate read-only.
     ...(verb === 'ship'
       ? []
-      : [
-          `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
-          `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
-          '-v /run/metadata:/run/metadata:ro',
-          // Backups: the restore gate runs the etcd image's own restore tool, copied out at boot.
-          ...(input.backupBucket ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`] : []),
-        ]),
-    ...(input.agentConfig.tls ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}${verb === 'ship' ? ':ro' : ''}`] : []),
+      : verb === 'drill'
+        ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`, `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`]
+        : [
+            `-v ${ETCD_ENV_DIR}:${ETCD_ENV_DIR}`,
+            `-v ${ETCD_DATA_DIR}:${ETCD_DATA_DIR}`,
+            '-v /run/metadata:/run/metadata:ro',
+            // Backups: the restore gate runs the etcd image's own restore tool, copied out at boot.
+            ...(input.backupBucket ? [`-v ${RESTORE_TOOL_DIR}:${RESTORE_TOOL_DIR}:ro`] : []),
+          ]),
+    ...(input.agentConfig.tls
+      ? [`-v ${TLS_HOST_DIR}:${TLS_HOST_DIR}${verb === 'ship' || verb === 'drill' ? ':ro' : ''}`]
+      : []),
     input.nodeImage,
     `node ${AGENT_PATH} ${verb} --config ${AGENT_CONFIG_PATH}`,
   ].join(' ');
@@ -352,6 +361,19 @@ export function renderIgnition(input: IgnitionInput): Record<string, unknown> {
         { name: 'etcd-handoff.service', contents: handoffUnit(input) },
         ...(input.agentConfig.incrementalBackupSeconds !== undefined
           ? [{ name: BACKUP_LOG_UNIT, enabled: true, contents: backupLogUnit(input) }]
+          : []),
+        // Restore drills (lib/private/drill-units.ts): the timer is enabled, it starts the service.
+        ...(input.drillIntervalSeconds !== undefined
+          ? [
+              {
+                name: DRILL_SERVICE,
+                contents: drillServiceUnit({
+                  exec: agentCommand(input, 'drill'),
+                  containerName: agentContainerName('drill'),
+                }),
+              },
+              { name: DRILL_TIMER, enabled: true, contents: drillTimerUnit(input.drillIntervalSeconds) },
+            ]
           : []),
         ...MASKED_OS_UNITS.map((name) => ({ name, mask: true })),
       ],

@@ -100,12 +100,12 @@ export async function topUpJoins(f: TestFleet, wanted: number): Promise<void> {
   }
 }
 
-export async function benchReplace(mb: number, reps: number, joinsWanted: number) {
+export async function benchReplace(logSeconds: number, mb: number, reps: number, joinsWanted: number) {
   const f = newFleet(`replace${mb}`);
   let fleetRuns;
   let fillMs;
   try {
-    await f.up('--size', '3');
+    await f.up('--size', '3', '--incremental-seconds', String(logSeconds));
     fillMs = (await loadKeyspace((await f.status()).endpoints, mb)).ms;
     fleetRuns = await settled(reps, () => fleetReplace(f));
     await topUpJoins(f, joinsWanted);
@@ -131,6 +131,7 @@ export async function benchReplace(mb: number, reps: number, joinsWanted: number
   return {
     ...cmp,
     keyspaceMB: mb,
+    incrementalLogSeconds: logSeconds,
     fillMs,
     // terminate → replacement InService (the fleet's convergence check, two observations apart, excluded)
     secondsToInService: r2(median(fleetRuns.map((r) => r.toInService))),

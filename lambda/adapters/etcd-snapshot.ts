@@ -12,6 +12,7 @@ import { PassThrough, Readable } from 'stream';
 import { NoopPolicy } from 'cockatiel';
 import { Etcd3, IOptions } from 'etcd3';
 import { memberIdHex } from './etcd';
+import { keyspaceSha256 } from './keyspace-digest';
 
 export interface SnapshotStream {
   readonly stream: Readable;
@@ -19,6 +20,11 @@ export interface SnapshotStream {
   /** Hex cluster id. */
   readonly clusterId: string;
   readonly endpoint: string;
+  /**
+   * sha256 of the keyspace at `revision` (keyspaceSha256), read from the same member before the snapshot
+   * started: what a restore drill of this snapshot compares (lambda/core/drill.ts).
+   */
+  readonly contentSha256: string;
   /** Closes the client (after the stream ended or failed). */
   close(): void;
 }
@@ -40,6 +46,9 @@ export async function openSnapshot(
     const status = await client.maintenance.status(short());
     const revision = Number(status.header.revision);
     const clusterId = memberIdHex(status.header.cluster_id);
+    // The member has applied `revision` (the read above went through ReadIndex), and no compaction can pass
+    // it before the snapshot starts: the snapshot holds that revision's keyspace in its history.
+    const contentSha256 = await keyspaceSha256(client, revision);
     const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
     const rpc = await client.maintenance.snapshot({ deadline: Date.now() + timeoutMs });
     rpc.on('data', (item) => {
@@ -52,7 +61,7 @@ export async function openSnapshot(
     });
     rpc.on('end', () => out.end());
     rpc.on('error', (err) => out.destroy(err));
-    return { stream: out, revision, clusterId, endpoint, close: () => client.close() };
+    return { stream: out, revision, clusterId, contentSha256, endpoint, close: () => client.close() };
   } catch (err) {
     client.close();
     throw err;

@@ -24,6 +24,7 @@ import {
   SnapshotInfo,
   snapshotKey,
 } from '../core/restore';
+import { DrillResult, drillResultKey, parseDrillKey } from '../core/drill';
 
 export function createS3Client(region: string): S3Client {
   // Path-style when an endpoint override is set (local S3 servers); virtual-hosted on AWS.
@@ -72,7 +73,7 @@ export class SnapshotStore {
    */
   async upload(
     source: Readable,
-    meta: { time: number; revision: number; clusterId: string },
+    meta: { time: number; revision: number; clusterId: string; contentSha256?: string },
   ): Promise<StoredSnapshot> {
     const key = snapshotKey(this.prefix, meta.time, meta.revision, meta.clusterId);
     const hash = createHash('sha256');
@@ -115,12 +116,21 @@ export class SnapshotStore {
           revision: meta.revision,
           clusterId: meta.clusterId,
           time: meta.time,
+          ...(meta.contentSha256 !== undefined && { contentSha256: meta.contentSha256 }),
         }),
         ContentType: 'application/json',
         Metadata: { sha256, revision: String(meta.revision), 'cluster-id': meta.clusterId },
       }),
     );
-    return { key, time: meta.time, revision: meta.revision, clusterId: meta.clusterId, sha256, size };
+    return {
+      key,
+      time: meta.time,
+      revision: meta.revision,
+      clusterId: meta.clusterId,
+      sha256,
+      size,
+      ...(meta.contentSha256 !== undefined && { contentSha256: meta.contentSha256 }),
+    };
   }
 
   private async listKeys(prefix: string): Promise<string[]> {
@@ -149,8 +159,15 @@ export class SnapshotStore {
         out.push(parsed);
         continue;
       }
-      const side = await this.getJson<{ sha256: string; size: number }>(`${key}.sha256`);
-      out.push({ ...parsed, sha256: side?.sha256, size: side?.size });
+      const side = await this.getJson<{ sha256: string; size: number; contentSha256?: string }>(
+        `${key}.sha256`,
+      );
+      out.push({
+        ...parsed,
+        sha256: side?.sha256,
+        size: side?.size,
+        ...(typeof side?.contentSha256 === 'string' && { contentSha256: side.contentSha256 }),
+      });
     }
     return out;
   }
@@ -269,5 +286,19 @@ export class SnapshotStore {
   /** Writes the record of its generation if that generation is still free (the fence). */
   async claimRestore(record: RestoreRecord): Promise<boolean> {
     return this.putIfAbsent(restoreRecordKey(this.prefix, record.generation), record);
+  }
+
+  /** Keeps a restore drill's result (lambda/core/drill.ts drillResultKey): the whole result as JSON. */
+  async putDrill(result: DrillResult): Promise<string> {
+    const key = drillResultKey(this.prefix, result);
+    await this.putJson(key, result);
+    return key;
+  }
+
+  /** Every drill result, as their keys say (snapshot, kind, time, outcome), from listings only. */
+  async listDrills(): Promise<DrillResult[]> {
+    return (await this.listKeys(`${this.prefix}drills/`))
+      .map((k) => parseDrillKey(this.prefix, k))
+      .filter((d): d is DrillResult => d !== undefined);
   }
 }

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DrillResult, judgeDrill } from '../core/drill';
+import { DrillExpectation, DrillResult, judgeDrill } from '../core/drill';
 import type { SnapshotInfo } from '../core/restore';
 import { ScratchEtcd } from './scratch-etcd';
 
@@ -15,11 +15,14 @@ export async function drillSnapshot(o: {
   /** The snapshot file (downloaded and sha256-verified by the caller). */
   readonly file: string;
   readonly snapshot: Pick<SnapshotInfo, 'key' | 'revision'>;
+  /**
+   * What the restore must show: at least this revision, and this keyspace digest at it when known. Default:
+   * the snapshot's revision, no digest.
+   */
+  readonly expected?: DrillExpectation;
   /** Runs `<restoreCommand> snapshot restore ...` (commandRunner). */
   readonly runRestore: (args: readonly string[]) => Promise<void>;
   readonly etcdCommand: readonly string[];
-  /** A keyspace digest recorded at the snapshot's revision (contentSha256), when one was recorded. */
-  readonly recordedSha256?: string;
   /** Where the scratch data dir goes (default: the OS temp dir). */
   readonly workDir?: string;
   readonly now?: () => number;
@@ -31,21 +34,7 @@ export async function drillSnapshot(o: {
   const run = async (): Promise<DrillResult> => {
     const data = path.join(dir, 'data');
     try {
-      await o.runRestore([
-        'snapshot',
-        'restore',
-        o.file,
-        '--name',
-        'drill',
-        '--initial-cluster',
-        'drill=http://127.0.0.1:1',
-        '--initial-advertise-peer-urls',
-        'http://127.0.0.1:1',
-        '--initial-cluster-token',
-        'cdk-elastic-etcd-drill',
-        '--data-dir',
-        data,
-      ]);
+      await restoreForDrill(o.file, data, o.runRestore);
     } catch (err) {
       return fail(`the snapshot does not restore: ${(err as Error).message}`);
     }
@@ -56,10 +45,14 @@ export async function drillSnapshot(o: {
       return fail(`etcd does not start on the restored snapshot: ${(err as Error).message}`);
     }
     try {
+      const expected = o.expected ?? { revision: o.snapshot.revision };
       const restoredRevision = await scratch.revision();
-      const observed = { restoredRevision, contentSha256: await scratch.contentSha256(restoredRevision) };
-      const j = judgeDrill(o.snapshot, observed, o.recordedSha256);
-      return { key: o.snapshot.key, at: now(), ok: j.ok, ...observed, reason: j.reason };
+      // The digest at the expected revision (the restored store keeps the history since its last compaction,
+      // and the expected revision was current when the snapshot was taken); at the restored one if below it.
+      const at = Math.min(expected.revision, restoredRevision);
+      const observed = { restoredRevision, contentSha256: await scratch.contentSha256(at) };
+      const j = judgeDrill(expected, observed);
+      return { key: o.snapshot.key, kind: 'snapshot', at: now(), ok: j.ok, ...observed, reason: j.reason };
     } finally {
       await scratch.stop();
     }
@@ -71,4 +64,27 @@ export async function drillSnapshot(o: {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `snapshot restore` of `file` into `data` as the one-member cluster `drill` (never reachable: port 1). */
+export async function restoreForDrill(
+  file: string,
+  data: string,
+  runRestore: (args: readonly string[]) => Promise<void>,
+): Promise<void> {
+  await runRestore([
+    'snapshot',
+    'restore',
+    file,
+    '--name',
+    'drill',
+    '--initial-cluster',
+    'drill=http://127.0.0.1:1',
+    '--initial-advertise-peer-urls',
+    'http://127.0.0.1:1',
+    '--initial-cluster-token',
+    'cdk-elastic-etcd-drill',
+    '--data-dir',
+    data,
+  ]);
 }

@@ -1,8 +1,9 @@
 /*
- * Join agent entry: `agent.js join|promote|handoff|ship --config FILE`. Thin: wiring and exit codes only.
+ * Join agent entry: `agent.js join|promote|handoff|ship|drill --config FILE`. Thin: wiring and exit codes only.
  *   exit 0  settings written (join) / promoted and launch action completed (promote) / handoff done or
  *           not needed or impossible (handoff: it never blocks a stop; its line says which) / the shipper
- *           stopped on SIGTERM (ship: long-running, see ./ship.ts)
+ *           stopped on SIGTERM (ship: long-running, see ./ship.ts) / a drill run made, whatever it found, or
+ *           left to the member holding the drill lock (drill: see ./drill-run.ts)
  *   exit 2  missing or malformed config or arguments (the message names the field)
  *   exit 1  anything else, after bounded retries, with one clear line on stderr
  */
@@ -14,8 +15,8 @@ import { AgentConfig, ConfigError, parseConfig } from './config';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { ChunkStore } from '../adapters/chunk-store';
 import { commandRunner } from './restore';
-import { retryWithBackoff } from '../adapters/backoff';
 import { Shipper } from './ship';
+import { drillMain, identityWithRetry } from './drill-main';
 import { AgentDeps } from './deps';
 import { runJoin, writeSettings } from './join';
 import { runPromote } from './promote';
@@ -23,8 +24,8 @@ import { runHandoff } from './handoff';
 import { credentialsOnDisk, EtcdCredentials, MemberTls, memberTlsFromAws } from './tls';
 import { RolloutSignaller } from '../adapters/cloudformation';
 
-const USAGE = 'usage: agent.js join|promote|handoff|ship --config FILE';
-const COMMANDS = ['join', 'promote', 'handoff', 'ship'];
+const USAGE = 'usage: agent.js join|promote|handoff|ship|drill --config FILE';
+const COMMANDS = ['join', 'promote', 'handoff', 'ship', 'drill'];
 /** The handoff runs while the instance stops: it gets this long, whatever the config's deadline. */
 const HANDOFF_DEADLINE_SECONDS = 15;
 
@@ -146,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'handoff') return handoff(cfg);
   if (command === 'ship') return ship(cfg);
+  if (command === 'drill') return drillMain(cfg, log);
   // Hard stop: whatever happens inside, the agent never runs past its deadline (plus a grace for cleanup).
   const hardStop = setTimeout(
     () => {
@@ -250,14 +252,7 @@ async function ship(cfg: AgentConfig): Promise<number> {
   let shipper: Shipper;
   try {
     const bucket = fs.readFileSync(cfg.backupBucketFile, 'utf8').trim();
-    const metadata = new InstanceMetadata();
-    const id = await retryWithBackoff(() => metadata.identity(), {
-      what: 'instance identity',
-      timing: { firstMs: 500, capMs: 4000 },
-      attempts: 5,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      log,
-    });
+    const id = await identityWithRetry(new InstanceMetadata(), log);
     const s3 = createS3Client(process.env.AWS_REGION || id.region);
     const prefix = cfg.backupPrefix ?? '';
     shipper = new Shipper({

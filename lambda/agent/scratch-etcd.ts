@@ -6,9 +6,9 @@
  * bound) before the data dir is used for anything else.
  */
 import { ChildProcess, spawn } from 'child_process';
-import { createHash } from 'crypto';
 import * as net from 'net';
 import { NoopPolicy } from 'cockatiel';
+import { keyspaceSha256 } from '../adapters/keyspace-digest';
 import { Etcd3 } from 'etcd3';
 
 export interface ScratchEtcdOptions {
@@ -134,33 +134,9 @@ export class ScratchEtcd {
     return Number((await this.client.maintenance.status()).header.revision);
   }
 
-  /**
-   * A sha256 of the whole keyspace at a revision: every key in order with its value, create and mod revision
-   * and version (read in pages of 1000 keys). The same data gives the same digest on any etcd (HashKV is not
-   * in the etcd3 client's protocol; this is the drills' stand-in for it).
-   */
-  async contentSha256(revision: number): Promise<string> {
-    const h = createHash('sha256');
-    let from = Buffer.from([0]);
-    for (let page = 0; page < 1_000_000; page++) {
-      const r = await this.client.kv.range({
-        key: from,
-        range_end: Buffer.from([0]),
-        revision: String(revision),
-        limit: '1000',
-      });
-      for (const kv of r.kvs) {
-        for (const b of [kv.key, kv.value]) {
-          const len = Buffer.alloc(4);
-          len.writeUInt32BE(b.length);
-          h.update(len).update(b);
-        }
-        h.update(`${kv.create_revision} ${kv.mod_revision} ${kv.version}\n`);
-      }
-      if (!r.more || r.kvs.length === 0) break;
-      from = Buffer.concat([r.kvs[r.kvs.length - 1].key, Buffer.from([0])]);
-    }
-    return h.digest('hex');
+  /** The keyspace's sha256 at a revision (lambda/adapters/keyspace-digest.ts). */
+  contentSha256(revision: number): Promise<string> {
+    return keyspaceSha256(this.client, revision);
   }
 
   /** Stops it: SIGTERM (a clean stop: the WAL and the backend are synced), SIGKILL after 10 s. */

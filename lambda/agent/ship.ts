@@ -284,11 +284,8 @@ export class Shipper {
         throw new Error(`member ${this.o.endpoint} is in cluster ${snap.clusterId}, not ${this.clusterId}`);
       }
       if (term.done) throw new Error(`not storing the snapshot: ${term.reason}`);
-      const stored = await this.o.snapshots.upload(snap.stream, {
-        time: t0,
-        revision: snap.revision,
-        clusterId: snap.clusterId,
-      });
+      // revision, clusterId and the keyspace digest at that revision (for the restore drills), with the time.
+      const stored = await this.o.snapshots.upload(snap.stream, { ...snap, time: t0 });
       this.log('snapshot stored', {
         decision: 'chain-base',
         reason,

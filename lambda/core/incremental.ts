@@ -19,6 +19,7 @@
  * Two chunks may overlap (a second writer for a moment, a retried upload): revisions are one history per
  * cluster id, so overlapping chunks carry the same revisions and the plan takes whichever reaches further.
  */
+import { compactTime } from './snapshots';
 
 export const CHUNK_FORMAT_VERSION = 1;
 
@@ -64,10 +65,6 @@ export interface ChunkRevision {
 }
 
 export class ChunkFormatError extends Error {}
-
-function compactTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('.', '');
-}
 
 const pad = (n: number) => String(n).padStart(20, '0');
 

@@ -14,10 +14,16 @@ export interface SnapshotInfo {
   /** Hex sha256 of the snapshot bytes, from the object metadata (undefined when missing). */
   readonly sha256?: string;
   readonly size?: number;
+  /**
+   * Hex sha256 of the keyspace at `revision` (keyspaceSha256: every key, value, create and mod revision and
+   * version), recorded by the backup from the member it snapshotted (sidecar); what a restore drill compares
+   * (./drill.ts). Undefined for snapshots taken without it (the shipper's, older ones).
+   */
+  readonly contentSha256?: string;
 }
 
 /** Fixed-width, UTC, no separators that need escaping: lexical order = time order. */
-function compactTime(ms: number): string {
+export function compactTime(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace('.', '');
 }
 

@@ -11,6 +11,7 @@
 import type { StoredSnapshot } from '../adapters/s3';
 import {
   isHealthyStartedVoter,
+  lastVerifiedRestoreAgeSeconds,
   newestSnapshotAgeSeconds,
   planChunkRetention,
   planPreRemovalSnapshot,
@@ -56,6 +57,7 @@ export async function takeSnapshot(
         time: started,
         revision: snap.revision,
         clusterId: snap.clusterId,
+        contentSha256: snap.contentSha256,
       });
       log.info('snapshot stored', {
         reason,
@@ -64,6 +66,7 @@ export async function takeSnapshot(
         revision: stored.revision,
         clusterId: stored.clusterId,
         sha256: stored.sha256,
+        contentSha256: stored.contentSha256,
         bytes: stored.size,
         ms: ctx.now() - started,
       });
@@ -87,6 +90,27 @@ export async function reportSnapshotAge(ctx: LifecycleContext, log: Logger): Pro
     return age;
   } catch (err) {
     log.warn('could not list snapshots for the age metric', { error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+/**
+ * With restore drills on (RESTORE_DRILLS): LastVerifiedRestoreAgeSeconds, the seconds since the newest drill
+ * that passed (without one: since the oldest complete snapshot; nothing without a snapshot). Never throws.
+ */
+export async function reportDrillAge(ctx: LifecycleContext, log: Logger): Promise<number | undefined> {
+  if (!ctx.store || !ctx.config.backup?.restoreDrills) return undefined;
+  try {
+    const drills = await ctx.store.listDrills();
+    // The snapshots (one sidecar read each) only matter while no drill has passed.
+    const snapshots = drills.some((d) => d.ok) ? [] : await ctx.store.list();
+    const age = lastVerifiedRestoreAgeSeconds(drills, ctx.now(), snapshots);
+    if (age !== undefined) {
+      log.metric(MetricName.LAST_VERIFIED_RESTORE_AGE, age, ctx.config.groupName, {}, 'Seconds');
+    }
+    return age;
+  } catch (err) {
+    log.warn('could not list drills for the verified-restore age', { error: errorMessage(err) });
     return undefined;
   }
 }

@@ -11,7 +11,7 @@ import type { RetainedStep } from '../core';
 import type { Backoff } from '../adapters/backoff';
 import type { Member, ReconcileStep } from '../core/types';
 import { removalBackoff, removeOrBackOff, removeUnderLock } from './act';
-import { snapshotBeforeRemoval } from './backup';
+import { reportDrillAge, snapshotBeforeRemoval } from './backup';
 import { reportCertificateExpiry } from './certs';
 import type { LifecycleContext } from './context';
 import { publishGauges } from './gauges';
@@ -45,6 +45,7 @@ export async function onReconcile(ctx: LifecycleContext, eventId?: string): Prom
         log.warn('gauges failed', { error: errorMessage(err) }),
       );
     if (round === 1 && ctx.store) await restoreCheck(ctx, log, obs);
+    if (round === 1) await reportDrillAge(ctx, log);
     if (round === 1) await compactBehindLog(ctx, log, obs);
     if (!obs.members) {
       const reason =

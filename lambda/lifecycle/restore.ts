@@ -14,6 +14,7 @@ import {
   PointInTime,
   pointInTimeSnapshots,
   restoreCandidates,
+  withoutFailedDrills,
   RestorePolicy,
 } from '../core';
 import type { LifecycleContext } from './context';
@@ -115,7 +116,18 @@ async function startRestore(
   const store = ctx.store!;
   const base = { kind: 'restore' as const, removed: [] };
   // A point-in-time restore starts from a snapshot taken at or before the point (the record's candidates).
-  const snapshots = restoreCandidates(pointInTimeSnapshots(await store.list(), pointInTime));
+  // A snapshot whose newest restore drill failed is never chosen (issue 16); one never drilled still is.
+  const [listed, drills] = await Promise.all([store.list(), store.listDrills()]);
+  const usable = withoutFailedDrills(listed, drills);
+  const snapshots = restoreCandidates(pointInTimeSnapshots(usable, pointInTime));
+  const failedDrills = listed.length - usable.length;
+  if (failedDrills > 0) {
+    log.info('decision', {
+      decision: 'skip-failed-drills',
+      skipped: failedDrills,
+      reason: `${failedDrills} snapshot(s) failed their restore drill: never chosen`,
+    });
+  }
   // The incremental log (issue 16): the snapshot candidate counts with the revision its log reaches.
   const chunks = ctx.chunks ? await ctx.chunks.list() : pointInTime ? [] : undefined;
   // Every member's own revision (Maintenance.Status answers without a quorum): the survivors' candidates.

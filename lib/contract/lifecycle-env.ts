@@ -26,6 +26,7 @@ export const LIFECYCLE_ENV = {
   snapshotBeforeRemoval: 'SNAPSHOT_BEFORE_REMOVAL',
   incrementalBackupSeconds: 'INCREMENTAL_BACKUP_SECONDS',
   logCompaction: 'LOG_COMPACTION',
+  restoreDrills: 'RESTORE_DRILLS',
   quotaBackendBytes: 'QUOTA_BACKEND_BYTES',
   maintenance: 'MAINTENANCE',
   reclaimPercent: 'DEFRAG_RECLAIM_PERCENT',
@@ -100,6 +101,11 @@ export interface BackupConfig {
    * `revisions:<count>`.
    */
   readonly logCompaction?: LogCompactionSetting;
+  /**
+   * The members drill restores of the backups (etcd-backup-drill.timer, `agent.js drill`, issue 16): the
+   * reconcile publishes LastVerifiedRestoreAgeSeconds. Absent or false: no drills, no metric.
+   */
+  readonly restoreDrills?: boolean;
 }
 
 /** What the Lambda's compaction keeps while the incremental log is on (etcd's auto-compaction terms). */
@@ -136,6 +142,7 @@ export function writeLifecycleEnvironment(s: LifecycleSettings): Record<string, 
         : b.logCompaction
           ? `${b.logCompaction.kind}:${b.logCompaction.keep}`
           : 'none',
+    [E.restoreDrills]: b?.restoreDrills ? 'true' : undefined,
     [E.quotaBackendBytes]: String(s.quotaBackendBytes),
     [E.maintenance]: String(s.maintenance !== undefined),
     [E.reclaimPercent]: s.maintenance && String(s.maintenance.reclaimPercent),
@@ -222,6 +229,7 @@ export function readLifecycleEnvironment(env: Env): LifecycleConfig {
         incrementalBackupSeconds: int(E.incrementalBackupSeconds, 10, 1, 300),
       }),
       ...(str(E.incrementalBackupSeconds) !== undefined && readLogCompaction(str(E.logCompaction), errors)),
+      ...(readDrills(str(E.restoreDrills), errors) && { restoreDrills: true }),
     };
   }
   const quotaBackendBytes = int(
@@ -298,4 +306,12 @@ function readLogCompaction(
     return {};
   }
   return { logCompaction: { kind: m[1] as LogCompactionSetting['kind'], keep: Number(m[2]) } };
+}
+
+/** RESTORE_DRILLS: `true`, or absent (no drills). */
+function readDrills(v: string | undefined, errors: string[]): boolean {
+  if (v === undefined) return false;
+  if (v !== 'true')
+    errors.push(`${LIFECYCLE_ENV.restoreDrills}: must be true or absent (got ${JSON.stringify(v)})`);
+  return v === 'true';
 }

@@ -22,6 +22,13 @@ export enum MetricName {
   STUCK_LEARNERS = 'StuckLearners',
   /** Seconds since the newest complete snapshot in S3 was taken (unit Seconds), emitted by every backup run. */
   NEWEST_SNAPSHOT_AGE = 'NewestSnapshotAgeSeconds',
+  /**
+   * Seconds since the newest restore drill that passed (a snapshot, or the newest snapshot and its incremental
+   * log, restored into a scratch etcd and checked against what was recorded; issue 16). Without any passed
+   * drill: seconds since the oldest complete snapshot (backups that were never proven). Emitted by every
+   * reconcile when drills are on. Unit Seconds.
+   */
+  LAST_VERIFIED_RESTORE_AGE = 'LastVerifiedRestoreAgeSeconds',
   /** A backup run failed (no snapshot stored). */
   BACKUP_FAILURES = 'BackupFailures',
   /** A restore record was written (a restore started). */

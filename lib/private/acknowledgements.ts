@@ -20,6 +20,8 @@ export interface NagFindingsInput {
   readonly backupPrefix: string;
   /** The incremental backup log is on: the instance role writes chunks and snapshots. */
   readonly incrementalLog?: boolean;
+  /** The restore drills are on: the instance role writes drill results. */
+  readonly restoreDrills?: boolean;
 }
 
 /** The cdk-nag (AwsSolutions) findings. */
@@ -61,7 +63,19 @@ export function acknowledgeNagFindings(input: NagFindingsInput): void {
             "that base or close it, named at run time, under these two parts of this cluster's prefix only.",
         }))
       : [];
-  Validations.of(input.instanceRole).acknowledge(...iamAcks, ...shipAcks);
+  // The restore drills on the members (lib/private/backup-schedule.ts): result objects.
+  const drillAcks =
+    input.backupBucket && input.restoreDrills
+      ? [
+          {
+            id: `AwsSolutions-IAM5[Resource::${flattenForNag(stack.resolve(input.backupBucket.arnForObjects(`${input.backupPrefix}drills/*`)))}]`,
+            reason:
+              'The restore drills write one result object per drill (named by snapshot, time and outcome at run ' +
+              "time) under this part of this cluster's prefix only.",
+          },
+        ]
+      : [];
+  Validations.of(input.instanceRole).acknowledge(...iamAcks, ...shipAcks, ...drillAcks);
   const fn = input.lifecycleFunction;
   Validations.of(fn.role!).acknowledge(...iamAcks, {
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',

@@ -1,12 +1,16 @@
 /*
- * The alarms of an EtcdCluster (synth time only): certificate expiry (TLS), snapshot age and the awaited
- * restore (backups), and the `alarmActions` every alarm of the cluster gets.
+ * The alarms of an EtcdCluster (synth time only): certificate expiry (TLS), snapshot age, the awaited
+ * restore and the restore drills (backups), and the `alarmActions` every alarm of the cluster gets.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { ResolvedAlarms } from '../alarm-options';
+import { DEFAULT_DRILL_INTERVAL_SECONDS, drillIntervalSeconds } from '../backup';
+import { MetricName } from '../contract/names';
 import { BackupWiring } from './backup-bucket';
 import { backupInterval } from './backup-schedule';
+import { clusterMetric } from './metrics';
 
 /** A cluster certificate (CA, the Lambda's client identity, a member's served certificate) expires within 30 days. */
 export function certificateExpiryAlarm(
@@ -80,6 +84,73 @@ export function restoreAwaitedAlarm(
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+}
+
+/**
+ * The restore drill alarm's threshold: `backup.restoreDrillAlarmThreshold`, or twice the backup interval plus
+ * the drill interval plus 10 minutes (a snapshot is taken within one backup interval, drilled within one drill
+ * interval; one more backup interval for a snapshot that came just after a tick, 10 minutes for the run).
+ */
+export function restoreDrillThreshold(wiring: BackupWiring): Duration {
+  const drill = drillIntervalSeconds(wiring.options) ?? DEFAULT_DRILL_INTERVAL_SECONDS;
+  return (
+    wiring.options.restoreDrillAlarmThreshold ??
+    Duration.seconds(backupInterval(wiring).toSeconds() * 2 + drill + 600)
+  );
+}
+
+/**
+ * `LastVerifiedRestoreAgeSeconds` above the threshold: no drill passed for that long (drills fail, or do not
+ * run: the timer, the lock, the members' write access). Every reconcile reports it while drills are on, so the
+ * period is two reconcile intervals (one hour when the interval is a token; at most a day) and the freshest
+ * report counts (Minimum). Missing data is NOT breaching: nothing is reported before the first complete
+ * snapshot exists (the snapshot age alarm covers that), and no reconcile at all is the healthy voters alarm's.
+ */
+export function restoreDrillAlarm(
+  scope: Construct,
+  wiring: BackupWiring,
+  groupName: string,
+  reconcileInterval: Duration,
+): cloudwatch.Alarm {
+  const threshold = restoreDrillThreshold(wiring);
+  const period = reconcileInterval.isUnresolved()
+    ? Duration.hours(1)
+    : Duration.seconds(Math.min(reconcileInterval.toSeconds() * 2, 86400));
+  return new cloudwatch.Alarm(scope, 'RestoreDrillAlarm', {
+    alarmDescription:
+      `cdk-elastic-etcd: no restore drill of ${groupName}'s backups passed within ${threshold.toHumanString()} ` +
+      '(the newest passed drill, or with none the oldest complete snapshot, is older): the backups are not ' +
+      `proven restorable; see the drill results under ${wiring.prefix}drills/ in the bucket and the journal of ` +
+      'etcd-backup-drill.service on the members. No data (no complete snapshot yet) is not breaching: the ' +
+      'snapshot age alarm covers that',
+    metric: clusterMetric(groupName, MetricName.LAST_VERIFIED_RESTORE_AGE, { statistic: 'Minimum', period }),
+    threshold: threshold.toSeconds(),
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
+/** The backup alarms the switches turn on: snapshot age, restore awaited, restore drill (with drills). */
+export function backupAlarms(
+  scope: Construct,
+  wiring: BackupWiring,
+  input: { groupName: string; alarms: ResolvedAlarms; reconcileInterval: Duration },
+): { snapshotAge?: cloudwatch.Alarm; restoreAwaited?: cloudwatch.Alarm; restoreDrill?: cloudwatch.Alarm } {
+  const { groupName, alarms: on } = input;
+  const metric = (name: MetricName) => clusterMetric(groupName, name);
+  return {
+    snapshotAge: on.snapshotAge
+      ? snapshotAgeAlarm(scope, wiring, metric(MetricName.NEWEST_SNAPSHOT_AGE), groupName)
+      : undefined,
+    restoreAwaited: on.restoreAwaited
+      ? restoreAwaitedAlarm(scope, metric(MetricName.AWAITING_RESTORE_TRIGGER), groupName)
+      : undefined,
+    restoreDrill:
+      on.restoreDrill && drillIntervalSeconds(wiring.options) !== undefined
+        ? restoreDrillAlarm(scope, wiring, groupName, input.reconcileInterval)
+        : undefined,
+  };
 }
 
 /**

@@ -65,6 +65,14 @@ export function prepareBackups(
           noncurrentVersionExpiration: Duration.days(7),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
+        // The restore drills' results (lambda/core/drill.ts), kept as long as the snapshots they judge; also with
+        // the drills off, so results of earlier drills expire.
+        {
+          id: 'drill-retention',
+          prefix: `${prefix}drills/`,
+          expiration: retention,
+          noncurrentVersionExpiration: Duration.days(7),
+        },
         { id: 'old-versions', noncurrentVersionExpiration: Duration.days(30) },
       ],
     });

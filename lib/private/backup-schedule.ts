@@ -9,7 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { incrementalBackupSeconds } from '../backup';
+import { drillIntervalSeconds, incrementalBackupSeconds } from '../backup';
 import { BackupWiring } from './backup-bucket';
 
 export interface WireBackupsInput {
@@ -79,9 +79,20 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): void {
       }),
     );
   }
+  // The restore drills (lambda/agent/drill.ts, on every member): the drilling member writes its result object
+  // under <prefix>drills/ (small JSON: no multipart), nothing else. The Lambda reads them with its grants above.
+  const drills = drillIntervalSeconds(wiring.options) !== undefined;
+  if (drills) {
+    input.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects(`${prefix}drills/*`)],
+      }),
+    );
+  }
   // SSE-KMS: the key operations S3 makes for the roles, only through S3 in this region. The Lambda writes
   // (GenerateDataKey; Decrypt to complete multipart uploads and read records), the instances read (and write
-  // with the incremental log).
+  // with the incremental log or the restore drills).
   if (bucket.encryptionKey) {
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(scope).region}.amazonaws.com` } };
     fn.addToRolePolicy(
@@ -93,7 +104,7 @@ export function wireBackups(scope: Construct, input: WireBackupsInput): void {
     );
     input.instanceRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: shipping ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+        actions: shipping || drills ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
         resources: [bucket.encryptionKey.keyArn],
         conditions: viaS3,
       }),

@@ -5,7 +5,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { drillIntervalSeconds } from '../backup';
 import { MetricName } from '../contract/names';
+import { restoreDrillThreshold, snapshotAgeThreshold } from './alarms';
+import { BackupWiring } from './backup-bucket';
 import { QUOTA_ALARM_PERCENT } from './health-alarms';
 import { clusterMetric } from './metrics';
 
@@ -13,8 +16,8 @@ export interface DashboardInput {
   readonly groupName: string;
   /** The backend quota in bytes (the size graph's horizontal line). */
   readonly quotaBackendBytes: number;
-  /** The snapshot age alarm's threshold in seconds; absent without backups (no snapshot graph). */
-  readonly snapshotAgeThresholdSeconds?: number;
+  /** Backups: the snapshot age graph, and with restore drills the drill graph, each with its alarm's threshold. */
+  readonly backup?: BackupWiring;
   /** With TLS: the certificate days left graph. */
   readonly tls: boolean;
 }
@@ -67,7 +70,8 @@ export function clusterDashboard(scope: Construct, input: DashboardInput): cloud
       m(MetricName.NOSPACE_DISARMS, 'NOSPACE disarms', counts),
     ]),
   ];
-  if (input.snapshotAgeThresholdSeconds !== undefined) {
+  const { backup } = input;
+  if (backup) {
     widgets.push(
       graph(
         'Newest snapshot age (s); backups and restores',
@@ -78,8 +82,17 @@ export function clusterDashboard(scope: Construct, input: DashboardInput): cloud
             m(MetricName.RESTORES, 'restores', counts),
             m(MetricName.AWAITING_RESTORE_TRIGGER, 'awaiting restore trigger'),
           ],
-          leftAnnotations: [{ value: input.snapshotAgeThresholdSeconds, label: 'alarm' }],
+          leftAnnotations: [{ value: snapshotAgeThreshold(backup).toSeconds(), label: 'alarm' }],
         },
+      ),
+    );
+  }
+  if (backup && drillIntervalSeconds(backup.options) !== undefined) {
+    widgets.push(
+      graph(
+        'Last verified restore age (s): restore drills',
+        [m(MetricName.LAST_VERIFIED_RESTORE_AGE, 'last verified restore age')],
+        { leftAnnotations: [{ value: restoreDrillThreshold(backup).toSeconds(), label: 'alarm' }] },
       ),
     );
   }

@@ -6,7 +6,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { AgentConfig, AgentRolloutSignalConfig } from '../contract';
-import { incrementalBackupSeconds } from '../backup';
+import { drillIntervalSeconds, incrementalBackupSeconds } from '../backup';
 import { etcdCommand, renderIgnition, restoreCommand } from '../ignition';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls } from '../tls';
@@ -61,7 +61,8 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
       emptyStartBesideBackups: backup.options.startEmptyBesideBackups,
       // The etcd image's own tool, copied out of the image at boot (lib/ignition.ts, restoreToolCopy).
       restoreCommand: restoreCommand(input.etcdImage, input.etcdVersion),
-      // The image's etcd, copied beside it (a restore replays the incremental log into a scratch etcd).
+      // The image's etcd, copied beside it (a restore replays the incremental log into a scratch etcd; the
+      // restore drills start their scratch etcd from it), written whenever backups are on.
       etcdCommand: etcdCommand(),
       incrementalBackupSeconds: incrementalBackupSeconds(backup.options),
     },
@@ -101,6 +102,7 @@ export function memberLaunchTemplate(
     dataDevice: DATA_DEVICE,
     agentTimeoutSeconds: input.agentConfig.deadlineSeconds + IMAGE_PULL_ALLOWANCE_SECONDS,
     backupBucket: input.backup?.bucket.bucketName,
+    drillIntervalSeconds: input.backup && drillIntervalSeconds(input.backup.options),
   });
   const volume = (sizeGiB: number) =>
     ec2.BlockDeviceVolume.ebs(sizeGiB, {

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { LAMBDA_BUNDLE_DIR } from '../assets';
 import { JoinStrategy } from '../join-strategy';
 import { ClusterTls, decryptViaSecretsManager } from '../tls';
-import { incrementalBackupSeconds } from '../backup';
+import { drillIntervalSeconds, incrementalBackupSeconds } from '../backup';
 import { BackupWiring } from './backup-bucket';
 import { GroupIdentity, lifecycleStatements } from './group-permissions';
 import { lifecycleTiming, ResolvedMaintenance } from './maintenance';
@@ -53,6 +53,7 @@ export function lifecycleEnvironment(input: LifecycleEnvironmentInput): Record<s
       restoreAfterSeconds: backup.options.restoreAfter?.toSeconds(),
       snapshotBeforeRemoval: backup.options.snapshotBeforeMembershipChange,
       incrementalBackupSeconds: incrementalBackupSeconds(backup.options),
+      restoreDrills: drillIntervalSeconds(backup.options) !== undefined,
     },
     quotaBackendBytes: input.maintenance.backend.quotaBackendBytes,
     maintenance: maintenanceSettings(input),

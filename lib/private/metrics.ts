@@ -28,6 +28,7 @@ export const METRIC_DEFAULTS: Readonly<Record<MetricName, MetricDefaults>> = {
   [MetricName.RECONCILE_REMOVALS]: SUM,
   [MetricName.STUCK_LEARNERS]: SUM,
   [MetricName.NEWEST_SNAPSHOT_AGE]: { statistic: 'Minimum', unit: cloudwatch.Unit.SECONDS },
+  [MetricName.LAST_VERIFIED_RESTORE_AGE]: { statistic: 'Minimum', unit: cloudwatch.Unit.SECONDS },
   [MetricName.BACKUP_FAILURES]: SUM,
   [MetricName.RESTORES]: SUM,
   [MetricName.AWAITING_RESTORE_TRIGGER]: MAX,

@@ -163,6 +163,8 @@ export interface LifecycleEnvironmentValues {
     readonly snapshotBeforeRemoval?: boolean;
     /** The incremental log's chunk age bound (the members ship it); absent: no incremental log. */
     readonly incrementalBackupSeconds?: number;
+    /** The members drill restores (RESTORE_DRILLS: the reconcile publishes LastVerifiedRestoreAgeSeconds). */
+    readonly restoreDrills?: boolean;
   };
   /** @default DEFAULTS.quotaBackendBytes */
   readonly quotaBackendBytes?: number;
@@ -196,6 +198,7 @@ export function renderLifecycleEnvironment(input: LifecycleEnvironmentValues): R
           incrementalBackupSeconds: backup.incrementalBackupSeconds,
           logCompaction: logCompactionOf(backendSettings(input.backend)),
         }),
+        ...(backup.restoreDrills === true && { restoreDrills: true }),
       },
     }),
     quotaBackendBytes: input.quotaBackendBytes ?? DEFAULTS.quotaBackendBytes,

@@ -182,7 +182,7 @@ describe('the built agent bundle', () => {
   it('loads (etcd3 protos are inlined) and prints usage with exit 2 on no command', () => {
     const r = run([]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/usage: agent.js join\|promote\|handoff\|ship --config FILE/);
+    expect(r.stderr).toMatch(/usage: agent.js join\|promote\|handoff\|ship\|drill --config FILE/);
   });
 
   it('ship: exits 2 when the config has no incremental backup log', () => {

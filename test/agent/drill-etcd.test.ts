@@ -47,7 +47,9 @@ const drill = (f: string, recordedSha256?: string) =>
     runRestore: commandRunner(['etcdctl']),
     etcdCommand: ['etcd'],
     workDir: dir,
-    ...(recordedSha256 !== undefined && { recordedSha256 }),
+    ...(recordedSha256 !== undefined && {
+      expected: { revision, contentSha256: recordedSha256, source: 'recorded by the backup' },
+    }),
   });
 
 test('a good snapshot: restored to its revision with the source keyspace digest; the scratch dir is gone', async () => {
@@ -57,7 +59,7 @@ test('a good snapshot: restored to its revision with the source keyspace digest;
     ok: true,
     restoredRevision: revision,
     contentSha256: hash,
-    reason: `restored to revision ${revision} (recorded ${revision}), keyspace sha256 ${hash} as recorded`,
+    reason: `restored to revision ${revision} (expected at least ${revision}); keyspace sha256 at ${revision} ${hash}, the same as recorded by the backup`,
   });
   expect(fs.readdirSync(dir).filter((f) => f.startsWith('etcd-drill-'))).toEqual([]);
 });
@@ -66,7 +68,9 @@ test('a digest recorded at a later revision differs: failed, saying both', async
   const later = await source.contentSha256(revision + 1);
   const r = await drill(file, later);
   expect(r.ok).toBe(false);
-  expect(r.reason).toBe(`the restored keyspace's sha256 ${hash} differs from the recorded ${later}`);
+  expect(r.reason).toBe(
+    `the restored keyspace's sha256 at revision ${revision} is ${hash}, not ${later} (recorded by the backup)`,
+  );
 });
 
 test('a file that is no snapshot: failed, the restore tool said so', async () => {

@@ -1,5 +1,5 @@
 /*
- * Issue 16 (FAILURE-SCENARIOS 13: what a total loss restores), the seed's replay of the incremental log, on
+ * Issue 16 (FAILURE-SCENARIOS 13: what a total loss restores; 20: a corrupted or missing chunk), the seed's replay of the incremental log, on
  * real etcd 3.4 and the fleet's local S3. A source etcd
  * gets writes (puts, overwrites, deletes, a two-key transaction, binary bytes); `etcdctl snapshot save` at
  * revision S; more writes; the revisions after S, read back with a watch from S+1, become three chunks

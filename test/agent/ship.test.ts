@@ -1,5 +1,6 @@
 /*
- * The incremental backup log's shipper (issue 16; FAILURE-SCENARIOS 13: the recovery point of a total loss),
+ * The incremental backup log's shipper (issue 16; FAILURE-SCENARIOS 13: the recovery point of a total loss;
+ * FAILURE-SCENARIOS 20: a gap closed by a new full snapshot),
  * `agent.js ship` as etcd-backup-log.service runs it on every
  * member: the built bundle (build/agent/agent.js) as three processes, one per member of a real etcd 3.4.23
  * cluster on 127.0.82.1-3, identities from the stand-in's metadata service, chunks and snapshots in the local

@@ -175,6 +175,8 @@ describe('EtcdCluster with defaults: network and IAM', () => {
         Action: 's3:AbortMultipartUpload',
         Resource: backupUnder('snapshots'),
       },
+      // The restore drills' results (on by default).
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: backupUnder('drills') },
       {
         Effect: 'Allow',
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],

@@ -33,6 +33,7 @@ const SWITCHES: [keyof EtcdAlarmOptions, keyof EtcdCluster, string[]][] = [
   ['certificateExpiry', 'certificateExpiryAlarm', [MetricName.CERTIFICATE_DAYS_LEFT]],
   ['snapshotAge', 'snapshotAgeAlarm', [MetricName.NEWEST_SNAPSHOT_AGE]],
   ['restoreAwaited', 'restoreAwaitedAlarm', [MetricName.AWAITING_RESTORE_TRIGGER]],
+  ['restoreDrill', 'restoreDrillAlarm', [MetricName.LAST_VERIFIED_RESTORE_AGE]],
 ];
 
 describe('alarms by default', () => {

@@ -147,6 +147,7 @@ const NOT_DEFAULTS = [
   'rolloutSignal', // absent: no rollout signal (no gated rollout)
   'incrementalBackupSeconds', // absent: no incremental backup log
   LIFECYCLE_ENV.incrementalBackupSeconds,
+  LIFECYCLE_ENV.restoreDrills, // absent: no restore drills (no verified-restore age)
   'etcdCommand', // absent: no etcd binary beside the restore tool
 ];
 

@@ -142,6 +142,7 @@ describe('alarm actions (CT.CLOUDWATCH.PR.1)', () => {
       'AwaitingRestoreTrigger',
       'CertificateDaysLeft',
       'DesiredCapacity-HealthyVoters',
+      'LastVerifiedRestoreAgeSeconds',
       'NewestSnapshotAgeSeconds',
       'QuotaUsedPercent',
       'RetainedTerminations',

@@ -58,6 +58,7 @@ describe('dashboard with defaults (TLS, backups)', () => {
         'Restores',
         'AwaitingRestoreTrigger',
       ],
+      'Last verified restore age (s): restore drills': ['LastVerifiedRestoreAgeSeconds'],
       'Certificate days left': ['CertificateDaysLeft'],
     });
     const shown = new Set(Object.values(byTitle).flat());

@@ -65,11 +65,17 @@ describe('EtcdCluster with defaults', () => {
       cluster.metricLeaderMoves(),
       cluster.metricNospaceCompactions(),
       cluster.metricNospaceDisarms(),
+      cluster.metricLastVerifiedRestoreAge(),
     ];
     expect(metrics.map((m) => m.metricName).sort()).toEqual(Object.values(MetricName).sort());
     // Ages, days left and healthy voters are gauges whose lowest report counts; the other gauges (sizes,
     // members, alarms, the awaited restore flag) show their highest; everything else is a count.
-    const minimum = ['NewestSnapshotAgeSeconds', 'CertificateDaysLeft', 'HealthyVoters'];
+    const minimum = [
+      'NewestSnapshotAgeSeconds',
+      'LastVerifiedRestoreAgeSeconds',
+      'CertificateDaysLeft',
+      'HealthyVoters',
+    ];
     const maximum = [
       'AwaitingRestoreTrigger',
       'DesiredCapacity',

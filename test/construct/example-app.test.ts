@@ -81,6 +81,7 @@ describe('example stack', () => {
         'AwsSolutions-IAM5', // the backup bucket's objects (lib/backup.ts)
         'AwsSolutions-IAM5', // the incremental log's chunks (instance role)
         'AwsSolutions-IAM5', // the incremental log's snapshots (instance role)
+        'AwsSolutions-IAM5', // the restore drills' results (instance role)
         'AwsSolutions-L1',
         'AwsSolutions-S1',
         'AwsSolutions-SMG4',

@@ -347,7 +347,7 @@ describe('user data', () => {
     const names = ign.systemd.units.map((u: Json) => u.name);
     expect(new Set(names).size).toBe(names.length);
     for (const u of ign.systemd.units) {
-      expect(u.name).toMatch(/^[A-Za-z0-9:_.\\-]+\.(service|mount)$/);
+      expect(u.name).toMatch(/^[A-Za-z0-9:_.\\-]+\.(service|mount|timer)$/);
       for (const d of u.dropins ?? []) expect(d.name).toMatch(/\.conf$/);
       if (u.contents) expect(u.contents).toMatch(/^\[Unit\]/);
       // A masked unit is only a link to /dev/null: no contents, no drop-ins, not enabled.

@@ -64,7 +64,7 @@ describe('defaults: the log is on, every 10 s', () => {
     expect(exec).toContain('-v /etc/etcd-tls:/etc/etcd-tls:ro');
   });
 
-  test('instance role: s3:PutObject on <prefix>incremental/* and <prefix>snapshots/* only, abort on snapshots/*, no delete', () => {
+  test('instance role: s3:PutObject on <prefix>incremental/* and <prefix>snapshots/* (and the drills), abort on snapshots/*, no delete', () => {
     const writes = s3Writes(instanceStatements(template));
     expect(writes).toEqual([
       {
@@ -80,6 +80,12 @@ describe('defaults: the log is on, every 10 s', () => {
         Action: 's3:AbortMultipartUpload',
         Resource: expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/etcd\/snapshots\/\*$/),
       },
+      // The restore drills' results (on by default: test/construct/restore-drills.test.ts).
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: expect.stringMatching(/^GETATT-EtcdBackupBucket[0-9A-F]{8}\.Arn\/etcd\/drills\/\*$/),
+      },
     ]);
     expect(kmsViaS3(instanceStatements(template))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
   });
@@ -91,8 +97,8 @@ test('incrementalInterval reaches the agent and the Lambda', () => {
   expect(lifecycleFunctionOf(template).Environment.Variables.INCREMENTAL_BACKUP_SECONDS).toBe('3');
 });
 
-test('incremental: false: no unit, no bound, no write access for the instances (etcd still copied)', () => {
-  const { template } = makeCluster({ backup: { incremental: false } });
+test('incremental: false (and no drills): no unit, no bound, no write access for the instances (etcd still copied)', () => {
+  const { template } = makeCluster({ backup: { incremental: false, restoreDrills: false } });
   const config = agentConfigOf(template);
   expect(config.incrementalBackupSeconds).toBeUndefined();
   expect(config.etcdCommand).toEqual(['/opt/etcd-restore/etcd']);

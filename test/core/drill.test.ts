@@ -24,15 +24,20 @@ describe('judgeDrill', () => {
     ['the recorded digest', 100, 'b', 'b', true],
     ['another digest', 100, 'a', 'b', false],
   ])('%s', (_name, restoredRevision, contentSha256, recorded, ok) => {
-    expect(judgeDrill(s(100), { restoredRevision, contentSha256 }, recorded).ok).toBe(ok);
+    expect(
+      judgeDrill({ revision: 100, contentSha256: recorded }, { restoredRevision, contentSha256 }).ok,
+    ).toBe(ok);
   });
   it('says why', () => {
-    expect(judgeDrill(s(100), { restoredRevision: 99, contentSha256: 'a' }).reason).toBe(
-      'the restored snapshot holds revision 99, below the recorded revision 100',
+    expect(judgeDrill({ revision: 100 }, { restoredRevision: 99, contentSha256: 'a' }).reason).toBe(
+      'the restore holds revision 99, below the expected revision 100',
     );
-    expect(judgeDrill(s(100), { restoredRevision: 100, contentSha256: 'a' }, 'b').reason).toBe(
-      "the restored keyspace's sha256 a differs from the recorded b",
-    );
+    expect(
+      judgeDrill(
+        { revision: 100, contentSha256: 'b', source: 'the live cluster' },
+        { restoredRevision: 100, contentSha256: 'a' },
+      ).reason,
+    ).toBe("the restored keyspace's sha256 at revision 100 is a, not b (the live cluster)");
   });
 });
 

@@ -1,5 +1,5 @@
 /*
- * Issue 16, the restore trigger's part: the handler (real SDK clients against the AWS stand-in and the local
+ * Issue 16 (FAILURE-SCENARIOS 21: a snapshot that failed its drill is never chosen), the restore trigger's part: the handler (real SDK clients against the AWS stand-in and the local
  * S3) lists the incremental log's chunks, counts the snapshot candidate with the revision its log reaches,
  * and writes it into the record (`log`), with a point-in-time request's limits; a bad point-in-time argument
  * is refused with a clear error. No etcd runs: every member is gone (a total loss), the verdict is `lost`.
@@ -160,4 +160,69 @@ test.each([
   const client = createS3Client(REGION);
   expect(await new SnapshotStore(client, BUCKET, prefix).latestRestore()).toBeUndefined();
   client.destroy();
+});
+
+test('a snapshot that failed its restore drill is never chosen: the older one seeds (its log has a hole: 51-100 were never shipped)', async () => {
+  await backups();
+  const client = createS3Client(REGION);
+  const snaps = new SnapshotStore(client, BUCKET, prefix);
+  const [newest] = (await snaps.list()).sort((a, b) => b.revision - a.revision);
+  expect(newest.revision).toBe(100);
+  await snaps.putDrill({
+    key: newest.key,
+    kind: 'snapshot',
+    at: T0 + 200_000,
+    ok: false,
+    reason: 'test: failed',
+  });
+  // A failed chain drill of the older one does not exclude it (only a failed snapshot drill does).
+  const older = (await snaps.list()).find((s) => s.revision === 50)!;
+  await snaps.putDrill({
+    key: older.key,
+    kind: 'chain',
+    at: T0 + 200_000,
+    ok: false,
+    reason: 'test: failed',
+  });
+  client.destroy();
+  const res = await handler({ kind: 'restore' });
+  expect(res.outcome).toBe('restore-started');
+  const r = await record();
+  expect(r.snapshots.map((s) => s.revision)).toEqual([50]);
+  expect(r.source).toMatchObject({ kind: 'snapshot', revision: 50 });
+  expect(lines.find((l) => l.decision === 'skip-failed-drills')).toMatchObject({
+    skipped: 1,
+    reason: '1 snapshot(s) failed their restore drill: never chosen',
+  });
+});
+
+test('RESTORE_DRILLS: the reconcile publishes LastVerifiedRestoreAgeSeconds (the newest passed drill, else the oldest snapshot)', async () => {
+  await backups();
+  process.env.RESTORE_DRILLS = 'true';
+  const now = Date.now();
+  try {
+    const metric = () =>
+      lines
+        .filter((l) => l.message === 'metric LastVerifiedRestoreAgeSeconds')
+        .map((l) => Number(l.LastVerifiedRestoreAgeSeconds));
+    await handler({ kind: 'reconcile' });
+    // No drill yet: the oldest complete snapshot's age (T0 + 50 s).
+    const noDrill = metric();
+    expect(noDrill).toHaveLength(1);
+    expect(Math.abs(noDrill[0] - Math.round((Date.now() - (T0 + 50_000)) / 1000))).toBeLessThanOrEqual(2);
+    const client = createS3Client(REGION);
+    const snaps = new SnapshotStore(client, BUCKET, prefix);
+    const [s] = await snaps.list();
+    await snaps.putDrill({ key: s.key, kind: 'snapshot', at: now - 30_000, ok: true, reason: 'test' });
+    await snaps.putDrill({ key: s.key, kind: 'chain', at: now - 10_000, ok: false, reason: 'test' });
+    client.destroy();
+    lines.length = 0;
+    await handler({ kind: 'reconcile' });
+    const after = metric();
+    expect(after).toHaveLength(1);
+    expect(after[0]).toBeGreaterThanOrEqual(30);
+    expect(after[0]).toBeLessThanOrEqual(33);
+  } finally {
+    delete process.env.RESTORE_DRILLS;
+  }
 });

@@ -13,15 +13,14 @@
  *     role and 169.254.169.254);
  *   - CloudFormation: the user data's references resolved to the stand-in's secret and bucket, and the
  *     agent's s3:// source pointed at an http:// copy on 127.x with the same verification.hash.
- * Ignition 2.14 lowers only the version field (3.4.0 → 3.3.0). FAILURE-SCENARIOS 17, 18, 19 (issue 15).
- */
+ * Ignition 2.14 lowers only the version field (3.4.0 → 3.3.0). FAILURE-SCENARIOS 17, 18, 19 (issue 15). */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { allocateAddress, blockFor, s3Address, standInAddress } from '../../fleet/addresses';
+import { allocateAddress, s3Address, standInAddress } from '../../fleet/addresses';
 import { LocalS3 } from '../../fleet/s3';
 import { AwsStandIn } from '../../fleet/standin';
 import { setUpFleetTls, FleetTls } from '../../fleet/tls';
@@ -57,7 +56,8 @@ const KEY = 'box';
 type Json = any;
 
 const run = path.join(os.tmpdir(), `cdk-elastic-etcd-first-boot-${process.pid}`);
-const block = blockFor(run);
+// 127.250.x.x: outside every fleet's block (fleet/addresses.ts: 127.20-249), since fleets run beside this test.
+const block = 250;
 let standIn: AwsStandIn;
 let s3: LocalS3;
 let tls: FleetTls;
@@ -207,6 +207,7 @@ describe('first boot under a real systemd, from the real Ignition', () => {
     expect(box.read('/etc/etcd-agent/backup-bucket')).toBe(BUCKET);
     // Presets: what Ignition enables; etcd-join.service is started by etcd-member only.
     expect(box.read('/etc/systemd/system-preset/20-ignition.preset').trim().split('\n').sort()).toEqual([
+      'enable etcd-backup-drill.timer',
       'enable etcd-backup-log.service',
       'enable etcd-member.service',
       'enable etcd-promote.service',
