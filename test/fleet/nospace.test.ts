@@ -123,8 +123,10 @@ describe('issue 14: status, no defragmentation while a member is down, NOSPACE r
       ),
     ).toEqual([]);
     // The maintenance did run meanwhile (scheduled every second; a run under load takes longer, and never two
-    // at once), more than once, and waited each time. (3 were required until a CI run saw 2 in a ~5 s window.)
-    expect(waits.length).toBeGreaterThanOrEqual(2);
+    // at once) and waited: the check above is not vacuous. At least one wait, not more: a CI run saw 2 in a
+    // ~5 s window, another only 1 (its window held [wait, idle]: the idle from a run that began before the
+    // kill or after the convergence, while the cluster was ready; readiness is planned before idleness).
+    expect(waits.length).toBeGreaterThanOrEqual(1);
     expect(load.wrongValues(await getPrefix(others, 'down/'))).toEqual([]);
   });
 
