@@ -60,15 +60,18 @@ export class InstanceProcesses {
       return;
     }
     this.startEtcd(inst);
-    void this.runAgent(inst, 'promote').then((c) =>
-      this.host.log('promote agent exited', { id: inst.id, code: c }),
-    );
-    this.startShipper(inst);
+    void this.runAgent(inst, 'promote').then((c) => {
+      this.host.log('promote agent exited', { id: inst.id, code: c });
+      // etcd-backup-log.service is ordered After=etcd-promote.service: the shipper starts once the promote phase
+      // exited (whatever its code), not beside a catching-up learner, which refuses the election's lease grant.
+      if (inst.bootSeq === seq && !inst.stopping && inst.phase !== 'gone' && inst.etcd)
+        this.startShipper(inst);
+    });
   }
 
   /**
    * The incremental backup log's shipper (`agent.js ship`), as etcd-backup-log.service runs it on a member:
-   * after etcd started, when the instance's config has the log; restarted 1 s after it exits while etcd runs
+   * after etcd started and the promote phase exited, when the instance's config has the log; restarted 1 s after it exits while etcd runs
    * (Restart=always), SIGTERMed before etcd stops, SIGKILLed with the instance. Its log: DIR/.../ship.log.
    */
   private startShipper(inst: Instance): void {

@@ -240,14 +240,17 @@ export const BACKUP_LOG_UNIT = 'etcd-backup-log.service';
  * etcd election and the elected one ships; when its member goes, another takes over after the election's
  * lease), while the Lambda runs only on events and schedules and cannot watch continuously. Requires= and
  * After=etcd-member.service: it starts once etcd is up and stops (SIGTERM through docker's init: it flushes
- * and resigns) before etcd stops; Restart=always brings it back after any failure.
+ * and resigns) before etcd stops; Restart=always brings it back after any failure. After=etcd-promote.service
+ * too (a oneshot: ordered after it has exited, whatever its result): a learner refuses the election's lease
+ * grant ("rpc not supported for learner"), so a shipper started beside a catching-up learner could only fail
+ * and back off, while its container's cold start takes CPU from the catch-up and from the promote itself.
  */
 export function backupLogUnit(input: IgnitionInput): string {
   return [
     '[Unit]',
     'Description=cdk-elastic-etcd: ship every etcd revision to the backup bucket (the incremental backup log)',
     'Requires=etcd-member.service docker.service',
-    'After=etcd-member.service docker.service network-online.target',
+    'After=etcd-member.service etcd-promote.service docker.service network-online.target',
     '',
     '[Service]',
     'Restart=always',

@@ -110,6 +110,8 @@ export async function benchReplace(logSeconds: number, mb: number, reps: number,
     fleetRuns = await settled(reps, () => fleetReplace(f));
     await topUpJoins(f, joinsWanted);
   } finally {
+    // BENCH_LOG_DIR: the fleet's logs (supervisor, Lambda, every instance) kept for a look at a figure.
+    if (process.env.BENCH_LOG_DIR) log(f.copyLogs(`${process.env.BENCH_LOG_DIR}/replace${mb}-${Date.now()}`));
     await down(f);
   }
   const sdir = tempDir(`floor${mb}`);

@@ -6,7 +6,8 @@
  *   1. cluster id from the member list; where to start: planShipStart (the log's end in the bucket, else the
  *      newest complete snapshot of this cluster, else a snapshot of its own member, which also closes a hole);
  *   2. watches every key from there on, groups the events by revision (groupRevisions) and uploads a chunk
- *      (ChunkStore.put) when the oldest unshipped revision is about to be N seconds old or a size bound is
+ *      (ChunkStore.put) when the oldest unshipped revision is about to be N seconds old, when the writes paused
+ *      (quietFlushMs: after a burst the log holds the cluster's revision within a second), or a size bound is
  *      reached (flushReason);
  *   3. a watch start that etcd compacted away (or a jump in revisions) is a gap: one line naming the missing
  *      revisions, a new full snapshot, the chain restarts from it;
@@ -25,8 +26,9 @@ import type { SnapshotStore } from '../adapters/s3';
 import { Backoff, retryWithBackoff } from '../adapters/backoff';
 import type { ChunkRevision } from '../core/incremental';
 import {
-  flushDeadline,
+  flushDue,
   flushReason,
+  shipBufferOf,
   planShipStart,
   revisionBytes,
   SHIPPER_ELECTION,
@@ -325,27 +327,28 @@ export class Shipper {
       reason = `caught up with the backlog up to revision ${this.backlogEnd} (written before this term)`;
       this.backlogEnd = 0;
     }
-    reason ??= flushReason(
-      { oldestTime: this.buffer[0]?.time, revisions: this.buffer.length, bytes: this.bytes },
-      Date.now(),
-      this.o.intervalSeconds,
-    );
+    const buffer = shipBufferOf(this.buffer, this.bytes);
+    reason ??= flushReason(buffer, Date.now(), this.o.intervalSeconds);
+    this.clearTimer();
     if (reason) {
-      this.clearTimer();
       void this.enqueueFlush(term, reason);
-    } else if (!this.timer && this.buffer.length > 0) {
-      const due = flushDeadline(this.buffer[0].time, this.o.intervalSeconds);
-      this.timer = setTimeout(
-        () => {
-          this.timer = undefined;
-          void this.enqueueFlush(
-            term,
-            `the oldest revision is about to be ${this.o.intervalSeconds} s old (${Date.now() - (this.buffer[0]?.time ?? Date.now())} ms)`,
-          );
-        },
-        Math.max(0, due - Date.now()),
-      );
+      return;
     }
+    // (Re)armed at every arrival: the oldest revision's deadline, or sooner once the writes pause.
+    const due = flushDue(buffer, this.o.intervalSeconds);
+    if (due === undefined) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        const why = flushReason(
+          shipBufferOf(this.buffer, this.bytes),
+          Math.max(Date.now(), due),
+          this.o.intervalSeconds,
+        );
+        void this.enqueueFlush(term, why ?? 'the buffer is due');
+      },
+      Math.max(0, due - Date.now()),
+    );
   }
 
   private clearTimer(): void {

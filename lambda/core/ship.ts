@@ -158,19 +158,54 @@ export function flushDeadline(oldestTime: number, intervalSeconds: number): numb
 }
 
 /**
- * Whether the buffer is flushed now, and why: its oldest revision is about to be N seconds old, or it
- * reached a size bound. Undefined: keep buffering.
+ * How long the writes may pause before the buffer is flushed early (a quarter of N, at most 1 s): after a
+ * burst the log holds the cluster's revision within about a second, instead of only when the oldest revision
+ * is N s old. The Lambda's pre-removal decision (planPreRemovalSnapshot) can then see the log is complete on
+ * a quiet cluster; otherwise a removal in the N s after any write (a membership change's own lock, say) would
+ * find unshipped revisions behind a chunk that may be hours old, and take a full snapshot it does not need.
+ * The cost: one chunk per burst of a workload that pauses longer than this between writes.
  */
-export function flushReason(
-  buffer: { readonly oldestTime?: number; readonly revisions: number; readonly bytes: number },
-  now: number,
-  intervalSeconds: number,
-): string | undefined {
+export function quietFlushMs(intervalSeconds: number): number {
+  return flushAllowanceMs(intervalSeconds);
+}
+
+export interface ShipBuffer {
+  /** Receipt time of the oldest buffered revision (epoch ms). */
+  readonly oldestTime?: number;
+  /** Receipt time of the newest buffered revision (epoch ms). */
+  readonly newestTime?: number;
+  readonly revisions: number;
+  readonly bytes: number;
+}
+
+/** The flush rules' view of the shipper's buffer (receipt-ordered revisions, their bytes). */
+export function shipBufferOf(revisions: readonly ChunkRevision[], bytes: number): ShipBuffer {
+  const [first, last] = [revisions[0], revisions.at(-1)];
+  return { oldestTime: first?.time, newestTime: last?.time, revisions: revisions.length, bytes };
+}
+
+/** When the buffer is due (epoch ms): its oldest revision's deadline, or sooner once the writes paused. */
+export function flushDue(buffer: ShipBuffer, intervalSeconds: number): number | undefined {
+  if (buffer.revisions === 0 || buffer.oldestTime === undefined) return undefined;
+  const deadline = flushDeadline(buffer.oldestTime, intervalSeconds);
+  const quiet = (buffer.newestTime ?? buffer.oldestTime) + quietFlushMs(intervalSeconds);
+  return Math.min(deadline, quiet);
+}
+
+/**
+ * Whether the buffer is flushed now, and why: its oldest revision is about to be N seconds old, no revision
+ * came for quietFlushMs, or it reached a size bound. Undefined: keep buffering.
+ */
+export function flushReason(buffer: ShipBuffer, now: number, intervalSeconds: number): string | undefined {
   if (buffer.revisions === 0 || buffer.oldestTime === undefined) return undefined;
   if (buffer.revisions >= CHUNK_MAX_REVISIONS) return `${buffer.revisions} revisions buffered (the bound)`;
   if (buffer.bytes >= CHUNK_MAX_BYTES) return `${buffer.bytes} bytes buffered (the bound)`;
   if (now >= flushDeadline(buffer.oldestTime, intervalSeconds)) {
     return `the oldest revision is ${now - buffer.oldestTime} ms old (bound ${intervalSeconds} s)`;
+  }
+  const newest = buffer.newestTime ?? buffer.oldestTime;
+  if (now - newest >= quietFlushMs(intervalSeconds)) {
+    return `no revision for ${now - newest} ms (the writes paused): flushing the ${buffer.revisions} buffered so the log holds the cluster's revision`;
   }
   return undefined;
 }

@@ -15,6 +15,8 @@
  *      lease's TTL + N s + slack, the chain continuous across the takeover.
  *   4. shippers stopped (SIGTERM: clean exit), writes, a compaction past the log's end, shippers started: a
  *      gap line naming the compacted range, a new full snapshot, the chain continuous from it.
+ *   5. one shipper with N = 10 s, one write, then a pause: its revision is in the bucket within about a second
+ *      (the pause rule), not after N s.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -65,24 +67,20 @@ function logOf(id: string): string {
   return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
 }
 
-function startShipper(id: string): void {
+function startShipper(id: string, config = path.join(dir, 'config.json')): void {
   const out = fs.openSync(path.join(dir, `ship-${id}.log`), 'a');
-  const child = spawn(
-    process.execPath,
-    ['--no-warnings', AGENT, 'ship', '--config', path.join(dir, 'config.json')],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        AWS_ENDPOINT_URL: standIn.endpoint,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_REGION: REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_S3_ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY: LOCAL_S3_SECRET_KEY,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: standIn.metadataEndpointFor(id),
-      },
-      stdio: ['ignore', out, out],
+  const child = spawn(process.execPath, ['--no-warnings', AGENT, 'ship', '--config', config], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_ENDPOINT_URL: standIn.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_S3_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: LOCAL_S3_SECRET_KEY,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: standIn.metadataEndpointFor(id),
     },
-  );
+    stdio: ['ignore', out, out],
+  });
   fs.closeSync(out);
   shippers.set(id, child);
 }
@@ -349,4 +347,32 @@ test('a gap: shippers stopped, writes, a compaction past the log end, shippers s
   expect(plan.gap).toBeUndefined();
   expect(plan.chunks.length).toBeGreaterThan(0);
   expect(plan.targetRevision).toBeGreaterThanOrEqual(target);
+});
+
+test('a pause in the writes: the buffered revision is in the bucket within about a second, not N s (N = 10)', async () => {
+  const endpoints = cluster.nodes.filter((n) => n.proc).map((n) => n.clientURL);
+  await Promise.all([...shippers.keys()].map((id) => stopShipper(id, 'SIGTERM')));
+  const config10 = path.join(dir, 'config-10.json');
+  const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(config10, JSON.stringify({ ...c, incrementalBackupSeconds: 10 }));
+  const id = cluster.nodes.find((n) => n.proc)!.name;
+  startShipper(id, config10);
+  const end = async () => Math.max(...(await chunks.list()).map((ch) => ch.last));
+  // Elected, and its takeover backlog (the campaign's own key among it) shipped: the log holds the cluster.
+  for (let i = 0; i < 150 && (await end()) < (await clusterRevision(endpoints)); i++) await sleep(100);
+  expect(await end()).toBeGreaterThanOrEqual(await clusterRevision(endpoints));
+  const client = new Etcd3({ hosts: endpoints });
+  const put = await client.put('quiet/1').value('one write, then a pause').exec();
+  client.close();
+  const revision = Number(put.header.revision);
+  const t0 = Date.now();
+  let shippedMs: number | undefined;
+  for (let i = 0; i < 120 && shippedMs === undefined; i++) {
+    if ((await end()) >= revision) shippedMs = Date.now() - t0;
+    else await sleep(100);
+  }
+  process.stdout.write(`ship pause: revision ${revision} in the bucket after ${shippedMs} ms (N = 10 s)\n`);
+  // The pause rule: 1 s after the write, plus the upload and the listing; the age rule alone: 9 s.
+  expect(shippedMs).toBeDefined();
+  expect(shippedMs!).toBeLessThan(5000);
 });

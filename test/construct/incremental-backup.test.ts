@@ -48,12 +48,16 @@ describe('defaults: the log is on, every 10 s', () => {
     expect(copy).toContain('docker cp $$c:/usr/local/bin/etcd /opt/etcd-restore/etcd.tmp');
   });
 
-  test('etcd-backup-log.service runs `agent.js ship` after etcd, restarted always, without the data dir', () => {
+  test('etcd-backup-log.service runs `agent.js ship` after etcd and its promotion, restarted always, without the data dir', () => {
     const u = unit(template, 'etcd-backup-log.service');
     expect(u.enabled).toBe(true);
     const text = u.contents as string;
     expect(text).toMatch(/^Requires=etcd-member\.service docker\.service$/m);
-    expect(text).toMatch(/^After=etcd-member\.service /m);
+    // Ordered after the promote oneshot (not Requires=: a failed promote does not keep the log down).
+    expect(text).toMatch(
+      /^After=etcd-member\.service etcd-promote\.service docker\.service network-online\.target$/m,
+    );
+    expect(text).not.toMatch(/^(Requires|Wants|BindsTo)=.*etcd-promote/m);
     expect(text).toMatch(/^Restart=always$/m);
     expect(text).toMatch(/^ExecStartPre=-\/usr\/bin\/docker rm -f etcd-agent-ship$/m);
     const exec = /^ExecStart=(.*)$/m.exec(text)![1];

@@ -7,6 +7,7 @@ import {
   CHUNK_MAX_BYTES,
   CHUNK_MAX_REVISIONS,
   flushDeadline,
+  flushDue,
   flushReason,
   groupRevisions,
   planShipStart,
@@ -131,14 +132,42 @@ describe('flushReason', () => {
   const N = 10;
   test.each([
     ['empty buffer', { revisions: 0, bytes: 0 }, T0 + 60_000, undefined],
-    ['young revisions', { oldestTime: T0, revisions: 5, bytes: 100 }, T0 + 8_999, undefined],
     [
-      'about to be N s old (N - 1 s)',
-      { oldestTime: T0, revisions: 5, bytes: 100 },
+      'young revisions, still arriving',
+      { oldestTime: T0, newestTime: T0 + 8_500, revisions: 5, bytes: 100 },
+      T0 + 8_999,
+      undefined,
+    ],
+    [
+      'about to be N s old (N - 1 s), still arriving',
+      { oldestTime: T0, newestTime: T0 + 8_900, revisions: 5, bytes: 100 },
       T0 + 9_000,
       /9000 ms old/,
     ],
-    ['past N s', { oldestTime: T0, revisions: 5, bytes: 100 }, T0 + 12_000, /12000 ms old/],
+    [
+      'past N s',
+      { oldestTime: T0, newestTime: T0 + 11_900, revisions: 5, bytes: 100 },
+      T0 + 12_000,
+      /12000 ms old/,
+    ],
+    [
+      'the writes paused for 999 ms: keep buffering',
+      { oldestTime: T0, newestTime: T0 + 2_000, revisions: 5, bytes: 100 },
+      T0 + 2_999,
+      undefined,
+    ],
+    [
+      'the writes paused for 1 s (a quarter of N, at most 1 s): flushed early',
+      { oldestTime: T0, newestTime: T0 + 2_000, revisions: 5, bytes: 100 },
+      T0 + 3_000,
+      /no revision for 1000 ms \(the writes paused\): flushing the 5 buffered/,
+    ],
+    [
+      'one revision, then quiet',
+      { oldestTime: T0, newestTime: T0, revisions: 1, bytes: 10 },
+      T0 + 1_000,
+      /no revision for 1000 ms/,
+    ],
     [
       'the size bound',
       { oldestTime: T0, revisions: 5, bytes: CHUNK_MAX_BYTES },
@@ -155,6 +184,18 @@ describe('flushReason', () => {
     const r = flushReason(buffer, now, N);
     if (want === undefined) expect(r).toBeUndefined();
     else expect(r).toMatch(want);
+  });
+
+  test.each([
+    ["writes still arriving: the oldest revision's deadline", { newestTime: T0 + 8_500 }, 10, T0 + 9_000],
+    ['a pause after the newest: sooner', { newestTime: T0 + 2_000 }, 10, T0 + 3_000],
+    ['N = 2 s, a pause: a quarter of N', { newestTime: T0 + 100 }, 2, T0 + 600],
+    ['N = 2 s, still arriving', { newestTime: T0 + 1_400 }, 2, T0 + 1_500],
+  ])('flushDue: %s', (_n, b, n, due) => {
+    expect(flushDue({ oldestTime: T0, revisions: 3, bytes: 30, ...b }, n)).toBe(due);
+  });
+  test('flushDue: nothing buffered, nothing due', () => {
+    expect(flushDue({ revisions: 0, bytes: 0 }, 10)).toBeUndefined();
   });
 
   test.each([

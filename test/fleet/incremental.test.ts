@@ -10,7 +10,17 @@ import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { parseChunkKey, planReplay } from '../../lambda/core/incremental';
 import { parseSnapshotKey } from '../../lambda/core/restore';
 import { BACKUP_BUCKET } from '../../fleet/backup';
-import { client, etcdctl, expectConverged, keysUnder, s3For, StatusJson, TestFleet, until } from './harness';
+import {
+  client,
+  etcdctl,
+  expectConverged,
+  keysUnder,
+  logLines,
+  s3For,
+  StatusJson,
+  TestFleet,
+  until,
+} from './harness';
 
 jest.setTimeout(180_000);
 
@@ -86,6 +96,22 @@ test('up --incremental-seconds: one instance ships, status names it; killed, ano
     // The shipping instance's log says so (one line per decision), and only instances that ran a shipper did.
     const logs = fleet.instanceLogs('ship.log');
     expect(Object.values(logs).some((l) => l.includes('"message":"elected"'))).toBe(true);
+    // The killed instance's heir joined as a learner: its shipper started only once its promote phase had
+    // exited (etcd-backup-log.service is After=etcd-promote.service), so it never campaigned as a learner.
+    const back = await fleet.json<StatusJson>('wait', '--json');
+    const heir = back.instances.find((i) => !up.instances.some((u) => u.id === i.id));
+    expect(heir).toBeDefined();
+    const sup = await until('the heir runs a shipper', 30, async () => {
+      const lines = fleet.supervisorLines().filter((l) => l.id === heir!.id);
+      return lines.some((l) => l.message === 'shipper started') ? lines : undefined;
+    });
+    const promoteExited = sup.find((l) => l.message === 'promote agent exited')!;
+    const shipperStarted = sup.find((l) => l.message === 'shipper started')!;
+    expect(promoteExited).toMatchObject({ code: 0 });
+    expect(shipperStarted.t!).toBeGreaterThanOrEqual(promoteExited.t!);
+    const heirAgent = logLines(fleet.instanceLogs('agent.log')[heir!.id]);
+    expect(heirAgent.some((l) => l.message === 'promoted to voter')).toBe(true);
+    expect(fleet.instanceLogs('ship.log')[heir!.id] ?? '').not.toMatch(/not supported for learner/);
   } finally {
     s3.destroy();
   }

@@ -199,7 +199,9 @@ test('a retained termination whose removal is refused once (etcd: unhealthy clus
 
   const res = await handler({ kind: 'reconcile' });
   expect(res).toMatchObject({ ok: true, outcome: 'reconciled', removed: [id] });
-  expect(refusals).toBe(2);
+  // The injected refusal, then etcd's own answers: real etcd may refuse again (its strict reconfig check, peers
+  // connected < 5 s: seen when this test ran alone or under load, 4 calls), and the run still finishes it.
+  expect(refusals).toBeGreaterThanOrEqual(2);
   expect(await memberPeerURLs(a.instanceId)).toEqual([peer(a), peer(b)].sort());
   expect(terminatedIds).toEqual([[c.instanceId]]);
   const retry = w.lines.find((l) => /retained termination failed: observing again/.test(String(l.message)));

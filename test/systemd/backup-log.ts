@@ -169,6 +169,25 @@ export function backupLogTest(world: BoxWorld, s3Dir: string, bucket: string, et
     expect(s.electedJournal).toMatch(/"message":"snapshot stored".*"decision":"chain-base"/);
     for (const v of s.etcd) expect(v).toContain(`etcd Version: ${etcdVersion}`);
   });
+  test('etcd-backup-log.service started only after etcd-promote.service had exited (After=, a oneshot), on every box', async () => {
+    const order: { promoteExit: number; shipStart: number; restarts: number }[] = [];
+    for (const { box } of world.boxes) {
+      const p = await show(box, 'etcd-promote.service', ['ExecMainExitTimestampMonotonic']);
+      const l = await show(box, 'etcd-backup-log.service', ['ExecMainStartTimestampMonotonic', 'NRestarts']);
+      order.push({
+        promoteExit: Number(p.ExecMainExitTimestampMonotonic),
+        shipStart: Number(l.ExecMainStartTimestampMonotonic),
+        restarts: Number(l.NRestarts),
+      });
+    }
+    console.log(`promote exit → shipper start (monotonic µs): ${JSON.stringify(order)}`);
+    for (const o of order) {
+      expect(o.promoteExit).toBeGreaterThan(0);
+      expect(o.shipStart).toBeGreaterThanOrEqual(o.promoteExit);
+      // The first start (no restart since): the order is the unit's, not a later restart's.
+      expect(o.restarts).toBe(0);
+    }
+  });
   drillTimerTest(world);
   drillRunTest(world, s3Dir, bucket);
 }
