@@ -40,6 +40,18 @@ export function memberIdHex(id: string): string {
   return BigInt(id).toString(16);
 }
 
+/** withLock could not take `key` within its timeout (held by another holder, or etcd did not answer). */
+export class LockNotTakenError extends Error {
+  constructor(
+    readonly key: string,
+    timeoutMs: number,
+    cause: string,
+  ) {
+    super(`could not take the lock ${key} within ${timeoutMs} ms: ${cause}`);
+    this.name = 'LockNotTakenError';
+  }
+}
+
 export class EtcdAdapter {
   private readonly callTimeoutMs: number;
   private readonly probeTimeoutMs: number;
@@ -193,12 +205,11 @@ export class EtcdAdapter {
           return l;
         },
         {
-          what: `join lock ${key}`,
+          what: `lock ${key}`,
           timing: LOCK_BACKOFF,
           deadline: Date.now() + timeoutMs,
           sleep,
-          giveUp: (err) =>
-            new Error(`could not take the join lock ${key} within ${timeoutMs} ms: ${err.message}`),
+          giveUp: (err) => new LockNotTakenError(key, timeoutMs, err.message),
         },
       );
       try {

@@ -10,7 +10,7 @@ import { Etcd3 } from 'etcd3';
 import { NoopPolicy } from 'cockatiel';
 import { InstanceMetadata } from '../adapters/aws';
 import { ChunkStore } from '../adapters/chunk-store';
-import { EtcdAdapter } from '../adapters/etcd';
+import { EtcdAdapter, LockNotTakenError } from '../adapters/etcd';
 import { keyspaceSha256 } from '../adapters/keyspace-digest';
 import { createS3Client, SnapshotStore } from '../adapters/s3';
 import { retryWithBackoff } from '../adapters/backoff';
@@ -85,7 +85,7 @@ export async function drillMain(cfg: AgentConfig, log: Log): Promise<number> {
       now: () => Date.now(),
       log,
     }).catch((err: Error) => {
-      if (!held && /could not take the join lock/.test(err.message)) {
+      if (!held && err instanceof LockNotTakenError) {
         log('restore drill', {
           decision: 'no-drill',
           reason: `the drill lock is held (another member drills) or etcd did not answer: ${err.message}`,

@@ -23,7 +23,7 @@ import {
   planMaintenance,
 } from '../core/maintenance';
 import type { Member } from '../core/types';
-import { JOIN_LOCK_KEY } from '../adapters/etcd';
+import { JOIN_LOCK_KEY, LockNotTakenError } from '../adapters/etcd';
 import type { EtcdPort, LifecycleContext, MaintenancePort } from './context';
 import { errorMessage, Logger, MetricName } from './log';
 import { shippedFloor } from './log-compaction';
@@ -180,8 +180,11 @@ export async function runMaintenance(opts: MaintenanceRunOptions): Promise<Maint
       MAINTENANCE_LOCK_TTL_SECONDS,
     );
   } catch (err) {
-    if (!/could not take the join lock/.test((err as Error).message)) throw err;
-    const final: MaintenanceStep = { kind: 'wait', reason: (err as Error).message };
+    if (!(err instanceof LockNotTakenError)) throw err;
+    const final: MaintenanceStep = {
+      kind: 'wait',
+      reason: `the join lock is held or etcd did not answer: ${err.message}`,
+    };
     log.info('maintenance: wait', { step: final.kind, reason: final.reason });
     return { executed: [], final };
   }

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChunkStore } from '../../lambda/adapters/chunk-store';
-import { EtcdAdapter } from '../../lambda/adapters/etcd';
+import { EtcdAdapter, LockNotTakenError } from '../../lambda/adapters/etcd';
 import { openSnapshot } from '../../lambda/adapters/etcd-snapshot';
 import { SnapshotStore } from '../../lambda/adapters/s3';
 import { DrillRunDeps, runDrill } from '../../lambda/agent/drill-run';
@@ -198,7 +198,10 @@ test('the lock held by another member: the run rejects without drilling or writi
   let inner: Promise<unknown> | undefined;
   await etcd.withLock([locks.clientURL], DRILL_LOCK_KEY, 2000, async () => {
     inner = runDrill(deps({ chainEverySeconds: 0 }));
-    await expect(inner).rejects.toThrow(/could not take the join lock cdk-elastic-etcd\/drill-lock/);
+    await expect(inner).rejects.toThrow(/could not take the lock cdk-elastic-etcd\/drill-lock/);
+    // Typed: drillMain and the maintenance run tell a lock not taken from other failures by class, not text.
+    await expect(inner).rejects.toBeInstanceOf(LockNotTakenError);
+    await expect(inner).rejects.toMatchObject({ key: DRILL_LOCK_KEY });
   });
   expect((await store.listDrills()).length).toBe(before);
 });
