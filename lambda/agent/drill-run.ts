@@ -63,6 +63,9 @@ export interface DrillRunDeps {
 /** One drill run: the result stored, or undefined when the plan said there was nothing to drill. */
 export async function runDrill(d: DrillRunDeps): Promise<DrillResult | undefined> {
   return d.withLock(async () => {
+    // A run stopped half-way (SIGTERM with its member: the unit is PartOf=etcd-member.service) leaves its work
+    // dir on the data volume, possibly a whole snapshot: removed by the next run, even one with nothing to drill.
+    fs.rmSync(d.workDir, { recursive: true, force: true });
     const [snapshots, drills] = await Promise.all([d.store.list(), d.store.listDrills()]);
     const newest = restoreCandidates(snapshots)[0];
     const chunks = newest && d.chunks ? await d.chunks.list(newest.clusterId) : [];
@@ -80,7 +83,6 @@ export async function runDrill(d: DrillRunDeps): Promise<DrillResult | undefined
       reason: plan.reason,
     });
     if (plan.kind === 'none') return undefined;
-    fs.rmSync(d.workDir, { recursive: true, force: true });
     fs.mkdirSync(d.workDir, { recursive: true });
     try {
       const file = path.join(d.workDir, 'snapshot.db');

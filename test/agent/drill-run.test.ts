@@ -92,9 +92,12 @@ test('the newest snapshot: restored in a scratch etcd, revision and the recorded
   );
   expect(stored).toMatchObject({ ok: true, contentSha256: snapshot.contentSha256, reason: r!.reason });
   expect(fs.existsSync(path.join(s3.dir, 'work'))).toBe(false);
-  // Nothing more to drill: no log past the snapshot.
+  // Nothing more to drill: no log past the snapshot. A work dir left by a run stopped half-way goes anyway.
+  fs.mkdirSync(path.join(s3.dir, 'work'), { recursive: true });
+  fs.writeFileSync(path.join(s3.dir, 'work', 'snapshot.db'), 'a partial download');
   expect(await runDrill(deps())).toBeUndefined();
   expect(lines.at(-1)?.fields).toMatchObject({ decision: 'no-drill' });
+  expect(fs.existsSync(path.join(s3.dir, 'work'))).toBe(false);
 });
 
 test('the chain: the log after the snapshot replayed as a restore does, judged against the live cluster', async () => {
