@@ -88,3 +88,40 @@ export function lifecycleFunctionOf(template: Template): any {
   if (fns.length !== 1) throw new Error(`expected one lifecycle function, found ${fns.length}`);
   return fns[0].Properties;
 }
+
+/** A systemd unit of the Ignition user data, by name (undefined when absent). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function unitOf(template: Template, name: string): any {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return ignitionOf(template).systemd.units.find((u: any) => u.name === name);
+}
+
+/** The instance role's statements, resources resolved to stand-in strings. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function instanceStatements(template: Template): any[] {
+  const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+    id.startsWith('EtcdInstanceRoleDefaultPolicy'),
+  )!;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return policy.Properties.PolicyDocument.Statement.map((s: any) => ({
+    ...s,
+    Resource: Array.isArray(s.Resource) ? s.Resource.map(resolveIntrinsics) : resolveIntrinsics(s.Resource),
+  }));
+}
+
+/** A policy statement's actions as a list. */
+export const actionsOf = (s: { Action: string | string[] }): string[] =>
+  Array.isArray(s.Action) ? s.Action : [s.Action];
+
+/** The statements that write, delete or abort in S3. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const s3Writes = (statements: any[]) =>
+  statements.filter((s) => actionsOf(s).some((a) => /^s3:(Put|Delete|Abort)/.test(a)));
+
+/** The key operations through S3 (the instance role has a kms:Decrypt through Secrets Manager too, for TLS). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const kmsViaS3 = (statements: any[]) =>
+  statements
+    .filter((s) => JSON.stringify(s.Condition ?? {}).includes('"s3.'))
+    .flatMap(actionsOf)
+    .sort();

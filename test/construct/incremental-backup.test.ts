@@ -5,35 +5,15 @@
  * instance role's write access (chunks and snapshots under the prefix, nothing more), the validation.
  */
 import { Duration, Token } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { agentConfigOf, ignitionOf, lifecycleFunctionOf, makeCluster, resolveIntrinsics } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-const unit = (template: Template, name: string): Json =>
-  ignitionOf(template).systemd.units.find((u: Json) => u.name === name);
-
-/** The instance role's statements, resources resolved to stand-in strings. */
-function instanceStatements(template: Template): Json[] {
-  const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
-    id.startsWith('EtcdInstanceRoleDefaultPolicy'),
-  )!;
-  return policy.Properties.PolicyDocument.Statement.map((s: Json) => ({
-    ...s,
-    Resource: Array.isArray(s.Resource) ? s.Resource.map(resolveIntrinsics) : resolveIntrinsics(s.Resource),
-  }));
-}
-
-const actionsOf = (s: Json): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-/** The key operations through S3 (the instance role has a kms:Decrypt through Secrets Manager too, for TLS). */
-const kmsViaS3 = (statements: Json[]) =>
-  statements
-    .filter((s) => JSON.stringify(s.Condition ?? {}).includes('"s3.'))
-    .flatMap(actionsOf)
-    .sort();
-const s3Writes = (statements: Json[]) =>
-  statements.filter((s) => actionsOf(s).some((a) => /^s3:(Put|Delete|Abort)/.test(a)));
+import {
+  agentConfigOf,
+  instanceStatements,
+  kmsViaS3,
+  lifecycleFunctionOf,
+  makeCluster,
+  s3Writes,
+  unitOf,
+} from './helpers';
 
 describe('defaults: the log is on, every 10 s', () => {
   const { template } = makeCluster({ backup: { prefix: 'etcd/' } });
@@ -44,12 +24,12 @@ describe('defaults: the log is on, every 10 s', () => {
       etcdCommand: ['/opt/etcd-restore/etcd'],
     });
     expect(lifecycleFunctionOf(template).Environment.Variables.INCREMENTAL_BACKUP_SECONDS).toBe('10');
-    const copy = unit(template, 'etcd-join.service').contents as string;
+    const copy = unitOf(template, 'etcd-join.service').contents as string;
     expect(copy).toContain('docker cp $$c:/usr/local/bin/etcd /opt/etcd-restore/etcd.tmp');
   });
 
   test('etcd-backup-log.service runs `agent.js ship` after etcd and its promotion, restarted always, without the data dir', () => {
-    const u = unit(template, 'etcd-backup-log.service');
+    const u = unitOf(template, 'etcd-backup-log.service');
     expect(u.enabled).toBe(true);
     const text = u.contents as string;
     expect(text).toMatch(/^Requires=etcd-member\.service docker\.service$/m);
@@ -109,14 +89,14 @@ test('incremental: false (and no drills): no unit, no bound, no write access for
   expect(Object.keys(lifecycleFunctionOf(template).Environment.Variables)).not.toContain(
     'INCREMENTAL_BACKUP_SECONDS',
   );
-  expect(unit(template, 'etcd-backup-log.service')).toBeUndefined();
+  expect(unitOf(template, 'etcd-backup-log.service')).toBeUndefined();
   expect(s3Writes(instanceStatements(template))).toEqual([]);
   expect(kmsViaS3(instanceStatements(template))).toEqual(['kms:Decrypt']);
 });
 
 test('backups off: no unit', () => {
   const { template } = makeCluster({ backup: { enabled: false } });
-  expect(unit(template, 'etcd-backup-log.service')).toBeUndefined();
+  expect(unitOf(template, 'etcd-backup-log.service')).toBeUndefined();
 });
 
 describe('validation names the prop', () => {

@@ -10,7 +10,17 @@ import * as path from 'path';
 import { Duration, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EtcdBackupOptions } from '../../lib';
-import { agentConfigOf, ignitionOf, lifecycleFunctionOf, makeCluster, resolveIntrinsics } from './helpers';
+import {
+  agentConfigOf,
+  ignitionOf,
+  instanceStatements,
+  kmsViaS3,
+  lifecycleFunctionOf,
+  makeCluster,
+  resolveIntrinsics,
+  s3Writes,
+  unitOf,
+} from './helpers';
 
 const Ajv = require('ajv-draft-04');
 
@@ -20,9 +30,6 @@ type Json = any;
 const SCHEMA = path.join(__dirname, '..', '..', '..', 'shared', 'schemas', 'ignition-v3.4.json');
 const SERVICE = 'etcd-backup-drill.service';
 const TIMER = 'etcd-backup-drill.timer';
-
-const unit = (template: Template, name: string): Json =>
-  ignitionOf(template).systemd.units.find((u: Json) => u.name === name);
 
 /** The unit's `[section]` directives, in order, as `key=value` lines (comments and blanks left out). */
 function section(contents: string, name: string): string[] {
@@ -39,24 +46,6 @@ function section(contents: string, name: string): string[] {
 /** The `-v` mounts of a `docker run` command line, in order. */
 const mounts = (exec: string): string[] => [...exec.matchAll(/ -v (\S+)/g)].map((m) => m[1]);
 
-/** The instance role's statements, resources resolved to stand-in strings. */
-function instanceStatements(template: Template): Json[] {
-  const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
-    id.startsWith('EtcdInstanceRoleDefaultPolicy'),
-  )!;
-  return policy.Properties.PolicyDocument.Statement.map((s: Json) => ({
-    ...s,
-    Resource: Array.isArray(s.Resource) ? s.Resource.map(resolveIntrinsics) : resolveIntrinsics(s.Resource),
-  }));
-}
-const actionsOf = (s: Json): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-const s3Writes = (statements: Json[]) =>
-  statements.filter((s) => actionsOf(s).some((a) => /^s3:(Put|Delete|Abort)/.test(a)));
-const kmsViaS3 = (statements: Json[]) =>
-  statements
-    .filter((s) => JSON.stringify(s.Condition ?? {}).includes('"s3.'))
-    .flatMap(actionsOf)
-    .sort();
 const drillWrite = (prefix: string) => ({
   Effect: 'Allow',
   Action: 's3:PutObject',
@@ -88,7 +77,7 @@ describe('defaults: drills on, every 10 minutes (TLS on, prefix etcd/)', () => {
   const { cluster, stack, template } = makeCluster({ backup: { prefix: 'etcd/' } });
 
   test('etcd-backup-drill.service: a oneshot `agent.js drill` in its container, with exactly its mounts', () => {
-    const u = unit(template, SERVICE);
+    const u = unitOf(template, SERVICE);
     expect(u.enabled).toBeUndefined();
     expect(section(u.contents, 'Install')).toEqual([]);
     expect(section(u.contents, 'Unit')).toEqual([
@@ -122,7 +111,7 @@ describe('defaults: drills on, every 10 minutes (TLS on, prefix etcd/)', () => {
   });
 
   test('etcd-backup-drill.timer: enabled, every 600 s after boot and after each run, up to 60 s random delay', () => {
-    const u = unit(template, TIMER);
+    const u = unitOf(template, TIMER);
     expect(u.enabled).toBe(true);
     expect(section(u.contents, 'Timer')).toEqual([
       'OnBootSec=600',
@@ -212,12 +201,12 @@ test('drillInterval 1 minute, no TLS, no incremental log: the timer, the mounts,
     tls: false,
     backup: { incremental: false, drillInterval: Duration.minutes(1), backupInterval: Duration.minutes(5) },
   });
-  expect(section(unit(template, TIMER).contents, 'Timer').slice(0, 3)).toEqual([
+  expect(section(unitOf(template, TIMER).contents, 'Timer').slice(0, 3)).toEqual([
     'OnBootSec=60',
     'OnUnitActiveSec=60',
     'RandomizedDelaySec=30',
   ]);
-  const exec = /^ExecStart=(.*)$/m.exec(unit(template, SERVICE).contents)![1];
+  const exec = /^ExecStart=(.*)$/m.exec(unitOf(template, SERVICE).contents)![1];
   expect(mounts(exec)).toEqual([
     '/opt/etcd-agent:/opt/etcd-agent:ro',
     '/etc/etcd-agent:/etc/etcd-agent:ro',
@@ -228,7 +217,7 @@ test('drillInterval 1 minute, no TLS, no incremental log: the timer, the mounts,
   const config = agentConfigOf(template);
   expect(config.incrementalBackupSeconds).toBeUndefined();
   expect(config.etcdCommand).toEqual(['/opt/etcd-restore/etcd']);
-  expect(unit(template, 'etcd-join.service').contents).toContain('/opt/etcd-restore/etcd.tmp');
+  expect(unitOf(template, 'etcd-join.service').contents).toContain('/opt/etcd-restore/etcd.tmp');
   // The drills are the instances' only write, and they need the data key for it.
   expect(s3Writes(instanceStatements(template))).toEqual([drillWrite('')]);
   expect(kmsViaS3(instanceStatements(template))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
@@ -250,7 +239,7 @@ test('alarms.restoreDrill: false: no alarm, the drills still run', () => {
   const { cluster, template } = makeCluster({ alarms: { restoreDrill: false } });
   expect(cluster.restoreDrillAlarm).toBeUndefined();
   expect(drillAlarms(template)).toEqual([]);
-  expect(unit(template, TIMER)).toBeDefined();
+  expect(unitOf(template, TIMER)).toBeDefined();
 });
 
 describe.each([
