@@ -4,7 +4,7 @@
  * failure), then the agent's promote phase, which completes the launch lifecycle action, and with the
  * incremental backup log the agent's `ship` (etcd-backup-log.service) beside etcd.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, spawn, StdioOptions } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseEnvFile } from '../lambda/agent/output';
@@ -71,8 +71,9 @@ export class InstanceProcesses {
 
   /**
    * The incremental backup log's shipper (`agent.js ship`), as etcd-backup-log.service runs it on a member:
-   * after etcd started and the promote phase exited, when the instance's config has the log; restarted 1 s after it exits while etcd runs
-   * (Restart=always), SIGTERMed before etcd stops, SIGKILLed with the instance. Its log: DIR/.../ship.log.
+   * after etcd started and the promote phase exited, when the instance's config has the log; restarted 1 s
+   * after it exits while etcd runs (Restart=always), SIGTERMed before etcd stops, SIGKILLed with the instance.
+   * Its log: DIR/.../ship.log.
    */
   private startShipper(inst: Instance): void {
     if (inst.shipper && inst.shipper.exitCode === null && inst.shipper.signalCode === null) return;
@@ -81,17 +82,7 @@ export class InstanceProcesses {
     };
     if (config.incrementalBackupSeconds === undefined) return;
     const out = fs.openSync(path.join(inst.dir, 'ship.log'), 'a');
-    const child = spawn(
-      process.execPath,
-      [
-        '--no-warnings',
-        path.join(this.host.root, 'build', 'agent', 'agent.js'),
-        'ship',
-        '--config',
-        path.join(inst.dir, 'config.json'),
-      ],
-      { env: { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) }, stdio: ['ignore', out, out] },
-    );
+    const child = this.spawnAgent(inst, 'ship', ['ignore', out, out]);
     fs.closeSync(out);
     inst.shipper = child;
     this.host.log('shipper started', { id: inst.id, pid: child.pid });
@@ -118,29 +109,38 @@ export class InstanceProcesses {
     clearTimeout(t);
   }
 
-  private runAgent(inst: Instance, phase: 'join' | 'promote' | 'handoff'): Promise<number> {
+  /**
+   * `node [nodeArgs] build/agent/agent.js VERB --config <the instance's config>`, with the instance's AWS
+   * endpoints and credentials in its environment, as the instance's units run the agent.
+   */
+  private spawnAgent(
+    inst: Instance,
+    verb: string,
+    stdio: StdioOptions,
+    nodeArgs: string[] = [],
+  ): ChildProcess {
     const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
-    const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) };
-    // an armed fault (fleet/faults/) is loaded into this agent process from outside the agent bundle
-    const faults = agentFaultArgs(this.host.root, inst.dir);
-    const child = spawn(
+    return spawn(
       process.execPath,
-      ['--no-warnings', ...faults, agent, phase, '--config', path.join(inst.dir, 'config.json')],
-      {
-        env,
-        stdio: ['ignore', out, out],
-      },
+      ['--no-warnings', ...nodeArgs, agent, verb, '--config', path.join(inst.dir, 'config.json')],
+      { env: { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) }, stdio },
+    );
+  }
+
+  private runAgent(inst: Instance, phase: 'join' | 'promote' | 'handoff'): Promise<number> {
+    const out = fs.openSync(path.join(inst.dir, 'agent.log'), 'a');
+    // an armed fault (fleet/faults/) is loaded into this agent process from outside the agent bundle
+    const child = this.spawnAgent(
+      inst,
+      phase,
+      ['ignore', out, out],
+      agentFaultArgs(this.host.root, inst.dir),
     );
     fs.closeSync(out);
     // The handoff runs beside whatever agent runs (the stop that follows ends that one).
     if (phase !== 'handoff') inst.agent = child;
-    return new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        if (inst.agent === child) inst.agent = undefined;
-        resolve(code ?? (signal ? 128 : 1));
-      });
-      child.on('error', () => resolve(127));
+    return exitCodeOf(child, () => {
+      if (inst.agent === child) inst.agent = undefined;
     });
   }
 
@@ -149,19 +149,11 @@ export class InstanceProcesses {
    * and the JSON lines it wrote (also appended to DIR/.../drill.log).
    */
   async drill(inst: Instance): Promise<{ code: number; lines: unknown[] }> {
-    const agent = path.join(this.host.root, 'build', 'agent', 'agent.js');
-    const args = ['--no-warnings', agent, 'drill', '--config', path.join(inst.dir, 'config.json')];
-    const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH ?? '', ...this.host.awsEnv(inst.id) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = this.spawnAgent(inst, 'drill', ['ignore', 'pipe', 'pipe']);
     let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const code = await new Promise<number>((resolve) => {
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-      child.on('error', () => resolve(127));
-    });
+    child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+    const code = await exitCodeOf(child);
     fs.appendFileSync(path.join(inst.dir, 'drill.log'), output);
     const lines = output
       .split('\n')
@@ -303,6 +295,20 @@ export class InstanceProcesses {
     if (inst.shipper?.pid) out.push(inst.shipper.pid);
     return out;
   }
+}
+
+/**
+ * A child's exit code: its own, 128 when a signal ended it, 127 when it could not be started. `onExit` runs
+ * when it exited, before the code is handed on.
+ */
+function exitCodeOf(child: ChildProcess, onExit?: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      onExit?.();
+      resolve(code ?? (signal ? 128 : 1));
+    });
+    child.on('error', () => resolve(127));
+  });
 }
 
 /**
